@@ -1,0 +1,100 @@
+using System.Net;
+using System.Net.Sockets;
+using Micro.Actors.Service;
+
+namespace Micro.Actors.Tests.Support;
+
+/// <summary>
+/// Several services (ActorSystems) on 127.0.0.1 in this process, one cluster per test.
+/// Ports are taken by the OS (port 0); the first node seeds the cluster, the rest join it.
+/// </summary>
+public sealed class TestCluster : IAsyncDisposable
+{
+    /// <summary>Faster gossip for tests (AKKA-NOTES: 3 nodes Up in ~0.3 s instead of ~1.1 s).</summary>
+    public const string FastConfig = """
+        akka.loglevel = WARNING
+        akka.cluster.gossip-interval = 200ms
+        akka.cluster.leader-actions-interval = 200ms
+        akka.cluster.periodic-tasks-initial-delay = 100ms
+        akka.cluster.seed-node-timeout = 2s
+        akka.cluster.retry-unsuccessful-join-after = 1s
+        akka.coordinated-shutdown.exit-clr = off
+        akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
+        """;
+
+    private readonly List<MicroService> _nodes = [];
+    private readonly string _clusterName = "test-" + Guid.NewGuid().ToString("N")[..8];
+    private string? _seed;
+
+    public IReadOnlyList<MicroService> Nodes => _nodes;
+
+    /// <summary>Starts a service node; <paramref name="register"/> adds its handlers.</summary>
+    public Task<MicroService> StartServiceAsync(string name, Action<MicroService>? register = null,
+        Action<MicroServiceOptions>? configure = null, bool waitUntilUp = true) =>
+        StartAsync(o => MicroService.Create(name, o), register, configure, waitUntilUp);
+
+    /// <summary>Starts a client-only node (no role).</summary>
+    public Task<MicroService> StartClientAsync(Action<MicroServiceOptions>? configure = null, bool waitUntilUp = true) =>
+        StartAsync(MicroService.CreateClient, null, configure, waitUntilUp);
+
+    private async Task<MicroService> StartAsync(Func<Action<MicroServiceOptions>, MicroService> create,
+        Action<MicroService>? register, Action<MicroServiceOptions>? configure, bool waitUntilUp)
+    {
+        var service = create(o =>
+        {
+            o.ClusterName = _clusterName;
+            o.Host = "127.0.0.1";
+            o.Port = 0;
+            o.Config = FastConfig;
+            o.Environment = new Dictionary<string, string?>(); // never the developer's MICRO_* variables
+            if (_seed is not null) o.SeedNodes.Add(_seed);
+            configure?.Invoke(o);
+        });
+        register?.Invoke(service);
+        _nodes.Add(service);
+        await service.StartAsync();
+        _seed ??= service.Address;
+        if (waitUntilUp) await service.WhenUp.WaitAsync(TimeSpan.FromSeconds(20));
+        return service;
+    }
+
+    /// <summary>Waits until <paramref name="node"/>'s registry lists <paramref name="count"/> nodes of <paramref name="service"/>.</summary>
+    public static Task WaitForNodesAsync(MicroService node, string service, int count) =>
+        Eventually.TrueAsync(async () => (await node.Registry.GetServiceAsync(service))?.Nodes.Count(n => n.Status == Registry.NodeStatus.Up) == count,
+            TimeSpan.FromSeconds(20), $"{node.Address} to see {count} Up node(s) of {service}");
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_nodes.Select(async n =>
+        {
+            try { await n.StopAsync().WaitAsync(TimeSpan.FromSeconds(30)); }
+            catch (Exception) { /* a node a test already stopped or crashed */ }
+        }));
+    }
+
+    /// <summary>A port nobody listens on right now (for "seed is down" cases and for processes).</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>Waiting on conditions with deadlines, never bare sleeps.</summary>
+public static class Eventually
+{
+    public static async Task TrueAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (await condition()) return;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Waited {timeout.TotalSeconds:0.#} s for {what}");
+            await Task.Delay(25);
+        }
+    }
+
+    public static Task TrueAsync(Func<bool> condition, TimeSpan timeout, string what) =>
+        TrueAsync(() => Task.FromResult(condition()), timeout, what);
+}

@@ -1,0 +1,217 @@
+using Akka.Actor;
+using Akka.Event;
+using Micro.Actors.Errors;
+using Micro.Actors.Registry;
+using Micro.Actors.Selector;
+using Micro.Actors.Server;
+
+namespace Micro.Actors.Client;
+
+/// <summary>
+/// The caller's side of one target service (go-micro's selector + the retry loop of its client).
+/// It keeps the service's nodes from the registry, picks one per call, and tracks every call in
+/// flight per node, so that the moment a node turns unreachable (or its connection drops) those
+/// calls are retried on another node instead of waiting out their deadline. Every call ends with
+/// a reply or an error by its deadline.
+/// </summary>
+internal sealed class RouterActor : ReceiveActor, IWithTimers
+{
+    /// <summary>A call handed over by the client (local only: it carries the caller's completion).</summary>
+    public sealed record Call(Request Request, CallOptions Options, DateTime DeadlineUtc, TaskCompletionSource<object?> Completion);
+
+    public sealed record Cancel(string RequestId);
+
+    private sealed record Retry(string RequestId);
+
+    private sealed class CheckDeadlines
+    {
+        public static readonly CheckDeadlines Instance = new();
+    }
+
+    /// <summary>A call between its arrival and its answer.</summary>
+    private sealed class Pending(Call call, int retries)
+    {
+        public Call Call { get; } = call;
+        public Request Request => Call.Request;
+        public int RetriesLeft { get; set; } = retries;
+        public int Attempts { get; set; }
+        public HashSet<string> Tried { get; } = [];
+        /// <summary>Where it is now; null while waiting for the registry or for a retry.</summary>
+        public ServiceNode? Node { get; set; }
+        public bool AwaitingRetry { get; set; }
+        public MicroError? LastError { get; set; }
+    }
+
+    private const string DeadlineTimer = "deadlines";
+
+    private readonly string _service;
+    private readonly ClientDefaults _defaults;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, Pending> _calls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTime> _sidelinedUntil = new(StringComparer.Ordinal);
+    private readonly IActorRef _registry;
+    private RegistryView _view = RegistryView.Empty;
+    private IReadOnlyList<ServiceNode> _nodes = [];
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public RouterActor(string service, IActorRef registry, ClientDefaults defaults)
+    {
+        _service = service;
+        _registry = registry;
+        _defaults = defaults;
+
+        Receive<Call>(OnCall);
+        Receive<Response>(OnResponse);
+        Receive<RegistryView>(OnView);
+        Receive<NodeSuspected>(OnSuspected);
+        Receive<Retry>(r => { if (_calls.TryGetValue(r.RequestId, out var p) && p.AwaitingRetry) { p.AwaitingRetry = false; Dispatch(p); } });
+        Receive<Cancel>(c => { if (_calls.Remove(c.RequestId, out var p)) p.Call.Completion.TrySetCanceled(); });
+        Receive<CheckDeadlines>(_ => ExpireCalls());
+    }
+
+    protected override void PreStart() => _registry.Tell(new RegistryActor.Subscribe(Self));
+
+    protected override void PostStop()
+    {
+        foreach (var p in _calls.Values)
+            p.Call.Completion.TrySetException(MicroError.ServiceUnavailable("micro.client", "this node is shutting down").ToException());
+        _calls.Clear();
+    }
+
+    private void OnCall(Call call)
+    {
+        var pending = new Pending(call, call.Options.Retries ?? _defaults.Retries);
+        _calls[call.Request.Id] = pending;
+        if (!Timers.IsTimerActive(DeadlineTimer))
+            Timers.StartPeriodicTimer(DeadlineTimer, CheckDeadlines.Instance, _defaults.DeadlineCheckInterval);
+        Dispatch(pending);
+    }
+
+    private void Dispatch(Pending p)
+    {
+        var now = DateTime.UtcNow;
+        var remaining = p.Call.DeadlineUtc - now;
+        if (remaining <= TimeSpan.Zero) { Expire(p); return; }
+
+        var candidates = Selection.Narrow(_nodes, _view.ServiceNames, _service, p.Request.Endpoint,
+            p.Call.Options.Filters, p.Call.Options.Address, p.Tried, n => IsSidelined(n, now));
+        if (candidates.Error is { } error)
+        {
+            // Until this node has joined and read every descriptor, "not found" may just mean "not yet".
+            if (error.Code == 404 && !_view.IsSettled(_service)) { p.Node = null; return; }
+            Complete(p, p.LastError ?? error);
+            return;
+        }
+
+        var node = (p.Call.Options.Selector ?? _defaults.Selector).Select(candidates.Nodes);
+        p.Node = node;
+        p.Attempts++;
+        p.Tried.Add(node.Id);
+        node.Server.Tell(p.Request with { Timeout = remaining }, Self);
+        if (p.Request.OneWay) Complete(p, null, null);
+    }
+
+    private void OnResponse(Response response)
+    {
+        if (!_calls.TryGetValue(response.RequestId, out var p)) return; // answered already, or expired
+        if (response.Error is null) { Complete(p, response.Body, null); return; }
+        // An error from a node this call has already left behind says nothing about the current try.
+        if (p.Node is null || !Sender.Path.Address.Equals(p.Node.Address)) return;
+        Failed(p, p.Node, response.Error);
+    }
+
+    private void OnView(RegistryView view)
+    {
+        _view = view;
+        _nodes = view.NodesOf(_service);
+        foreach (var p in _calls.Values.ToList())
+        {
+            if (p.Node is { } node)
+            {
+                if (!view.Nodes.TryGetValue(node.Id, out var now))
+                    Failed(p, node, MicroError.ServiceUnavailable(_service, $"node {node.HostPort} left the cluster while handling {p.Request.Endpoint}"));
+                else if (now.Status == NodeStatus.Unreachable)
+                    Failed(p, node, MicroError.ServiceUnavailable(_service, $"node {node.HostPort} became unreachable while handling {p.Request.Endpoint}"));
+            }
+            else if (!p.AwaitingRetry)
+            {
+                Dispatch(p); // was waiting for the registry
+            }
+        }
+    }
+
+    private void OnSuspected(NodeSuspected suspected)
+    {
+        foreach (var node in _nodes.Where(n => n.Address.Equals(suspected.Address)))
+        {
+            Sideline(node);
+            foreach (var p in _calls.Values.Where(p => p.Node?.Id == node.Id).ToList())
+                Failed(p, node, MicroError.ServiceUnavailable(_service, $"connection to node {node.HostPort} dropped while handling {p.Request.Endpoint}"));
+        }
+    }
+
+    /// <summary>The try on <paramref name="node"/> failed: retry elsewhere if allowed and there is time.</summary>
+    private void Failed(Pending p, ServiceNode node, MicroError error)
+    {
+        if (error.Code is 502 or 503 or 504) Sideline(node);
+        var retryOn = p.Call.Options.RetryOn ?? _defaults.RetryOn;
+        if (p.RetriesLeft <= 0 || !retryOn(error)) { Complete(p, error); return; }
+
+        var delay = (p.Call.Options.Backoff ?? RetryPolicy.Exponential)(p.Attempts);
+        if (DateTime.UtcNow + delay >= p.Call.DeadlineUtc) { Complete(p, error); return; }
+        p.RetriesLeft--;
+        p.LastError = error;
+        p.Node = null;
+        _log.Debug("Retrying {0} {1} after: {2}", p.Request.Endpoint, p.Request.Id, error.Detail);
+        if (delay <= TimeSpan.Zero) { Dispatch(p); return; }
+        p.AwaitingRetry = true;
+        Timers.StartSingleTimer("retry-" + p.Request.Id, new Retry(p.Request.Id), delay);
+    }
+
+    private void ExpireCalls()
+    {
+        var now = DateTime.UtcNow;
+        foreach (var p in _calls.Values.Where(p => p.Call.DeadlineUtc <= now).ToList()) Expire(p);
+        if (_calls.Count == 0) Timers.Cancel(DeadlineTimer);
+    }
+
+    private void Expire(Pending p)
+    {
+        var timeout = p.Request.Timeout;
+        var where = p.Node is { } node ? $"node {node.HostPort} did not answer"
+            : !_view.SelfUp ? "this node has not joined the cluster yet (are the seed nodes running and reachable?)"
+            : p.LastError is { } last ? $"last error: {last.Detail}"
+            : "no node of it was found in time";
+        Complete(p, MicroError.Timeout("micro.client",
+            $"{_service} {p.Request.Endpoint} did not answer within {timeout.TotalSeconds:0.###} s: {where}"));
+    }
+
+    private void Complete(Pending p, MicroError error) => Complete(p, null, error);
+
+    private void Complete(Pending p, object? body, MicroError? error)
+    {
+        _calls.Remove(p.Request.Id);
+        if (error is null) p.Call.Completion.TrySetResult(body);
+        else p.Call.Completion.TrySetException(error.ToException());
+    }
+
+    private void Sideline(ServiceNode node) => _sidelinedUntil[node.Id] = DateTime.UtcNow + _defaults.Sideline;
+
+    private bool IsSidelined(ServiceNode node, DateTime now)
+    {
+        if (!_sidelinedUntil.TryGetValue(node.Id, out var until)) return false;
+        if (until > now) return true;
+        _sidelinedUntil.Remove(node.Id);
+        return false;
+    }
+}
+
+/// <summary>A node's client defaults, resolved from settings.</summary>
+internal sealed record ClientDefaults(
+    TimeSpan RequestTimeout,
+    int Retries,
+    ISelector Selector,
+    TimeSpan Sideline,
+    TimeSpan DeadlineCheckInterval,
+    Func<MicroError, bool> RetryOn);

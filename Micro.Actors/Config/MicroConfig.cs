@@ -1,0 +1,39 @@
+using System.Reflection;
+using Akka.Configuration;
+
+namespace Micro.Actors.Config;
+
+/// <summary>Builds the Akka configuration of one node from micro.conf, user HOCON and resolved settings.</summary>
+public static class MicroConfig
+{
+    private static readonly Lazy<Akka.Configuration.Config> Defaults = new(() =>
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("Micro.Actors.micro.conf")
+            ?? throw new InvalidOperationException("micro.conf is not embedded in Micro.Actors");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    });
+
+    /// <summary>The defaults of config/micro.conf.</summary>
+    public static Akka.Configuration.Config Default => Defaults.Value;
+
+    /// <summary>User HOCON (if any) over the defaults: what settings are read from.</summary>
+    public static Akka.Configuration.Config Load(string? userHocon) => string.IsNullOrWhiteSpace(userHocon)
+        ? Default
+        : ConfigurationFactory.ParseString(userHocon).WithFallback(Default);
+
+    /// <summary>The final Akka configuration: the resolved settings written into Akka's keys.</summary>
+    public static Akka.Configuration.Config ForNode(Akka.Configuration.Config loaded, MicroSettings settings, string? role)
+    {
+        var roles = role is null ? "[]" : $"[{Quote(role)}]";
+        var overrides = $$"""
+            akka.remote.dot-netty.tcp.hostname = {{Quote(settings.Host)}}
+            akka.remote.dot-netty.tcp.port = {{settings.Port}}
+            akka.cluster.roles = {{roles}}
+            akka.cluster.app-version = {{Quote(settings.Version)}}
+            """;
+        return ConfigurationFactory.ParseString(overrides).WithFallback(loaded);
+    }
+
+    private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+}

@@ -1,0 +1,203 @@
+using System.Collections.Immutable;
+using System.Threading.Channels;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using Akka.Remote;
+using Micro.Actors.Server;
+
+namespace Micro.Actors.Registry;
+
+/// <summary>
+/// Turns cluster membership into the registry. A member's role is its service name and its
+/// app-version the service version; its endpoints and metadata come from its descriptor actor,
+/// fetched once when it comes Up. Routers and watchers get a new <see cref="RegistryView"/> on
+/// every change.
+/// </summary>
+internal sealed class RegistryActor : ReceiveActor, IWithTimers
+{
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public const string Name = "micro-registry";
+
+    public sealed record Subscribe(IActorRef Subscriber);
+    public sealed record SubscribeChannel(ChannelWriter<RegistryEvent> Writer);
+    public sealed record UnsubscribeChannel(ChannelWriter<RegistryEvent> Writer);
+    public sealed record GetView
+    {
+        public static readonly GetView Instance = new();
+    }
+
+    private sealed record DescriptorFetched(UniqueAddress Member, NodeDescriptor Descriptor);
+    private sealed record DescriptorFailed(UniqueAddress Member, int Attempt, string Reason);
+    private sealed record FetchAgain(UniqueAddress Member, int Attempt);
+
+    private const int MaxDescriptorAttempts = 5;
+    /// <summary>Akka gives every member a "dc-…" role of its own; it is not a service.</summary>
+    public const string DataCenterRolePrefix = "dc-";
+
+    private readonly Cluster _cluster = Cluster.Get(Context.System);
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly TimeSpan _descriptorTimeout;
+    private readonly TaskCompletionSource _ready;
+    private readonly Dictionary<UniqueAddress, Member> _pending = new();
+    private readonly HashSet<IActorRef> _subscribers = new();
+    private readonly HashSet<ChannelWriter<RegistryEvent>> _channels = new();
+    private RegistryView _view = RegistryView.Empty;
+
+    public RegistryActor(TimeSpan descriptorTimeout, TaskCompletionSource ready)
+    {
+        _descriptorTimeout = descriptorTimeout;
+        _ready = ready;
+
+        Receive<ClusterEvent.MemberUp>(e => OnUp(e.Member));
+        Receive<ClusterEvent.MemberLeft>(e => SetStatus(e.Member, NodeStatus.Leaving));
+        Receive<ClusterEvent.MemberExited>(e => SetStatus(e.Member, NodeStatus.Leaving));
+        Receive<ClusterEvent.MemberRemoved>(e => Remove(e.Member.UniqueAddress));
+        Receive<ClusterEvent.MemberDowned>(e => Remove(e.Member.UniqueAddress));
+        Receive<ClusterEvent.UnreachableMember>(e => SetStatus(e.Member, NodeStatus.Unreachable));
+        Receive<ClusterEvent.ReachableMember>(e => SetStatus(e.Member, IsLeaving(e.Member) ? NodeStatus.Leaving : NodeStatus.Up));
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+        Receive<ClusterEvent.CurrentClusterState>(state =>
+        {
+            foreach (var m in state.Members.Where(m => m.Status == MemberStatus.Up)) OnUp(m);
+            if (!_view.SelfUp) Publish(_view with { SelfUp = true }, []);
+        });
+        Receive<DisassociatedEvent>(e => Tell(new NodeSuspected(e.RemoteAddress)));
+
+        Receive<DescriptorFetched>(OnDescriptor);
+        Receive<DescriptorFailed>(OnDescriptorFailed);
+        Receive<FetchAgain>(e => { if (_pending.TryGetValue(e.Member, out var m)) Fetch(m, e.Attempt); });
+
+        Receive<Subscribe>(s =>
+        {
+            if (_subscribers.Add(s.Subscriber)) Context.Watch(s.Subscriber);
+            s.Subscriber.Tell(_view with { Changes = [] });
+        });
+        Receive<Terminated>(t => _subscribers.Remove(t.ActorRef));
+        Receive<SubscribeChannel>(s =>
+        {
+            _channels.Add(s.Writer);
+            foreach (var node in _view.Nodes.Values.OrderBy(n => n.Id, StringComparer.Ordinal))
+                s.Writer.TryWrite(new RegistryEvent(RegistryEventKind.Added, node));
+        });
+        Receive<UnsubscribeChannel>(s => { _channels.Remove(s.Writer); s.Writer.TryComplete(); });
+        Receive<GetView>(_ => Sender.Tell(_view with { Changes = [] }));
+    }
+
+    protected override void PreStart()
+    {
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+        Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
+    }
+
+    protected override void PostStop()
+    {
+        _cluster.Unsubscribe(Self);
+        Context.System.EventStream.Unsubscribe(Self);
+        foreach (var channel in _channels) channel.TryComplete();
+    }
+
+    private static string? ServiceOf(Member member) =>
+        member.Roles.FirstOrDefault(r => !r.StartsWith(DataCenterRolePrefix, StringComparison.Ordinal));
+
+    private static string NodeId(UniqueAddress a) => $"{a.Address.Host}:{a.Address.Port}#{a.Uid}";
+
+    private static bool IsLeaving(Member m) => m.Status is MemberStatus.Leaving or MemberStatus.Exiting;
+
+    private void OnUp(Member member)
+    {
+        // Other members may come Up in the same gossip as this node: ask for the whole state before
+        // saying "ready", so that a service among them is never reported missing.
+        if (member.UniqueAddress.Equals(_cluster.SelfUniqueAddress) && !_view.SelfUp)
+            _cluster.SendCurrentClusterState(Self);
+        if (ServiceOf(member) is not { } service) return;
+        if (_pending.ContainsKey(member.UniqueAddress) || _view.Nodes.ContainsKey(NodeId(member.UniqueAddress))) return;
+        _pending[member.UniqueAddress] = member;
+        Publish(_view with { PendingServices = _view.PendingServices.Add(service) }, []);
+        Fetch(member, 1);
+    }
+
+    private void Fetch(Member member, int attempt)
+    {
+        var self = Self;
+        var ua = member.UniqueAddress;
+        Context.ActorSelection(new RootActorPath(member.Address) / "user" / DescriptorActor.Name)
+            .Ask<NodeDescriptor>(GetDescriptor.Instance, _descriptorTimeout)
+            .ContinueWith(t => t.IsCompletedSuccessfully
+                ? (object)new DescriptorFetched(ua, t.Result)
+                : new DescriptorFailed(ua, attempt, t.Exception?.GetBaseException().Message ?? "timed out"),
+                TaskContinuationOptions.ExecuteSynchronously)
+            .PipeTo(self);
+    }
+
+    private void OnDescriptor(DescriptorFetched e)
+    {
+        if (!_pending.Remove(e.Member, out var member)) return;
+        var d = e.Descriptor;
+        var status = _cluster.State.Unreachable.Contains(member) ? NodeStatus.Unreachable : NodeStatus.Up;
+        var node = new ServiceNode(NodeId(e.Member), e.Member.Address, d.Service,
+            member.AppVersion.ToString() is { Length: > 0 } v && v != "0.0.0" ? v : d.Version,
+            d.Metadata, d.Endpoints, status) { Server = d.Server };
+        _log.Info("Registry: {0} {1} at {2} is {3}", node.Service, node.Version, node.HostPort, status);
+        var pending = RecomputePending();
+        Publish(_view with { Nodes = _view.Nodes.SetItem(node.Id, node), PendingServices = pending },
+            [new RegistryEvent(RegistryEventKind.Added, node)]);
+    }
+
+    private void OnDescriptorFailed(DescriptorFailed e)
+    {
+        if (!_pending.TryGetValue(e.Member, out var member)) return;
+        if (e.Attempt < MaxDescriptorAttempts)
+        {
+            Timers.StartSingleTimer(e.Member, new FetchAgain(e.Member, e.Attempt + 1), TimeSpan.FromMilliseconds(200 * e.Attempt));
+            return;
+        }
+        _log.Warning("Registry: {0} has role {1} but did not give its descriptor after {2} attempts ({3}); it is not selectable",
+            member.Address, ServiceOf(member), e.Attempt, e.Reason);
+        _pending.Remove(e.Member);
+        Publish(_view with { PendingServices = RecomputePending() }, []);
+    }
+
+    private ImmutableHashSet<string> RecomputePending() =>
+        _pending.Values.Select(ServiceOf).OfType<string>().ToImmutableHashSet();
+
+    private void SetStatus(Member member, NodeStatus status)
+    {
+        var id = NodeId(member.UniqueAddress);
+        if (!_view.Nodes.TryGetValue(id, out var node) || node.Status == status) return;
+        // A node that is leaving stays "leaving" even if it becomes unreachable on the way out.
+        if (node.Status == NodeStatus.Leaving && status == NodeStatus.Up) return;
+        var updated = node with { Status = status };
+        _log.Info("Registry: {0} at {1} is {2}", node.Service, node.HostPort, status);
+        Publish(_view with { Nodes = _view.Nodes.SetItem(id, updated) },
+            [new RegistryEvent(RegistryEventKind.Updated, updated)]);
+    }
+
+    private void Remove(UniqueAddress member)
+    {
+        if (_pending.Remove(member))
+            Publish(_view with { PendingServices = RecomputePending() }, []);
+        if (!_view.Nodes.TryGetValue(NodeId(member), out var node)) return;
+        _log.Info("Registry: {0} at {1} is gone", node.Service, node.HostPort);
+        Publish(_view with { Nodes = _view.Nodes.Remove(node.Id) },
+            [new RegistryEvent(RegistryEventKind.Removed, node)]);
+    }
+
+    private void Publish(RegistryView view, IReadOnlyList<RegistryEvent> changes)
+    {
+        _view = view with { Changes = [] };
+        var message = view with { Changes = changes };
+        foreach (var s in _subscribers) s.Tell(message);
+        foreach (var change in changes)
+        foreach (var channel in _channels)
+            channel.TryWrite(change);
+        if (_view.IsReady) _ready.TrySetResult();
+    }
+
+    private void Tell(object message)
+    {
+        foreach (var s in _subscribers) s.Tell(message);
+    }
+}

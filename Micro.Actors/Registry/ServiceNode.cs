@@ -1,0 +1,63 @@
+using Akka.Actor;
+
+namespace Micro.Actors.Registry;
+
+/// <summary>An endpoint a node serves: "Greeter.Hello", with its message type names.</summary>
+public sealed record EndpointInfo(string Name, string RequestType, string? ResponseType);
+
+/// <summary>What a node says about itself; served by its descriptor actor at <c>/user/micro-descriptor</c>.</summary>
+public sealed record NodeDescriptor(
+    string Service,
+    string Version,
+    IReadOnlyDictionary<string, string> Metadata,
+    IReadOnlyList<EndpointInfo> Endpoints,
+    IActorRef Server);
+
+/// <summary>Where a node stands, as seen from this node.</summary>
+public enum NodeStatus
+{
+    /// <summary>A member in good standing: selectable.</summary>
+    Up,
+    /// <summary>The failure detector lost it: not selected; calls in flight to it are retried elsewhere.</summary>
+    Unreachable,
+    /// <summary>Leaving gracefully: not selected for new calls; calls in flight to it still finish.</summary>
+    Leaving,
+}
+
+/// <summary>One node of a service, as the registry knows it.</summary>
+public sealed record ServiceNode(
+    string Id,
+    Address Address,
+    string Service,
+    string Version,
+    IReadOnlyDictionary<string, string> Metadata,
+    IReadOnlyList<EndpointInfo> Endpoints,
+    NodeStatus Status)
+{
+    /// <summary>The node's server actor: where requests go. Not part of the public shape.</summary>
+    internal IActorRef Server { get; init; } = ActorRefs.Nobody;
+
+    /// <summary>"host:port", the form used on command lines.</summary>
+    public string HostPort => $"{Address.Host}:{Address.Port}";
+
+    public bool HasEndpoint(string endpoint)
+    {
+        foreach (var e in Endpoints)
+            if (string.Equals(e.Name, endpoint, StringComparison.Ordinal)) return true;
+        return false;
+    }
+}
+
+/// <summary>A service and its nodes.</summary>
+public sealed record ServiceInfo(string Name, IReadOnlyList<ServiceNode> Nodes)
+{
+    public IReadOnlyList<string> Versions => Nodes.Select(n => n.Version).Distinct().Order(StringComparer.Ordinal).ToList();
+}
+
+/// <summary>One line of <c>ListServices</c>.</summary>
+public sealed record ServiceSummary(string Name, IReadOnlyList<string> Versions, int Nodes);
+
+public enum RegistryEventKind { Added, Updated, Removed }
+
+/// <summary>A change of the registry, as go-micro's watcher reports it.</summary>
+public sealed record RegistryEvent(RegistryEventKind Kind, ServiceNode Node);

@@ -1,0 +1,67 @@
+using Micro.Actors.Errors;
+using Micro.Actors.Registry;
+
+namespace Micro.Actors.Selector;
+
+/// <summary>The outcome of narrowing a service's nodes down to the ones a call may use.</summary>
+internal readonly record struct Candidates(IReadOnlyList<ServiceNode> Nodes, MicroError? Error);
+
+/// <summary>
+/// Which nodes a call may go to, kept pure (no actor, no clock) so it is tested on its own.
+/// Order of the checks gives the most useful error: no such service, no such endpoint,
+/// nothing matches the filters, nothing reachable.
+/// </summary>
+internal static class Selection
+{
+    public static Candidates Narrow(
+        IReadOnlyList<ServiceNode> nodes,
+        IReadOnlyCollection<string> knownServices,
+        string service,
+        string endpoint,
+        IReadOnlyList<Func<ServiceNode, bool>> filters,
+        string? address,
+        IReadOnlySet<string> tried,
+        Func<ServiceNode, bool> isSidelined)
+    {
+        if (nodes.Count == 0)
+            return new([], MicroError.NotFound("micro.client",
+                $"service '{service}' is not in the registry; known services: {List(knownServices)}. Is it running and joined to this cluster?"));
+
+        var withEndpoint = nodes.Where(n => n.HasEndpoint(endpoint)).ToList();
+        if (withEndpoint.Count == 0)
+            return new([], MicroError.NotFound("micro.client",
+                $"{service} has no endpoint {endpoint}; its endpoints are: {List(nodes.SelectMany(n => n.Endpoints).Select(e => e.Name))}"));
+
+        var matching = withEndpoint;
+        if (address is not null)
+        {
+            matching = matching.Where(n => n.HostPort == address).ToList();
+            if (matching.Count == 0)
+                return new([], MicroError.NotFound("micro.client",
+                    $"no node of {service} at {address}; its nodes are: {List(withEndpoint.Select(n => n.HostPort))}"));
+        }
+        foreach (var filter in filters) matching = matching.Where(filter).ToList();
+        if (matching.Count == 0)
+            return new([], MicroError.NotFound("micro.client",
+                $"no node of {service} with {endpoint} matches the call's filters (versions: {List(withEndpoint.Select(n => n.Version))})"));
+
+        var up = matching.Where(n => n.Status == NodeStatus.Up && !tried.Contains(n.Id)).ToList();
+        if (up.Count == 0)
+        {
+            var unreachable = matching.Count(n => n.Status == NodeStatus.Unreachable);
+            var leaving = matching.Count(n => n.Status == NodeStatus.Leaving);
+            var triedUp = matching.Count(n => n.Status == NodeStatus.Up && tried.Contains(n.Id));
+            return new([], MicroError.ServiceUnavailable("micro.client",
+                $"no node of {service} left to try for {endpoint} ({triedUp} already tried, {unreachable} unreachable, {leaving} leaving); try again shortly"));
+        }
+        // Sidelined nodes failed a moment ago: use them only when nothing else is left.
+        var fresh = up.Where(n => !isSidelined(n)).ToList();
+        return new(fresh.Count > 0 ? fresh : up, null);
+    }
+
+    private static string List(IEnumerable<string> items)
+    {
+        var list = items.Distinct().Order(StringComparer.Ordinal).ToList();
+        return list.Count == 0 ? "(none)" : string.Join(", ", list);
+    }
+}

@@ -1,0 +1,67 @@
+using Akka;
+using Akka.Actor;
+using Micro.Actors.Errors;
+
+namespace Micro.Actors.Server;
+
+/// <summary>
+/// Base class of handler actors. Receive request messages as usual and reply with
+/// <c>Sender.Tell(reply)</c> (or <c>Sender.Tell(MicroError)</c>, or a <c>Status.Failure</c>).
+/// <see cref="Request"/> tells who called, with what headers and deadline. A handler that throws
+/// answers the call with an error (500, or the <see cref="MicroError"/> of a <see cref="MicroException"/>)
+/// and is restarted by supervision; the service keeps serving.
+/// </summary>
+public abstract class MicroHandler : ReceiveActor
+{
+    private ReplyRef? _current;
+
+    /// <summary>The request being handled (also after an <c>await</c> in <c>ReceiveAsync</c>).</summary>
+    protected RequestContext Request => _current?.Context
+        ?? throw new InvalidOperationException("Request is only known while handling a request sent through Micro.Actors");
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (Sender is not ReplyRef reply) return base.AroundReceive(receive, message);
+        _current = reply;
+        var handled = base.AroundReceive(receive, message);
+        // A one-way request has no reply to mark its end: it ends when its handler returns.
+        if (reply.Context.IsOneWay && EndsOneWayOnReturn) reply.Finish();
+        return handled;
+    }
+
+    /// <summary>Whether a one-way request ends when the receive returns (false: when the handler replies).</summary>
+    private protected virtual bool EndsOneWayOnReturn => true;
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        _current?.Fail(MicroException.ToError(reason, _current.Context.Service));
+        base.PreRestart(reason, message);
+    }
+
+    protected override void Unhandled(object message)
+    {
+        if (Sender is ReplyRef reply && !reply.IsCompleted)
+        {
+            reply.Fail(MicroError.BadRequest(reply.Context.Service,
+                $"{GetType().Name} has no handler for {message.GetType().Name} on {reply.Context.Endpoint}"));
+            return;
+        }
+        base.Unhandled(message);
+    }
+}
+
+/// <summary>Runs a plain async function as a handler.</summary>
+internal sealed class FunctionHandler : MicroHandler
+{
+    private protected override bool EndsOneWayOnReturn => false;
+
+    public FunctionHandler(Func<object, RequestContext, Task<object?>> handle)
+    {
+        ReceiveAnyAsync(async message =>
+        {
+            var sender = Sender;
+            var result = await handle(message, Request).ConfigureAwait(true);
+            sender.Tell(result ?? Done.Instance);
+        });
+    }
+}

@@ -1,0 +1,30 @@
+using Micro.Actors.Errors;
+
+namespace Micro.Actors.Server;
+
+/// <summary>
+/// A call on the wire, from a caller's router to a node's server actor.
+/// </summary>
+/// <param name="Id">Unique per call (kept across retries), so handlers can spot a retried call.</param>
+/// <param name="Endpoint">"Group.Method", e.g. "Greeter.Hello".</param>
+/// <param name="Timeout">What is left of the caller's deadline when sent. A duration, not a clock
+/// time, so clocks that differ between hosts don't matter; the server turns it into its own deadline.</param>
+/// <param name="OneWay">A Tell: the server sends no reply.</param>
+public sealed record Request(
+    string Id,
+    string Service,
+    string Endpoint,
+    object Body,
+    string ContentType,
+    IReadOnlyDictionary<string, string> Headers,
+    TimeSpan Timeout,
+    bool OneWay = false);
+
+/// <summary>The answer to a <see cref="Request"/>: a body or an error.</summary>
+public sealed record Response(string RequestId, object? Body, MicroError? Error);
+
+/// <summary>Asks a node's descriptor actor for its <see cref="Registry.NodeDescriptor"/>.</summary>
+public sealed record GetDescriptor
+{
+    public static readonly GetDescriptor Instance = new();
+}

@@ -1,0 +1,44 @@
+namespace Micro.Actors.Server;
+
+/// <summary>What a handler can know about the call it is serving.</summary>
+public sealed class RequestContext
+{
+    private CancellationTokenSource? _cancellation;
+
+    internal RequestContext(Request request, DateTime deadlineUtc)
+    {
+        Request = request;
+        Deadline = deadlineUtc;
+    }
+
+    internal Request Request { get; }
+
+    /// <summary>The call's id: the same on every retry of one call (retries make handlers at-least-once).</summary>
+    public string Id => Request.Id;
+    public string Service => Request.Service;
+    public string Endpoint => Request.Endpoint;
+    public string ContentType => Request.ContentType;
+    /// <summary>The caller's metadata (go-micro's context metadata).</summary>
+    public IReadOnlyDictionary<string, string> Headers => Request.Headers;
+    /// <summary>When the caller stops waiting, on this node's clock (UTC).</summary>
+    public DateTime Deadline { get; }
+    public TimeSpan Remaining => Deadline - DateTime.UtcNow is var r && r > TimeSpan.Zero ? r : TimeSpan.Zero;
+    public bool IsOneWay => Request.OneWay;
+
+    /// <summary>Cancelled at the deadline: pass it on to work the caller will no longer wait for.</summary>
+    public CancellationToken Cancellation
+    {
+        get
+        {
+            if (_cancellation is null)
+            {
+                var cts = new CancellationTokenSource();
+                cts.CancelAfter(Remaining);
+                if (Interlocked.CompareExchange(ref _cancellation, cts, null) is not null) cts.Dispose();
+            }
+            return _cancellation!.Token;
+        }
+    }
+
+    internal void Release() => _cancellation?.Dispose();
+}

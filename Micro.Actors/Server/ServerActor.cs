@@ -1,0 +1,153 @@
+using Akka.Actor;
+using Akka.Event;
+using Micro.Actors.Errors;
+
+namespace Micro.Actors.Server;
+
+/// <summary>A handler group as registered: its actor, its endpoints and how many instances serve it.</summary>
+internal sealed record HandlerGroup(string Name, Props Props, IReadOnlyList<EndpointSpec> Endpoints, int? PoolSize);
+
+/// <summary>
+/// The door of a node: takes every <see cref="Request"/>, checks it (endpoint, deadline, message
+/// type) and gives it to an idle handler actor of its group, with a <see cref="ReplyRef"/> as sender.
+/// A handler takes one request at a time and is idle again once it has answered, so a slow handler
+/// holds one actor of its group, never the node (Akka's pools can't tell a busy actor from an idle
+/// one: a handler awaiting in ReceiveAsync has an empty mailbox). When every handler of a group is
+/// busy, requests wait in a bounded queue; past it, the caller gets 503 at once instead of memory
+/// piling up.
+/// </summary>
+internal sealed class ServerActor : ReceiveActor, IWithTimers
+{
+    public const string Name = "micro-server";
+
+    /// <summary>Sent by a <see cref="ReplyRef"/> when its request is done: the handler is free.</summary>
+    public sealed record HandlerFree(IActorRef Handler, ReplyRef Reply);
+
+    private sealed class CheckStuck
+    {
+        public static readonly CheckStuck Instance = new();
+    }
+
+    private sealed class Group(string name, int queueLimit)
+    {
+        public string Name { get; } = name;
+        public int QueueLimit { get; } = queueLimit;
+        public Stack<IActorRef> Idle { get; } = new();
+        public Queue<(Request Request, IActorRef? Caller, DateTime Deadline)> Waiting { get; } = new();
+    }
+
+    private sealed record Route(EndpointSpec Spec, Group Group);
+
+    private static readonly TimeSpan StuckGrace = TimeSpan.FromSeconds(1);
+
+    private readonly Dictionary<string, Route> _routes = new(StringComparer.Ordinal);
+    private readonly Dictionary<IActorRef, (Group Group, ReplyRef Reply)> _busy = new();
+    private readonly string _service;
+    private readonly ServerState _state;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRefProvider _provider;
+    private readonly string _endpointList;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public ServerActor(string service, IReadOnlyList<HandlerGroup> groups, int defaultPoolSize, int queueLimit, ServerState state)
+    {
+        _service = service;
+        _state = state;
+        _provider = ((ExtendedActorSystem)Context.System).Provider;
+        foreach (var spec in groups)
+        {
+            var group = new Group(spec.Name, queueLimit);
+            var size = spec.PoolSize ?? defaultPoolSize;
+            for (var i = 0; i < size; i++)
+                group.Idle.Push(Context.ActorOf(spec.Props, $"{Uri.EscapeDataString(spec.Name)}-{i}"));
+            foreach (var endpoint in spec.Endpoints) _routes[endpoint.Name] = new Route(endpoint, group);
+        }
+        _endpointList = _routes.Count == 0 ? "(none)" : string.Join(", ", _routes.Keys.Order(StringComparer.Ordinal));
+
+        Receive<Request>(OnRequest);
+        Receive<HandlerFree>(OnHandlerFree);
+        Receive<CheckStuck>(_ => FreeStuckHandlers());
+    }
+
+    /// <summary>A handler that throws is restarted (its call was already answered with an error).</summary>
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(-1, Timeout.InfiniteTimeSpan, _ => Directive.Restart);
+
+    private void OnRequest(Request request)
+    {
+        var caller = request.OneWay ? ActorRefs.NoSender : Sender;
+        if (!_routes.TryGetValue(request.Endpoint, out var route))
+        {
+            Refuse(request, caller, MicroError.NotFound(_service,
+                $"{_service} has no endpoint {request.Endpoint}; its endpoints are: {_endpointList}"));
+            return;
+        }
+        if (!route.Spec.RequestType.IsInstanceOfType(request.Body))
+        {
+            Refuse(request, caller, MicroError.BadRequest(_service,
+                $"{request.Endpoint} takes {route.Spec.RequestType.Name}, not {request.Body?.GetType().Name ?? "nothing"}"));
+            return;
+        }
+        var deadline = DateTime.UtcNow + request.Timeout;
+        var group = route.Group;
+        if (group.Idle.TryPop(out var handler)) Dispatch(group, handler, request, caller, deadline);
+        else if (group.Waiting.Count < group.QueueLimit) group.Waiting.Enqueue((request, caller, deadline));
+        else
+            Refuse(request, caller, MicroError.ServiceUnavailable(_service,
+                $"{_service} is overloaded: every {group.Name} handler is busy and {group.Waiting.Count} requests are waiting; try another node or later"));
+    }
+
+    private void Dispatch(Group group, IActorRef handler, Request request, IActorRef? caller, DateTime deadline)
+    {
+        if (deadline <= DateTime.UtcNow)
+        {
+            group.Idle.Push(handler);
+            Refuse(request, caller, MicroError.Timeout(_service, $"{request.Endpoint}: the caller's deadline passed before a handler was free"));
+            return;
+        }
+        var reply = new ReplyRef(_provider, new RequestContext(request, deadline), caller, Self, handler, _state, _log);
+        _busy[handler] = (group, reply);
+        if (_busy.Count == 1 && !Timers.IsTimerActive("stuck"))
+            Timers.StartPeriodicTimer("stuck", CheckStuck.Instance, StuckGrace);
+        handler.Tell(request.Body, reply);
+    }
+
+    private void OnHandlerFree(HandlerFree free)
+    {
+        if (!_busy.TryGetValue(free.Handler, out var busy) || !ReferenceEquals(busy.Reply, free.Reply)) return;
+        _busy.Remove(free.Handler);
+        var group = busy.Group;
+        if (group.Waiting.TryDequeue(out var next)) Dispatch(group, free.Handler, next.Request, next.Caller, next.Deadline);
+        else group.Idle.Push(free.Handler);
+        if (_busy.Count == 0) Timers.Cancel("stuck");
+    }
+
+    /// <summary>A handler that never answered is given back once its caller has long stopped waiting.</summary>
+    private void FreeStuckHandlers()
+    {
+        var now = DateTime.UtcNow;
+        foreach (var (handler, busy) in _busy.Where(b => b.Value.Reply.Context.Deadline + StuckGrace < now).ToList())
+        {
+            _log.Warning("{0} request {1}: the handler did not answer by the deadline", busy.Reply.Context.Endpoint, busy.Reply.Context.Id);
+            busy.Reply.Fail(MicroError.Timeout(_service, $"{busy.Reply.Context.Endpoint}: the handler did not answer by the deadline"));
+        }
+    }
+
+    private void Refuse(Request request, IActorRef? caller, MicroError error)
+    {
+        if (request.OneWay) _log.Warning("One-way request {0} to {1} refused: {2}", request.Id, request.Endpoint, error);
+        else caller?.Tell(new Response(request.Id, null, error), Self);
+    }
+}
+
+/// <summary>Answers <see cref="GetDescriptor"/> with this node's descriptor, at a well-known path.</summary>
+internal sealed class DescriptorActor : ReceiveActor
+{
+    public const string Name = "micro-descriptor";
+
+    public DescriptorActor(Registry.NodeDescriptor descriptor)
+    {
+        Receive<GetDescriptor>(_ => Sender.Tell(descriptor));
+    }
+}

@@ -1,0 +1,53 @@
+using Micro.Actors.Selector;
+
+namespace Micro.Actors.Service;
+
+/// <summary>
+/// go-micro's service options. Anything left null (or empty) comes from the environment
+/// (MICRO_HOST, MICRO_PORT, MICRO_SEED_NODES) or else from config/micro.conf.
+/// </summary>
+public sealed class MicroServiceOptions
+{
+    /// <summary>The service version (the member's app-version); default "latest".</summary>
+    public string? Version { get; set; }
+
+    /// <summary>Labels other nodes can see and filter on.</summary>
+    public Dictionary<string, string> Metadata { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>All services of one cluster share it; default "micro".</summary>
+    public string? ClusterName { get; set; }
+
+    /// <summary>The address this node listens on; default 127.0.0.1.</summary>
+    public string? Host { get; set; }
+
+    /// <summary>The port this node listens on; default 4053; 0 takes any free port.</summary>
+    public int? Port { get; set; }
+
+    /// <summary>"host:port" of nodes to join through; none: this node starts a new cluster.</summary>
+    public List<string> SeedNodes { get; } = [];
+
+    /// <summary>The default deadline of calls made from this node; default 5 s.</summary>
+    public TimeSpan? RequestTimeout { get; set; }
+
+    /// <summary>Default retries of calls made from this node; default 1.</summary>
+    public int? Retries { get; set; }
+
+    /// <summary>Default handler actors per endpoint group; default 16.</summary>
+    public int? PoolSize { get; set; }
+
+    /// <summary>Default selection strategy of calls made from this node (micro.client.strategy).</summary>
+    public ISelector? Selector { get; set; }
+
+    /// <summary>Extra HOCON laid over config/micro.conf (any micro.* or akka.* setting).</summary>
+    public string? Config { get; set; }
+
+    /// <summary>Variables to read instead of the process environment (tests); null reads the process's.</summary>
+    public IReadOnlyDictionary<string, string?>? Environment { get; set; }
+
+    public List<Func<Task>> BeforeStart { get; } = [];
+    public List<Func<Task>> AfterStart { get; } = [];
+    /// <summary>Run when a stop begins, while the node still serves.</summary>
+    public List<Func<Task>> BeforeStop { get; } = [];
+    /// <summary>Run once the node has left the cluster and its actor system has ended.</summary>
+    public List<Func<Task>> AfterStop { get; } = [];
+}
