@@ -18,6 +18,8 @@ public sealed class TestCluster : IAsyncDisposable
         akka.cluster.periodic-tasks-initial-delay = 100ms
         akka.cluster.seed-node-timeout = 2s
         akka.cluster.retry-unsuccessful-join-after = 1s
+        akka.cluster.split-brain-resolver.stable-after = 3s
+        micro.server.drain-timeout = 5s
         akka.coordinated-shutdown.exit-clr = off
         akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
         """;

@@ -180,7 +180,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     {
         var timeout = p.Request.Timeout;
         var where = p.Node is { } node ? $"node {node.HostPort} did not answer"
-            : !_view.SelfUp ? "this node has not joined the cluster yet (are the seed nodes running and reachable?)"
+            : !_view.SelfUp ? _defaults.NotJoinedReason()
             : p.LastError is { } last ? $"last error: {last.Detail}"
             : "no node of it was found in time";
         Complete(p, MicroError.Timeout("micro.client",
@@ -214,4 +214,5 @@ internal sealed record ClientDefaults(
     ISelector Selector,
     TimeSpan Sideline,
     TimeSpan DeadlineCheckInterval,
-    Func<MicroError, bool> RetryOn);
+    Func<MicroError, bool> RetryOn,
+    Func<string> NotJoinedReason);

@@ -140,7 +140,7 @@ public sealed class MicroService : IAsyncDisposable
         _client = new MicroClient(system, registry, new ClientDefaults(
             Settings.RequestTimeout, Settings.Retries,
             _options.Selector ?? (Settings.Strategy == "round-robin" ? new RoundRobinSelector() : RandomSelector.Instance),
-            Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure));
+            Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason));
         _registry = new ClusterRegistry(registry, ready.Task, Settings.RequestTimeout, NotJoinedReason);
         AddShutdownTasks(system, cluster);
         _system = system;
@@ -236,8 +236,8 @@ public sealed class MicroService : IAsyncDisposable
     }
 
     private string NotJoinedReason() => Settings.SeedNodes.Count == 0
-        ? $"this node ({Address}) has not finished starting its own cluster"
-        : $"this node could not join the cluster through seed node(s) {string.Join(", ", Settings.SeedNodes)}: " +
+        ? $"this node ({Address}) has not joined its own new cluster yet"
+        : $"this node has not joined the cluster: no answer from seed node(s) {string.Join(", ", Settings.SeedNodes)}; " +
           $"are they running, and do they use the cluster name '{Settings.ClusterName}'?";
 
     private static (string Group, string Method) SplitEndpoint(string endpoint)

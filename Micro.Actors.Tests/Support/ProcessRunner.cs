@@ -1,0 +1,82 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace Micro.Actors.Tests.Support;
+
+/// <summary>A real sample process (dotnet Micro.Actors.Samples.dll …), its output captured line by line.</summary>
+public sealed class ProcessRunner : IDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _stdout = new();
+    private readonly ConcurrentQueue<string> _stderr = new();
+
+    private ProcessRunner(Process process) => _process = process;
+
+    public static string SamplesDll => Path.Combine(AppContext.BaseDirectory, "Micro.Actors.Samples.dll");
+
+    public static ProcessRunner StartSample(params string[] args) => Start("dotnet", [SamplesDll, .. args]);
+
+    public static ProcessRunner Start(string file, IEnumerable<string> args)
+    {
+        var info = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        // The developer's own MICRO_* settings must not leak into a test.
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("MICRO_", StringComparison.Ordinal)).ToList())
+            info.Environment.Remove(key);
+        var process = new Process { StartInfo = info };
+        var runner = new ProcessRunner(process);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) runner._stdout.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) runner._stderr.Enqueue(e.Data); };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return runner;
+    }
+
+    public int Id => _process.Id;
+    public IReadOnlyList<string> Stdout => _stdout.ToArray();
+    public IReadOnlyList<string> Stderr => _stderr.ToArray();
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Waits until a stderr line (the logs) matches <paramref name="pattern"/>.</summary>
+    public Task WaitForLogAsync(string pattern, TimeSpan timeout) =>
+        Eventually.TrueAsync(() =>
+        {
+            if (_stderr.Any(l => Regex.IsMatch(l, pattern))) return true;
+            if (_process.HasExited) throw new InvalidOperationException($"process exited ({_process.ExitCode}) before logging /{pattern}/:\n{Describe()}");
+            return false;
+        }, timeout, $"/{pattern}/ in the logs of pid {_process.Id}");
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try { await _process.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException) { throw new TimeoutException($"pid {_process.Id} still running after {timeout}:\n{Describe()}"); }
+        _process.WaitForExit(); // flushes the output readers
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGTERM: what an orchestrator sends for a graceful stop.</summary>
+    public void Terminate() => Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
+
+    /// <summary>SIGKILL: a crash.</summary>
+    public void Kill() => _process.Kill(entireProcessTree: true);
+
+    public string Describe() =>
+        $"--- stdout ---\n{string.Join('\n', _stdout)}\n--- stderr (last 40) ---\n{string.Join('\n', _stderr.TakeLast(40))}";
+
+    public void Dispose()
+    {
+        try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); }
+        catch (InvalidOperationException) { }
+        _process.Dispose();
+    }
+}
