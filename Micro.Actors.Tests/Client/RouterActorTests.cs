@@ -1,0 +1,140 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Micro.Actors.Client;
+using Micro.Actors.Errors;
+using Micro.Actors.Registry;
+using Micro.Actors.Selector;
+using Micro.Actors.Server;
+
+namespace Micro.Actors.Tests.Client;
+
+/// <summary>
+/// The router on its own: a probe plays the registry and probes play the service's nodes, so
+/// unreachability, suspicion and deadlines are driven exactly.
+/// </summary>
+public sealed class RouterActorTests : TestKit
+{
+    private static readonly ClientDefaults Defaults = new(TimeSpan.FromSeconds(5), 1, new RoundRobinSelector(),
+        TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(20), RetryPolicy.OnNodeFailure, () => "not joined");
+
+    private ServiceNode Node(int port, IActorRef server, NodeStatus status = NodeStatus.Up) =>
+        new($"127.0.0.1:{port}#1", new Address("akka.tcp", Sys.Name, "127.0.0.1", port), "greeter", "1.0.0",
+            ImmutableDictionary<string, string>.Empty, [new EndpointInfo("Greeter.Hello", "x", "y")], status) { Server = server };
+
+    private static RegistryView View(params ServiceNode[] nodes) =>
+        new(nodes.ToImmutableDictionary(n => n.Id), ImmutableHashSet<string>.Empty, true, []);
+
+    private (IActorRef Router, Akka.TestKit.TestProbe Registry) StartRouter()
+    {
+        var registry = CreateTestProbe();
+        var router = Sys.ActorOf(Props.Create(() => new RouterActor("greeter", registry.Ref, Defaults)));
+        registry.ExpectMsg<RegistryActor.Subscribe>();
+        return (router, registry);
+    }
+
+    /// <summary>Always the first candidate (lowest port): the tests know where a call goes.</summary>
+    private sealed class FirstSelector : ISelector
+    {
+        public ServiceNode Select(IReadOnlyList<ServiceNode> candidates) => candidates.MinBy(n => n.Address.Port)!;
+    }
+
+    private static (RouterActor.Call Call, Task<object?> Result) NewCall(TimeSpan timeout, int? retries = null)
+    {
+        var completion = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var request = new Request(Guid.NewGuid().ToString("N"), "greeter", "Greeter.Hello", "Ann", "application/x-hyperion",
+            ImmutableDictionary<string, string>.Empty, timeout);
+        return (new RouterActor.Call(request, new CallOptions { Retries = retries, Selector = new FirstSelector() }, DateTime.UtcNow + timeout, completion), completion.Task);
+    }
+
+    [Fact]
+    public async Task A_call_waits_for_the_registry_then_goes_to_a_node_and_its_reply_completes_it()
+    {
+        var (router, _) = StartRouter();
+        var server = CreateTestProbe();
+        var (call, result) = NewCall(TimeSpan.FromSeconds(5));
+        router.Tell(call);
+        server.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // no view yet: the call waits
+
+        router.Tell(View(Node(1, server.Ref)));
+        var request = server.ExpectMsg<Request>();
+        Assert.InRange(request.Timeout, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(5));
+        server.Reply(new Response(request.Id, "Hello Ann", null));
+        Assert.Equal("Hello Ann", await result);
+    }
+
+    [Fact]
+    public async Task A_node_turning_unreachable_moves_its_calls_to_another_node_at_once()
+    {
+        var (router, _) = StartRouter();
+        var (a, b) = (CreateTestProbe(), CreateTestProbe());
+        var nodeA = Node(1, a.Ref);
+        var nodeB = Node(2, b.Ref);
+        router.Tell(View(nodeA, nodeB));
+        var (call, result) = NewCall(TimeSpan.FromSeconds(5));
+        router.Tell(call);
+
+        a.ExpectMsg<Request>();
+        router.Tell(View(nodeA with { Status = NodeStatus.Unreachable }, nodeB));
+
+        var retried = b.ExpectMsg<Request>(TimeSpan.FromSeconds(1));
+        Assert.Equal(call.Request.Id, retried.Id);
+        b.Reply(new Response(retried.Id, "from the other node", null));
+        Assert.Equal("from the other node", await result);
+    }
+
+    [Fact]
+    public async Task A_dropped_connection_moves_calls_too_and_without_retries_left_the_call_fails_with_503()
+    {
+        var (router, _) = StartRouter();
+        var a = CreateTestProbe();
+        var node = Node(1, a.Ref);
+        router.Tell(View(node));
+        var (call, result) = NewCall(TimeSpan.FromSeconds(5), retries: 1);
+        router.Tell(call);
+        a.ExpectMsg<Request>();
+
+        router.Tell(new NodeSuspected(node.Address));
+        var e = await Assert.ThrowsAsync<MicroException>(() => result);
+        Assert.Equal(503, e.Code);
+        Assert.Contains("connection to node 127.0.0.1:1 dropped", e.Error.Detail);
+    }
+
+    [Fact]
+    public async Task A_call_nobody_answers_ends_with_Timeout_at_its_deadline()
+    {
+        var (router, _) = StartRouter();
+        var a = CreateTestProbe();
+        router.Tell(View(Node(1, a.Ref)));
+        var started = DateTime.UtcNow;
+        var (call, result) = NewCall(TimeSpan.FromMilliseconds(300));
+        router.Tell(call);
+
+        var e = await Assert.ThrowsAsync<MicroException>(() => result);
+        var took = DateTime.UtcNow - started;
+        Assert.Equal(408, e.Code);
+        Assert.Contains("node 127.0.0.1:1 did not answer", e.Error.Detail);
+        Assert.InRange(took, TimeSpan.FromMilliseconds(290), TimeSpan.FromMilliseconds(600));
+    }
+
+    [Fact]
+    public async Task A_late_error_from_an_abandoned_node_does_not_end_the_retried_call()
+    {
+        var (router, _) = StartRouter();
+        var (a, b) = (CreateTestProbe(), CreateTestProbe());
+        var nodeA = Node(1, a.Ref);
+        var nodeB = Node(2, b.Ref);
+        router.Tell(View(nodeA));
+        var (call, result) = NewCall(TimeSpan.FromSeconds(5));
+        router.Tell(call);
+        a.ExpectMsg<Request>();
+
+        router.Tell(View(nodeA with { Status = NodeStatus.Unreachable }, nodeB));
+        var retried = b.ExpectMsg<Request>();
+        router.Tell(new Response(call.Request.Id, null, MicroError.InternalServerError("greeter", "late")), a.Ref);
+        await Task.Delay(50);
+        Assert.False(result.IsCompleted);
+        b.Reply(new Response(retried.Id, "ok", null));
+        Assert.Equal("ok", await result);
+    }
+}

@@ -1,0 +1,80 @@
+using Micro.Actors.Config;
+using Micro.Actors.Service;
+
+namespace Micro.Actors.Tests.Config;
+
+public sealed class SettingsTests
+{
+    private static MicroSettings Resolve(Action<MicroServiceOptions>? configure = null, Dictionary<string, string?>? env = null)
+    {
+        var options = new MicroServiceOptions();
+        configure?.Invoke(options);
+        return MicroSettings.Resolve(MicroConfig.Load(options.Config), options, env ?? new Dictionary<string, string?>());
+    }
+
+    [Fact]
+    public void Defaults_are_go_micros()
+    {
+        var s = Resolve();
+        Assert.Equal(("micro", "127.0.0.1", 4053), (s.ClusterName, s.Host, s.Port));
+        Assert.Equal(TimeSpan.FromSeconds(5), s.RequestTimeout);
+        Assert.Equal(1, s.Retries);
+        Assert.Equal("random", s.Strategy);
+        Assert.Equal("latest", s.Version);
+        Assert.Empty(s.SeedNodes);
+    }
+
+    [Fact]
+    public void Environment_overrides_the_file_and_options_override_the_environment()
+    {
+        var env = new Dictionary<string, string?> { ["MICRO_HOST"] = "127.0.0.2", ["MICRO_PORT"] = "5000", ["MICRO_SEED_NODES"] = "127.0.0.1:4053, 127.0.0.1:4054" };
+        var fromEnv = Resolve(env: env);
+        Assert.Equal(("127.0.0.2", 5000), (fromEnv.Host, fromEnv.Port));
+        Assert.Equal([new HostPort("127.0.0.1", 4053), new HostPort("127.0.0.1", 4054)], fromEnv.SeedNodes);
+
+        var fromOptions = Resolve(o => { o.Port = 6000; o.SeedNodes.Add("10.0.0.1:7000"); }, env);
+        Assert.Equal(6000, fromOptions.Port);
+        Assert.Equal([new HostPort("10.0.0.1", 7000)], fromOptions.SeedNodes);
+    }
+
+    [Fact]
+    public void HOCON_given_in_options_overrides_the_file()
+    {
+        var s = Resolve(o => o.Config = "micro.client.retries = 3\nmicro.client.strategy = round-robin\nmicro.server.pool-size = 4");
+        Assert.Equal((3, "round-robin", 4), (s.Retries, s.Strategy, s.PoolSize));
+    }
+
+    [Theory]
+    [InlineData("MICRO_PORT", "http", "MICRO_PORT")]
+    [InlineData("MICRO_PORT", "70000", "MICRO_PORT")]
+    [InlineData("MICRO_SEED_NODES", "127.0.0.1", "MICRO_SEED_NODES")]
+    [InlineData("MICRO_SEED_NODES", "127.0.0.1:port", "MICRO_SEED_NODES")]
+    public void A_bad_environment_value_names_the_variable(string variable, string value, string named)
+    {
+        var e = Assert.Throws<MicroConfigException>(() => Resolve(env: new Dictionary<string, string?> { [variable] = value }));
+        Assert.Equal(named, e.Setting);
+        Assert.Contains(value, e.Message);
+    }
+
+    [Theory]
+    [InlineData("micro.client.retries = -1", "micro.client.retries")]
+    [InlineData("micro.client.strategy = fastest", "micro.client.strategy")]
+    [InlineData("micro.client.request-timeout = 0s", "micro.client.request-timeout")]
+    [InlineData("micro.server.pool-size = 0", "micro.server.pool-size")]
+    [InlineData("micro.port = -5", "micro.port")]
+    [InlineData("micro.cluster-name = \"my cluster\"", "micro.cluster-name")]
+    public void A_bad_HOCON_value_names_the_setting(string hocon, string setting)
+    {
+        var e = Assert.Throws<MicroConfigException>(() => Resolve(o => o.Config = hocon));
+        Assert.Equal(setting, e.Setting);
+    }
+
+    [Fact]
+    public void Bad_options_name_the_option()
+    {
+        Assert.Equal("option Port", Assert.Throws<MicroConfigException>(() => Resolve(o => o.Port = 99999)).Setting);
+        Assert.Equal("option Retries", Assert.Throws<MicroConfigException>(() => Resolve(o => o.Retries = -2)).Setting);
+        Assert.Throws<ArgumentException>(() => MicroService.Create("has space"));
+        Assert.Throws<ArgumentException>(() => MicroService.Create("svc").Handle<Micro.Actors.Tests.Support.Ping, string>("NoDot", (_, _) => Task.FromResult("")));
+    }
+}
