@@ -176,7 +176,8 @@ public sealed class CallTests
             new CallOptions { Timeout = TimeSpan.FromSeconds(1) }));
         Assert.Equal(408, e.Code);
         Assert.Contains("not joined", e.Error.Detail);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1.5), $"took {watch.Elapsed}");
+        // A node that has just started and is busy trying its seed: allow a wider margin than warm calls get.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), $"took {watch.Elapsed}");
 
         var registry = await Assert.ThrowsAsync<MicroException>(() => client.Registry.ListServicesAsync());
         Assert.Contains($"127.0.0.1:{port}", registry.Error.Detail);
