@@ -1,7 +1,9 @@
 using System.CommandLine;
 using Micro.Actors.Config;
 using Micro.Actors.Errors;
+using Micro.Actors.Broker;
 using Micro.Actors.Samples.Greeter;
+using Micro.Actors.Samples.PubSub;
 using Micro.Actors.Service;
 
 namespace Micro.Actors.Samples;
@@ -29,7 +31,15 @@ public static class Program
         var client = new Command("greeter-client", "Join the cluster, call Greeter.Hello N times, print one line per reply (default port 0)") { host, port, seeds, count, name };
         client.SetAction((r, ct) => Guard(() => RunClient(Node(r, host, port, seeds, 0), r.GetValue(count), r.GetValue(name)!, ct)));
 
-        var root = new RootCommand("Micro.Actors samples. With no command: a demo on one local node.") { greeter, client };
+        var topic = new Option<string>("--topic") { Description = "Topic to subscribe or publish to", Required = true };
+        var queue = new Option<string?>("--queue") { Description = "Queue group: each event goes to one member of the group" };
+        var wait = new Option<int>("--wait") { Description = "Seconds to wait for the cluster and for subscribers", DefaultValueFactory = _ => 30 };
+        var subscriber = new Command("subscriber", "Subscribe to a topic and print one line per event (default port 4053)") { topic, queue, host, port, seeds };
+        subscriber.SetAction((r, ct) => Guard(() => PubSubSamples.RunSubscriber(Node(r, host, port, seeds, 4053), r.GetValue(topic)!, r.GetValue(queue), ct)));
+        var publisher = new Command("publisher", "Wait until a topic has subscribers, publish events 1..N, exit (default port 0)") { topic, count, wait, host, port, seeds };
+        publisher.SetAction((r, ct) => Guard(() => PubSubSamples.RunPublisher(Node(r, host, port, seeds, 0), r.GetValue(topic)!, r.GetValue(count), TimeSpan.FromSeconds(r.GetValue(wait)), ct)));
+
+        var root = new RootCommand("Micro.Actors samples. With no command: a demo on one local node.") { greeter, client, subscriber, publisher };
         root.SetAction((_, ct) => Guard(() => RunDemo(ct)));
         return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
     }
@@ -63,7 +73,10 @@ public static class Program
 
     private static async Task<int> RunDemo(CancellationToken ct)
     {
-        await using var service = MicroService.Create(GreeterService.Name, o => { o.Version = "1.0.0"; o.Port = 0; }).AddGreeter();
+        var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var service = MicroService.Create(GreeterService.Name, o => { o.Version = "1.0.0"; o.Port = 0; })
+            .AddGreeter()
+            .Subscribe<Tick>("ticks", (t, e) => { received.Enqueue($"event {t.Number} {t.Text} (id {e.Id[..8]})"); return Task.CompletedTask; });
         await service.StartAsync(ct).ConfigureAwait(false);
         Console.WriteLine($"greeter is running at {service.Address} (a one-node cluster)");
         foreach (var who in new[] { "Ann", "Bob", "Cleo" })
@@ -81,12 +94,18 @@ public static class Program
         {
             Console.WriteLine($"Greeter.Bye -> error {e.Error.Code} {e.Error.Status}: {e.Error.Detail}");
         }
+        for (var i = 1; i <= 3; i++)
+            await service.Client.PublishAsync("ticks", new Tick(i, "from the demo"), new PublishOptions { WaitForSubscribers = TimeSpan.FromSeconds(5) }, ct).ConfigureAwait(false);
+        var until = DateTime.UtcNow.AddSeconds(5);
+        while (received.Count < 3 && DateTime.UtcNow < until) await Task.Delay(20, ct).ConfigureAwait(false);
+        foreach (var line in received) Console.WriteLine($"ticks -> {line}");
+        if (received.Count < 3) return Fail(CallFailed, $"only {received.Count} of 3 events arrived");
         Console.WriteLine("stopping (graceful leave)");
         return Ok;
     }
 
     /// <summary>Errors become one readable line on stderr and an exit code.</summary>
-    private static async Task<int> Guard(Func<Task<int>> run)
+    internal static async Task<int> Guard(Func<Task<int>> run)
     {
         try { return await run().ConfigureAwait(false); }
         catch (MicroConfigException e) { return Fail(BadInput, e.Message); }
@@ -94,7 +113,7 @@ public static class Program
         catch (OperationCanceledException) { return Fail(CallFailed, "cancelled"); }
     }
 
-    private static int Fail(int code, string message)
+    internal static int Fail(int code, string message)
     {
         Console.Error.WriteLine($"error: {message}");
         return code;

@@ -17,4 +17,7 @@ public interface IClient
     /// </summary>
     Task TellAsync(string service, string endpoint, object message,
         CallOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Publishes an event on a topic (go-micro's Client.Publish); see <see cref="Broker.IBroker.PublishAsync"/>.</summary>
+    Task PublishAsync(string topic, object message, Broker.PublishOptions? options = null, CancellationToken cancellationToken = default);
 }

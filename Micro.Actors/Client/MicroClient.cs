@@ -21,13 +21,18 @@ public sealed class MicroClient : IClient
     private readonly IActorRef _registry;
     private readonly ClientDefaults _defaults;
     private readonly ConcurrentDictionary<string, Lazy<IActorRef>> _routers = new(StringComparer.Ordinal);
+    private readonly Broker.IBroker _broker;
 
-    internal MicroClient(ActorSystem system, IActorRef registry, ClientDefaults defaults)
+    internal MicroClient(ActorSystem system, IActorRef registry, ClientDefaults defaults, Broker.IBroker broker)
     {
         _system = system;
         _registry = registry;
         _defaults = defaults;
+        _broker = broker;
     }
+
+    public Task PublishAsync(string topic, object message, Broker.PublishOptions? options = null, CancellationToken cancellationToken = default) =>
+        _broker.PublishAsync(topic, message, options, cancellationToken);
 
     public async Task<TResponse> CallAsync<TResponse>(string service, string endpoint, object request,
         CallOptions? options = null, CancellationToken cancellationToken = default)

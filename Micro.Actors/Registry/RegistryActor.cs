@@ -65,6 +65,8 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         });
         Receive<DisassociatedEvent>(e => Tell(new NodeSuspected(e.RemoteAddress)));
 
+        Receive<DescriptorChanged>(OnChanged);
+        Receive<Akka.Cluster.Tools.PublishSubscribe.SubscribeAck>(_ => { });
         Receive<DescriptorFetched>(OnDescriptor);
         Receive<DescriptorFailed>(OnDescriptorFailed);
         Receive<FetchAgain>(e => { if (_pending.TryGetValue(e.Member, out var m)) Fetch(m, e.Attempt); });
@@ -90,6 +92,18 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
         Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
+        Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(Context.System).Mediator
+            .Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(DescriptorChanged.Topic, Self));
+    }
+
+    /// <summary>A known node changed its descriptor (its subscriptions): fetch it again.</summary>
+    private void OnChanged(DescriptorChanged changed)
+    {
+        var known = _view.Nodes.Values.FirstOrDefault(n => n.Address.Equals(changed.Node));
+        var member = _cluster.State.Members.FirstOrDefault(m => m.Address.Equals(changed.Node));
+        if (known is null || member is null || _pending.ContainsKey(member.UniqueAddress)) return;
+        _pending[member.UniqueAddress] = member;
+        Fetch(member, 1);
     }
 
     protected override void PostStop()
@@ -137,13 +151,14 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         if (!_pending.Remove(e.Member, out var member)) return;
         var d = e.Descriptor;
         var status = _cluster.State.Unreachable.Contains(member) ? NodeStatus.Unreachable : NodeStatus.Up;
+        var known = _view.Nodes.GetValueOrDefault(NodeId(e.Member));
         var node = new ServiceNode(NodeId(e.Member), e.Member.Address, d.Service,
             member.AppVersion.ToString() is { Length: > 0 } v && v != "0.0.0" ? v : d.Version,
-            d.Metadata, d.Endpoints, status) { Server = d.Server };
-        _log.Info("Registry: {0} {1} at {2} is {3}", node.Service, node.Version, node.HostPort, status);
+            d.Metadata, d.Endpoints, known?.Status ?? status) { Server = d.Server, Subscriptions = d.Subscriptions };
+        if (known is null) _log.Info("Registry: {0} {1} at {2} is {3}", node.Service, node.Version, node.HostPort, status);
         var pending = RecomputePending();
         Publish(_view with { Nodes = _view.Nodes.SetItem(node.Id, node), PendingServices = pending },
-            [new RegistryEvent(RegistryEventKind.Added, node)]);
+            [new RegistryEvent(known is null ? RegistryEventKind.Added : RegistryEventKind.Updated, node)]);
     }
 
     private void OnDescriptorFailed(DescriptorFailed e)

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Micro.Actors.Broker;
 
 namespace Micro.Actors.Registry;
 
@@ -11,7 +12,17 @@ public sealed record NodeDescriptor(
     string Version,
     IReadOnlyDictionary<string, string> Metadata,
     IReadOnlyList<EndpointInfo> Endpoints,
-    IActorRef Server);
+    IActorRef Server)
+{
+    /// <summary>The topics the node consumes.</summary>
+    public IReadOnlyList<SubscriptionInfo> Subscriptions { get; init; } = [];
+}
+
+/// <summary>Published on <see cref="Topic"/> when a node's descriptor changes, so registries fetch it again.</summary>
+public sealed record DescriptorChanged(Address Node)
+{
+    public const string Topic = "micro.registry";
+}
 
 /// <summary>Where a node stands, as seen from this node.</summary>
 public enum NodeStatus
@@ -34,6 +45,9 @@ public sealed record ServiceNode(
     IReadOnlyList<EndpointInfo> Endpoints,
     NodeStatus Status)
 {
+    /// <summary>The topics the node consumes (with their queue groups).</summary>
+    public IReadOnlyList<SubscriptionInfo> Subscriptions { get; init; } = [];
+
     /// <summary>The node's server actor: where requests go. Not part of the public shape.</summary>
     internal IActorRef Server { get; init; } = ActorRefs.Nobody;
 

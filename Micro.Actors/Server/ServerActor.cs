@@ -142,12 +142,23 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 }
 
 /// <summary>Answers <see cref="GetDescriptor"/> with this node's descriptor, at a well-known path.</summary>
+/// When the node's subscriptions change it says so on <see cref="Registry.DescriptorChanged.Topic"/>,
+/// so that other nodes' registries fetch it again (Akka's pub/sub carries the news; no gossip of our own).
 internal sealed class DescriptorActor : ReceiveActor
 {
     public const string Name = "micro-descriptor";
 
+    public sealed record SetSubscriptions(IReadOnlyList<Broker.SubscriptionInfo> Subscriptions);
+
     public DescriptorActor(Registry.NodeDescriptor descriptor)
     {
+        var mediator = Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(Context.System).Mediator;
+        var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
         Receive<GetDescriptor>(_ => Sender.Tell(descriptor));
+        Receive<SetSubscriptions>(s =>
+        {
+            descriptor = descriptor with { Subscriptions = s.Subscriptions };
+            mediator.Tell(new Akka.Cluster.Tools.PublishSubscribe.Publish(Registry.DescriptorChanged.Topic, new Registry.DescriptorChanged(self)));
+        });
     }
 }

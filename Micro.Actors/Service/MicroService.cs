@@ -4,6 +4,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
+using Micro.Actors.Broker;
 using Micro.Actors.Client;
 using Micro.Actors.Config;
 using Micro.Actors.Registry;
@@ -23,12 +24,17 @@ public sealed class MicroService : IAsyncDisposable
     private readonly MicroServiceOptions _options;
     private readonly Akka.Configuration.Config _config;
     private readonly List<HandlerGroup> _groups = [];
+    private readonly List<SubscriberSpec> _subscribers = [];
+    private readonly List<SubscriptionInfo> _subscriptions = [];
+    private readonly List<ISubscription> _declared = [];
     private readonly ServerState _state = new();
     private readonly TaskCompletionSource _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _gate = new();
     private ActorSystem? _system;
     private MicroClient? _client;
     private ClusterRegistry? _registry;
+    private PubSubBroker? _broker;
+    private IActorRef? _descriptor;
     private Task? _stopped;
 
     private MicroService(string? name, MicroServiceOptions options)
@@ -66,6 +72,10 @@ public sealed class MicroService : IAsyncDisposable
     public ActorSystem System => _system ?? throw NotStarted();
     public IClient Client => _client ?? throw NotStarted();
     public IRegistry Registry => _registry ?? throw NotStarted();
+    public IBroker Broker => _broker ?? throw NotStarted();
+
+    /// <summary>The subscriptions made with <see cref="Subscribe{T}(string, Func{T, EventContext, Task}, string?)"/>, once started.</summary>
+    public IReadOnlyList<ISubscription> Subscriptions => _declared;
 
     /// <summary>"host:port" this node listens on (the real port when started with port 0).</summary>
     public string Address => Cluster.Get(System).SelfAddress is var a ? $"{a.Host}:{a.Port}" : "";
@@ -111,6 +121,24 @@ public sealed class MicroService : IAsyncDisposable
         return Add(new HandlerGroup(endpoint, Props.Create(() => new FunctionHandler(run)), map.Endpoints, poolSize));
     }
 
+    /// <summary>
+    /// Subscribes a function to <paramref name="topic"/> (go-micro's RegisterSubscriber). With a
+    /// <paramref name="queue"/>, each event goes to one member of the queue group; without, to every subscriber.
+    /// </summary>
+    public MicroService Subscribe<T>(string topic, Func<T, EventContext, Task> handler, string? queue = null) =>
+        AddSubscriber(new SubscriberSpec(topic, queue, typeof(T), (m, c) => handler((T)m, c), null));
+
+    /// <summary>Subscribes an actor (a <see cref="MicroSubscriber"/> that receives <typeparamref name="T"/>) to <paramref name="topic"/>.</summary>
+    public MicroService Subscribe<TSubscriber, T>(string topic, string? queue = null) where TSubscriber : MicroSubscriber, new() =>
+        AddSubscriber(new SubscriberSpec(topic, queue, typeof(T), null, Props.Create<TSubscriber>()));
+
+    private MicroService AddSubscriber(SubscriberSpec spec)
+    {
+        if (_system is not null) throw new InvalidOperationException("Declare subscribers before the service starts (or use Broker.SubscribeAsync)");
+        _subscribers.Add(spec);
+        return this;
+    }
+
     /// <summary>Starts the node and begins joining the cluster (see <see cref="WhenUp"/>).</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -134,17 +162,20 @@ public sealed class MicroService : IAsyncDisposable
             var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                 groups.SelectMany(g => g.Endpoints).Select(e => new EndpointInfo(e.Name, e.RequestType.FullName!, e.ResponseType?.FullName)).ToList(),
                 server);
-            system.ActorOf(Props.Create(() => new DescriptorActor(descriptor)), DescriptorActor.Name);
+            _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor)), DescriptorActor.Name);
         }
+        _broker = new PubSubBroker(system, OnSubscriptionChange);
 
         _client = new MicroClient(system, registry, new ClientDefaults(
             Settings.RequestTimeout, Settings.Retries,
             _options.Selector ?? (Settings.Strategy == "round-robin" ? new RoundRobinSelector() : RandomSelector.Instance),
-            Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason));
+            Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason), _broker);
         _registry = new ClusterRegistry(registry, ready.Task, Settings.RequestTimeout, NotJoinedReason);
         AddShutdownTasks(system, cluster);
         _system = system;
         _stopped = AfterStopAsync(system);
+        // Subscribed before joining, so the descriptor other nodes fetch lists them from the start.
+        foreach (var spec in _subscribers) _declared.Add(await _broker.SubscribeAsync(spec, cancellationToken).ConfigureAwait(false));
 
         var seeds = Settings.SeedNodes.Count == 0
             ? [cluster.SelfAddress]
@@ -195,6 +226,16 @@ public sealed class MicroService : IAsyncDisposable
         if (taken.Count > 0) throw new ArgumentException($"{string.Join(", ", taken)} already has a handler");
         _groups.Add(group);
         return this;
+    }
+
+    private void OnSubscriptionChange(SubscriptionInfo info, bool added)
+    {
+        lock (_subscriptions)
+        {
+            if (added) _subscriptions.Add(info);
+            else _subscriptions.Remove(info);
+            _descriptor?.Tell(new DescriptorActor.SetSubscriptions(_subscriptions.ToList()));
+        }
     }
 
     private void AddShutdownTasks(ActorSystem system, Cluster cluster)

@@ -1,0 +1,39 @@
+using Micro.Actors.Broker;
+using Micro.Actors.Service;
+
+namespace Micro.Actors.Samples.PubSub;
+
+/// <summary>The sample event: a number and a line of text.</summary>
+public sealed record Tick(int Number, string Text);
+
+public static class PubSubSamples
+{
+    /// <summary>Runs a subscriber service until stopped; one stdout line per event.</summary>
+    public static async Task<int> RunSubscriber(Action<MicroServiceOptions> node, string topic, string? queue, CancellationToken ct)
+    {
+        var service = MicroService.Create("subscriber", node).Subscribe<Tick>(topic, (tick, e) =>
+        {
+            Console.WriteLine($"event {tick.Number} {tick.Text} (topic {e.Topic}{(e.Queue is null ? "" : ", queue " + e.Queue)}, id {e.Id})");
+            return Task.CompletedTask;
+        }, queue);
+        await service.RunAsync(ct).ConfigureAwait(false);
+        return Program.Ok;
+    }
+
+    /// <summary>Waits (bounded) until the topic has subscribers, publishes 1..count, exits.</summary>
+    public static async Task<int> RunPublisher(Action<MicroServiceOptions> node, string topic, int count, TimeSpan wait, CancellationToken ct)
+    {
+        if (count < 1) return Program.Fail(Program.BadInput, "--count must be 1 or more");
+        await using var client = MicroService.CreateClient(node);
+        await client.StartAsync(ct).ConfigureAwait(false);
+        await client.WhenUp.WaitAsync(wait, ct).ConfigureAwait(false);
+        await client.Broker.WaitForSubscribersAsync(topic, wait, ct).ConfigureAwait(false);
+        for (var i = 1; i <= count; i++)
+        {
+            await client.Client.PublishAsync(topic, new Tick(i, $"tick {i} of {count}"),
+                new PublishOptions { WaitForSubscribers = wait }, ct).ConfigureAwait(false);
+            Console.WriteLine($"published {i}");
+        }
+        return Program.Ok;
+    }
+}

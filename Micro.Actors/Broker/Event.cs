@@ -1,0 +1,20 @@
+namespace Micro.Actors.Broker;
+
+/// <summary>An event on the wire: the message and what go-micro keeps beside it.</summary>
+public sealed record Event(
+    string Topic,
+    string Id,
+    string ContentType,
+    IReadOnlyDictionary<string, string> Headers,
+    DateTime PublishedUtc,
+    object Body);
+
+/// <summary>What a subscriber can know about the event it is handling.</summary>
+public sealed record EventContext(string Topic, string Id, string ContentType,
+    IReadOnlyDictionary<string, string> Headers, DateTime PublishedUtc, string? Queue)
+{
+    internal static EventContext Of(Event e, string? queue) => new(e.Topic, e.Id, e.ContentType, e.Headers, e.PublishedUtc, queue);
+}
+
+/// <summary>A topic a node consumes, as its descriptor lists it.</summary>
+public sealed record SubscriptionInfo(string Topic, string? Queue, string MessageType);

@@ -1,0 +1,31 @@
+using Akka.Actor;
+
+namespace Micro.Actors.Broker;
+
+/// <summary>
+/// Base class of subscriber actors: receive the event's message type as usual; <see cref="Event"/>
+/// tells its topic, id and headers. A subscriber that throws is logged with the event id, counted,
+/// restarted, and keeps receiving.
+/// </summary>
+public abstract class MicroSubscriber : ReceiveActor
+{
+    internal sealed record Delivery(EventContext Context, object Body);
+    internal sealed record Failed(EventContext? Context, Exception Cause);
+
+    private EventContext? _current;
+
+    protected EventContext Event => _current ?? throw new InvalidOperationException("Event is only known while handling an event");
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (message is not Delivery d) return base.AroundReceive(receive, message);
+        _current = d.Context;
+        return base.AroundReceive(receive, d.Body);
+    }
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        Context.Parent.Tell(new Failed(_current, reason));
+        base.PreRestart(reason, message);
+    }
+}

@@ -1,0 +1,104 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Micro.Actors.Errors;
+
+namespace Micro.Actors.Broker;
+
+/// <summary>The default <see cref="IBroker"/>: Akka.Cluster.Tools' DistributedPubSub mediator.</summary>
+public sealed class PubSubBroker : IBroker
+{
+    public const string DefaultContentType = "application/x-hyperion";
+    private static readonly IReadOnlyDictionary<string, string> NoHeaders = ImmutableDictionary<string, string>.Empty;
+
+    private readonly ActorSystem _system;
+    private readonly IActorRef _mediator;
+    private readonly Action<SubscriptionInfo, bool> _onChange;
+    private int _next;
+
+    /// <param name="onChange">Told of every subscription added (true) or removed (false), for the node's descriptor.</param>
+    internal PubSubBroker(ActorSystem system, Action<SubscriptionInfo, bool> onChange)
+    {
+        _system = system;
+        _mediator = DistributedPubSub.Get(system).Mediator;
+        _onChange = onChange;
+    }
+
+    public async Task PublishAsync(string topic, object message, PublishOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        CheckTopic(topic);
+        ArgumentNullException.ThrowIfNull(message);
+        options ??= PublishOptions.Default;
+        var e = new Event(topic, Guid.NewGuid().ToString("N"), DefaultContentType, options.Headers ?? NoHeaders, DateTime.UtcNow, message);
+        if (options.WaitForSubscribers is not { } wait)
+        {
+            _mediator.Tell(new Publish(topic, e, options.OnePerQueue));
+            return;
+        }
+        // The mediator holds the event until a subscriber is known or the time is up.
+        var answer = await _mediator.Ask<IPublishResponse>(new PublishWithAck(topic, e, wait, options.OnePerQueue),
+            wait + TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+        if (answer is PublishFailed failed)
+            throw MicroError.NotFound("micro.broker", failed.Reason == PublishFailReason.Timeout
+                ? $"no subscriber of topic '{topic}' became known within {wait.TotalSeconds:0.###} s; event {e.Id} was not delivered"
+                : $"this node is shutting down; event {e.Id} on topic '{topic}' was not delivered").ToException();
+    }
+
+    public Task<ISubscription> SubscribeAsync<T>(string topic, Func<T, EventContext, Task> handler, string? queue = null,
+        CancellationToken cancellationToken = default) =>
+        SubscribeAsync(new SubscriberSpec(topic, queue, typeof(T), (m, c) => handler((T)m, c), null), cancellationToken);
+
+    internal async Task<ISubscription> SubscribeAsync(SubscriberSpec spec, CancellationToken cancellationToken = default)
+    {
+        CheckTopic(spec.Topic);
+        if (spec.Queue is { } q && string.IsNullOrWhiteSpace(q)) throw new ArgumentException("A queue name cannot be blank", nameof(spec));
+        var counters = new SubscriberCounters();
+        var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var actor = _system.ActorOf(Props.Create(() => new SubscriberActor(spec, counters, subscribed)),
+            $"micro-subscriber-{Interlocked.Increment(ref _next)}");
+        await subscribed.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+        _onChange(spec.Info, true);
+        return new Subscription(spec, actor, counters, () => _onChange(spec.Info, false));
+    }
+
+    public async Task WaitForSubscribersAsync(string topic, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        CheckTopic(topic);
+        var deadline = DateTime.UtcNow + timeout;
+        var escaped = Uri.EscapeDataString(topic);
+        while (true)
+        {
+            var topics = await _mediator.Ask<CurrentTopics>(GetTopics.Instance, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            if (topics.Topics.Contains(topic) || topics.Topics.Contains(escaped)) return;
+            if (DateTime.UtcNow >= deadline)
+                throw MicroError.Timeout("micro.broker", $"no subscriber of topic '{topic}' became known within {timeout.TotalSeconds:0.###} s").ToException();
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static void CheckTopic(string topic)
+    {
+        if (string.IsNullOrWhiteSpace(topic) || topic.Contains('/'))
+            throw MicroError.BadRequest("micro.broker", $"'{topic}' is not a topic name: use a word like \"orders\" (no '/')").ToException();
+    }
+
+    private sealed class Subscription(SubscriberSpec spec, IActorRef actor, SubscriberCounters counters, Action removed) : ISubscription
+    {
+        private int _stopped;
+        public string Topic => spec.Topic;
+        public string? Queue => spec.Queue;
+        public long Received => Interlocked.Read(ref counters.Received);
+        public long Failed => Interlocked.Read(ref counters.Failed);
+
+        public async Task UnsubscribeAsync()
+        {
+            if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            actor.Tell((SubscriberActor.Stop.Instance, done));
+            await done.Task.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            removed();
+        }
+
+        public async ValueTask DisposeAsync() => await UnsubscribeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,109 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+
+namespace Micro.Actors.Broker;
+
+/// <summary>How a subscription handles its events: a function, or a child actor.</summary>
+internal sealed record SubscriberSpec(string Topic, string? Queue, Type MessageType,
+    Func<object, EventContext, Task>? Function, Props? Actor)
+{
+    public SubscriptionInfo Info => new(Topic, Queue, MessageType.FullName!);
+}
+
+/// <summary>Counts per subscription, for a later metrics endpoint.</summary>
+internal sealed class SubscriberCounters
+{
+    public long Received;
+    public long Failed;
+}
+
+/// <summary>
+/// One subscription. It registers twice with the mediator: under its queue group (or a group of
+/// its own when it has no queue), so that a grouped publish gives each queue one copy and each
+/// queue-less subscriber its own; and under the plain topic, so that a broadcast reaches everyone.
+/// </summary>
+internal sealed class SubscriberActor : ReceiveActor
+{
+    public sealed class Stop
+    {
+        public static readonly Stop Instance = new();
+    }
+
+    private readonly SubscriberSpec _spec;
+    private readonly SubscriberCounters _counters;
+    private readonly TaskCompletionSource _subscribed;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _mediator = DistributedPubSub.Get(Context.System).Mediator;
+    private readonly string _group;
+    private IActorRef? _child;
+    private int _acks;
+    private TaskCompletionSource? _unsubscribed;
+
+    public SubscriberActor(SubscriberSpec spec, SubscriberCounters counters, TaskCompletionSource subscribed)
+    {
+        _spec = spec;
+        _counters = counters;
+        _subscribed = subscribed;
+        _group = spec.Queue ?? "~" + Guid.NewGuid().ToString("N");
+
+        Receive<SubscribeAck>(_ => { if (++_acks == 2) _subscribed.TrySetResult(); });
+        Receive<UnsubscribeAck>(_ =>
+        {
+            if (--_acks > 0) return;
+            _unsubscribed?.TrySetResult();
+            Context.Stop(Self);
+        });
+        Receive<(Stop, TaskCompletionSource)>(m =>
+        {
+            _unsubscribed = m.Item2;
+            _mediator.Tell(new Unsubscribe(_spec.Topic, Self, _group));
+            _mediator.Tell(new Unsubscribe(_spec.Topic, Self));
+        });
+        Receive<MicroSubscriber.Failed>(f => Fail(f.Context, f.Cause));
+        if (spec.Function is { } function) ReceiveAsync<Event>(e => RunAsync(function, e));
+        else Receive<Event>(Forward);
+    }
+
+    protected override void PreStart()
+    {
+        if (_spec.Actor is { } props) _child = Context.ActorOf(props, "handler");
+        _mediator.Tell(new Subscribe(_spec.Topic, Self, _group));
+        _mediator.Tell(new Subscribe(_spec.Topic, Self));
+    }
+
+    protected override void PostStop() => _unsubscribed?.TrySetResult();
+
+    /// <summary>A subscriber actor that throws is restarted and goes on; its parent logs and counts.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(-1, -1, _ => Directive.Restart, loggingEnabled: false);
+
+    private bool Accept(Event e)
+    {
+        Interlocked.Increment(ref _counters.Received);
+        if (_spec.MessageType.IsInstanceOfType(e.Body)) return true;
+        Interlocked.Increment(ref _counters.Failed);
+        _log.Warning("Event {0} on topic {1} is a {2}; this subscriber takes {3}: skipped",
+            e.Id, e.Topic, e.Body.GetType().Name, _spec.MessageType.Name);
+        return false;
+    }
+
+    private async Task RunAsync(Func<object, EventContext, Task> function, Event e)
+    {
+        if (!Accept(e)) return;
+        var context = EventContext.Of(e, _spec.Queue);
+        try { await function(e.Body, context).ConfigureAwait(true); }
+        catch (Exception ex) { Fail(context, ex); }
+    }
+
+    private void Forward(Event e)
+    {
+        if (Accept(e)) _child!.Tell(new MicroSubscriber.Delivery(EventContext.Of(e, _spec.Queue), e.Body), Self);
+    }
+
+    private void Fail(EventContext? context, Exception cause)
+    {
+        Interlocked.Increment(ref _counters.Failed);
+        _log.Error(cause, "Subscriber of topic {0} failed on event {1}: {2}", _spec.Topic, context?.Id ?? "?", cause.Message);
+    }
+}
