@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
+using Micro.Actors.Codec;
 using Micro.Actors.Errors;
 
 namespace Micro.Actors.Broker;
@@ -8,17 +9,21 @@ namespace Micro.Actors.Broker;
 /// <summary>The default <see cref="IBroker"/>: Akka.Cluster.Tools' DistributedPubSub mediator.</summary>
 public sealed class PubSubBroker : IBroker
 {
-    public const string DefaultContentType = "application/x-hyperion";
+    public const string DefaultContentType = HyperionCodec.MediaType;
+    /// <summary>The header that names an encoded event's message type.</summary>
+    public const string MessageTypeHeader = "Micro-Message-Type";
     private static readonly IReadOnlyDictionary<string, string> NoHeaders = ImmutableDictionary<string, string>.Empty;
 
     private readonly ActorSystem _system;
     private readonly IActorRef _mediator;
     private readonly Action<SubscriptionInfo, bool> _onChange;
+    private readonly Codecs _codecs;
     private int _next;
 
     /// <param name="onChange">Told of every subscription added (true) or removed (false), for the node's descriptor.</param>
-    internal PubSubBroker(ActorSystem system, Action<SubscriptionInfo, bool> onChange)
+    internal PubSubBroker(ActorSystem system, Codecs codecs, Action<SubscriptionInfo, bool> onChange)
     {
+        _codecs = codecs;
         _system = system;
         _mediator = DistributedPubSub.Get(system).Mediator;
         _onChange = onChange;
@@ -29,7 +34,17 @@ public sealed class PubSubBroker : IBroker
         CheckTopic(topic);
         ArgumentNullException.ThrowIfNull(message);
         options ??= PublishOptions.Default;
-        var e = new Event(topic, Guid.NewGuid().ToString("N"), DefaultContentType, options.Headers ?? NoHeaders, DateTime.UtcNow, message);
+        var contentType = options.ContentType ?? DefaultContentType;
+        var headers = options.Headers ?? NoHeaders;
+        if (!Codecs.IsNative(contentType))
+        {
+            if (!_codecs.TryGet(contentType, out var codec))
+                throw MicroError.BadRequest("micro.broker", $"no codec for content type '{contentType}'; known: {string.Join(", ", _codecs.ContentTypes.Order())}").ToException();
+            try { message = message as byte[] ?? codec.Encode(message); }
+            catch (Exception ex) { throw MicroError.BadRequest("micro.broker", $"the event cannot be written as {contentType}: {ex.Message}").ToException(); }
+            if (options.MessageType is { } type) headers = headers.ToImmutableDictionary().SetItem(MessageTypeHeader, type);
+        }
+        var e = new Event(topic, Guid.NewGuid().ToString("N"), contentType, headers, DateTime.UtcNow, message);
         if (options.WaitForSubscribers is not { } wait)
         {
             _mediator.Tell(new Publish(topic, e, options.OnePerQueue));
@@ -54,7 +69,8 @@ public sealed class PubSubBroker : IBroker
         if (spec.Queue is { } q && string.IsNullOrWhiteSpace(q)) throw new ArgumentException("A queue name cannot be blank", nameof(spec));
         var counters = new SubscriberCounters();
         var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var actor = _system.ActorOf(Props.Create(() => new SubscriberActor(spec, counters, subscribed)),
+        var codecs = _codecs;
+        var actor = _system.ActorOf(Props.Create(() => new SubscriberActor(spec, counters, subscribed, codecs)),
             $"micro-subscriber-{Interlocked.Increment(ref _next)}");
         await subscribed.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
         _onChange(spec.Info, true);

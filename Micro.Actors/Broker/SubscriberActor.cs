@@ -40,8 +40,11 @@ internal sealed class SubscriberActor : ReceiveActor
     private int _acks;
     private TaskCompletionSource? _unsubscribed;
 
-    public SubscriberActor(SubscriberSpec spec, SubscriberCounters counters, TaskCompletionSource subscribed)
+    private readonly Codec.Codecs _codecs;
+
+    public SubscriberActor(SubscriberSpec spec, SubscriberCounters counters, TaskCompletionSource subscribed, Codec.Codecs codecs)
     {
+        _codecs = codecs;
         _spec = spec;
         _counters = counters;
         _subscribed = subscribed;
@@ -78,27 +81,51 @@ internal sealed class SubscriberActor : ReceiveActor
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(-1, -1, _ => Directive.Restart, loggingEnabled: false);
 
-    private bool Accept(Event e)
+    /// <summary>The event's message as this subscriber's type, decoding it if it came encoded; null (counted, logged) if it doesn't fit.</summary>
+    private object? Accept(Event e)
     {
         Interlocked.Increment(ref _counters.Received);
-        if (_spec.MessageType.IsInstanceOfType(e.Body)) return true;
+        if (e.Body is byte[] data && !Codec.Codecs.IsNative(e.ContentType)) return Decode(e, data);
+        if (_spec.MessageType.IsInstanceOfType(e.Body)) return e.Body;
         Interlocked.Increment(ref _counters.Failed);
         _log.Warning("Event {0} on topic {1} is a {2}; this subscriber takes {3}: skipped",
             e.Id, e.Topic, e.Body.GetType().Name, _spec.MessageType.Name);
-        return false;
+        return null;
+    }
+
+    private object? Decode(Event e, byte[] data)
+    {
+        var type = _spec.MessageType;
+        if (e.Headers.TryGetValue(PubSubBroker.MessageTypeHeader, out var named) && named != type.Name && named != type.FullName)
+        {
+            _log.Warning("Event {0} on topic {1} is a {2}; this subscriber takes {3}: skipped", e.Id, e.Topic, named, type.Name);
+            Interlocked.Increment(ref _counters.Failed);
+            return null;
+        }
+        try
+        {
+            if (_codecs.TryGet(e.ContentType, out var codec)) return codec.Decode(data, type);
+            _log.Warning("Event {0} on topic {1} is {2}, which this node cannot read: skipped", e.Id, e.Topic, e.ContentType);
+        }
+        catch (Codec.CodecException ex)
+        {
+            _log.Warning("Event {0} on topic {1} does not read as {2}: {3}", e.Id, e.Topic, type.Name, ex.Message);
+        }
+        Interlocked.Increment(ref _counters.Failed);
+        return null;
     }
 
     private async Task RunAsync(Func<object, EventContext, Task> function, Event e)
     {
-        if (!Accept(e)) return;
+        if (Accept(e) is not { } message) return;
         var context = EventContext.Of(e, _spec.Queue);
-        try { await function(e.Body, context).ConfigureAwait(true); }
+        try { await function(message, context).ConfigureAwait(true); }
         catch (Exception ex) { Fail(context, ex); }
     }
 
     private void Forward(Event e)
     {
-        if (Accept(e)) _child!.Tell(new MicroSubscriber.Delivery(EventContext.Of(e, _spec.Queue), e.Body), Self);
+        if (Accept(e) is { } message) _child!.Tell(new MicroSubscriber.Delivery(EventContext.Of(e, _spec.Queue), message), Self);
     }
 
     private void Fail(EventContext? context, Exception cause)

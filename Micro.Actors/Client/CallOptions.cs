@@ -34,6 +34,13 @@ public sealed record CallOptions
     /// <summary>Wait before retry number n (default go-micro's: 0, 10 ms, 100 ms, 1 s, …).</summary>
     public Func<int, TimeSpan>? Backoff { get; init; }
 
+    /// <summary>
+    /// How the request travels: null or application/x-hyperion sends the object itself (between .NET
+    /// nodes); another content type (application/json) encodes it with that codec, and the reply comes
+    /// back in it: ask for <c>byte[]</c> to get the raw reply, or a type to have it decoded.
+    /// </summary>
+    public string? ContentType { get; init; }
+
     public static readonly CallOptions Default = new();
 }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Akka.Actor;
+using Micro.Actors.Codec;
 using Micro.Actors.Errors;
 using Micro.Actors.Server;
 
@@ -13,7 +14,7 @@ namespace Micro.Actors.Client;
 public sealed class MicroClient : IClient
 {
     /// <summary>The content type of calls between .NET nodes: the message object, carried by Hyperion.</summary>
-    public const string DefaultContentType = "application/x-hyperion";
+    public const string DefaultContentType = HyperionCodec.MediaType;
 
     private static readonly IReadOnlyDictionary<string, string> NoHeaders = ImmutableDictionary<string, string>.Empty;
 
@@ -22,9 +23,13 @@ public sealed class MicroClient : IClient
     private readonly ClientDefaults _defaults;
     private readonly ConcurrentDictionary<string, Lazy<IActorRef>> _routers = new(StringComparer.Ordinal);
     private readonly Broker.IBroker _broker;
+    private readonly Codecs _codecs;
+    private readonly int _maxPayload;
 
-    internal MicroClient(ActorSystem system, IActorRef registry, ClientDefaults defaults, Broker.IBroker broker)
+    internal MicroClient(ActorSystem system, IActorRef registry, ClientDefaults defaults, Broker.IBroker broker, Codecs codecs, int maxPayload)
     {
+        _codecs = codecs;
+        _maxPayload = maxPayload;
         _system = system;
         _registry = registry;
         _defaults = defaults;
@@ -38,6 +43,14 @@ public sealed class MicroClient : IClient
         CallOptions? options = null, CancellationToken cancellationToken = default)
     {
         var body = await SendAsync(service, endpoint, request, options, oneWay: false, cancellationToken).ConfigureAwait(false);
+        if (body is byte[] encoded && typeof(TResponse) != typeof(byte[]) && Codec(options?.ContentType) is { } codec)
+        {
+            try { body = codec.Decode(encoded, typeof(TResponse)); }
+            catch (CodecException e)
+            {
+                throw MicroError.InternalServerError("micro.client", $"{service} {endpoint} replied with {codec.ContentType} that is not a {typeof(TResponse).Name}: {e.Message}").ToException();
+            }
+        }
         return body switch
         {
             TResponse typed => typed,
@@ -64,8 +77,19 @@ public sealed class MicroClient : IClient
         if (timeout <= TimeSpan.Zero)
             throw MicroError.BadRequest("micro.client", $"timeout {timeout} must be longer than zero").ToException();
 
+        var contentType = options.ContentType ?? DefaultContentType;
+        if (Codec(contentType) is { } codec)
+        {
+            byte[] data;
+            try { data = body as byte[] ?? codec.Encode(body); }
+            catch (Exception e) { throw MicroError.BadRequest("micro.client", $"the request cannot be written as {contentType}: {e.Message}").ToException(); }
+            if (data.Length > _maxPayload)
+                throw MicroError.New("micro.client", 413, $"the request is {data.Length} bytes; one message carries at most {_maxPayload} bytes " +
+                    $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or send less)").ToException();
+            body = data;
+        }
         var completion = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var request = new Request(Guid.NewGuid().ToString("N"), service, endpoint, body, DefaultContentType,
+        var request = new Request(Guid.NewGuid().ToString("N"), service, endpoint, body, contentType,
             options.Headers ?? NoHeaders, timeout, oneWay);
         var router = RouterFor(service);
         router.Tell(new RouterActor.Call(request, options, DateTime.UtcNow + timeout, completion));
@@ -75,6 +99,14 @@ public sealed class MicroClient : IClient
             completion.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
         }
         return completion.Task;
+    }
+
+    /// <summary>The codec of a content type, or null for the native one (objects travel as they are).</summary>
+    private ICodec? Codec(string? contentType)
+    {
+        if (contentType is null || Codecs.IsNative(contentType)) return null;
+        return _codecs.TryGet(contentType, out var codec) ? codec
+            : throw MicroError.BadRequest("micro.client", $"no codec for content type '{contentType}'; known: {string.Join(", ", _codecs.ContentTypes.Order())}").ToException();
     }
 
     private IActorRef RouterFor(string service) =>

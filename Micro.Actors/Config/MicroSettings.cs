@@ -29,6 +29,11 @@ public sealed record MicroSettings
     public required int QueueSize { get; init; }
     public required TimeSpan DrainTimeout { get; init; }
     public required TimeSpan DescriptorTimeout { get; init; }
+    /// <summary>The largest encoded payload a call may carry: the transport's frame size less room for the envelope.</summary>
+    public required int MaxPayloadBytes { get; init; }
+
+    public const string FrameSizeSetting = "akka.remote.dot-netty.tcp.maximum-frame-size";
+    private const int EnvelopeAllowance = 4096;
 
     /// <summary>Reads and checks the settings. <paramref name="environment"/> defaults to the process's.</summary>
     public static MicroSettings Resolve(Akka.Configuration.Config config, Service.MicroServiceOptions options,
@@ -79,6 +84,7 @@ public sealed record MicroSettings
             QueueSize = Read(config, "micro.server.queue-size", c => c.GetInt("micro.server.queue-size")),
             DrainTimeout = Positive(null, config, "micro.server.drain-timeout", ""),
             DescriptorTimeout = Positive(null, config, "micro.registry.descriptor-timeout", ""),
+            MaxPayloadBytes = (int)Math.Max(1024, Read(config, FrameSizeSetting, c => c.GetByteSize(FrameSizeSetting) ?? 128000) - EnvelopeAllowance),
         };
         if (settings.Retries < 0)
             throw new MicroConfigException(options.Retries is null ? "micro.client.retries" : "option Retries", $"{settings.Retries} retries: use 0 or more");

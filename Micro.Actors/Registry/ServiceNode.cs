@@ -3,8 +3,12 @@ using Micro.Actors.Broker;
 
 namespace Micro.Actors.Registry;
 
-/// <summary>An endpoint a node serves: "Greeter.Hello", with its message type names.</summary>
-public sealed record EndpointInfo(string Name, string RequestType, string? ResponseType);
+/// <summary>
+/// An endpoint a node serves: "Greeter.Hello", its message type names, and the JSON shape of each
+/// (<c>{"name":"string"}</c>) so that tools can show and build requests.
+/// </summary>
+public sealed record EndpointInfo(string Name, string RequestType, string? ResponseType,
+    string? RequestShape = null, string? ResponseShape = null);
 
 /// <summary>What a node says about itself; served by its descriptor actor at <c>/user/micro-descriptor</c>.</summary>
 public sealed record NodeDescriptor(

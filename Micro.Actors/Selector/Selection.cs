@@ -27,7 +27,7 @@ internal static class Selection
             return new([], MicroError.NotFound("micro.client",
                 $"service '{service}' is not in the registry; known services: {List(knownServices)}. Is it running and joined to this cluster?"));
 
-        var withEndpoint = nodes.Where(n => n.HasEndpoint(endpoint)).ToList();
+        var withEndpoint = Server.BuiltIn.IsBuiltIn(endpoint) ? nodes.ToList() : nodes.Where(n => n.HasEndpoint(endpoint)).ToList();
         if (withEndpoint.Count == 0)
             return new([], MicroError.NotFound("micro.client",
                 $"{service} has no endpoint {endpoint}; its endpoints are: {List(nodes.SelectMany(n => n.Endpoints).Select(e => e.Name))}"));

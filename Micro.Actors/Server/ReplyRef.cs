@@ -14,12 +14,14 @@ internal sealed class ReplyRef : MinimalActorRef
     private readonly IActorRef? _caller;
     private readonly IActorRef _server;
     private readonly IActorRef _handler;
+    private readonly Codec.ICodec? _codec;
+    private readonly EndpointCounters _counters;
     private readonly ServerState _state;
     private readonly ILoggingAdapter _log;
     private int _done;
 
     public ReplyRef(IActorRefProvider provider, RequestContext context, IActorRef? caller, IActorRef server,
-        IActorRef handler, ServerState state, ILoggingAdapter log)
+        IActorRef handler, ServerState state, ILoggingAdapter log, Codec.ICodec? codec, EndpointCounters counters)
     {
         Provider = provider;
         Path = provider.TempPath();
@@ -27,6 +29,8 @@ internal sealed class ReplyRef : MinimalActorRef
         _caller = caller;
         _server = server;
         _handler = handler;
+        _codec = codec;
+        _counters = counters;
         _state = state;
         _log = log;
         state.Started(context.Deadline);
@@ -50,7 +54,10 @@ internal sealed class ReplyRef : MinimalActorRef
     }
 
     /// <summary>Marks a one-way request done (there is nobody to answer).</summary>
-    public void Finish() => TryEnd();
+    public void Finish()
+    {
+        if (TryEnd()) Interlocked.Increment(ref _counters.Served);
+    }
 
     /// <summary>Answers with an error unless already answered (used when the handler fails).</summary>
     public void Fail(MicroError error) => Complete(null, error);
@@ -63,10 +70,23 @@ internal sealed class ReplyRef : MinimalActorRef
             _log.Warning("{0} request {1}: a second reply was dropped ({2})", Context.Endpoint, Context.Id, body ?? error);
             return;
         }
+        if (error is null) Interlocked.Increment(ref _counters.Served);
+        else Interlocked.Increment(ref _counters.Failed);
         if (Context.IsOneWay)
         {
             if (error is not null) _log.Warning("{0} one-way request {1} failed: {2}", Context.Endpoint, Context.Id, error);
             return;
+        }
+        // A caller that sent JSON (say) gets its reply in JSON too.
+        if (_codec is not null && body is not null && error is null)
+        {
+            var type = body.GetType().Name;
+            try { body = _codec.Encode(body); }
+            catch (Exception e)
+            {
+                body = null;
+                error = MicroError.InternalServerError(Context.Service, $"{Context.Endpoint} replied with a {type} that cannot be written as {_codec.ContentType}: {e.Message}");
+            }
         }
         _caller?.Tell(new Response(Context.Id, body, error), _server);
     }

@@ -1,5 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
+using System.Diagnostics;
+using Micro.Actors.Codec;
 using Micro.Actors.Errors;
 
 namespace Micro.Actors.Server;
@@ -33,10 +35,16 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         public string Name { get; } = name;
         public int QueueLimit { get; } = queueLimit;
         public Stack<IActorRef> Idle { get; } = new();
-        public Queue<(Request Request, IActorRef? Caller, DateTime Deadline)> Waiting { get; } = new();
+        public Queue<Work> Waiting { get; } = new();
     }
 
-    private sealed record Route(EndpointSpec Spec, Group Group);
+    /// <summary>A checked request on its way to a handler.</summary>
+    private sealed record Work(Request Request, IActorRef? Caller, DateTime Deadline, ICodec? Codec, EndpointCounters Counters);
+
+    private sealed record Route(EndpointSpec Spec, Group Group, EndpointCounters Counters);
+
+    /// <summary>Who this node is, for Debug.Health and Debug.Stats.</summary>
+    public sealed record NodeIdentity(string Service, string Version, string Node, DateTime StartedUtc);
 
     private static readonly TimeSpan StuckGrace = TimeSpan.FromSeconds(1);
 
@@ -47,12 +55,17 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRefProvider _provider;
     private readonly string _endpointList;
+    private readonly Codecs _codecs;
+    private readonly NodeIdentity _identity;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public ServerActor(string service, IReadOnlyList<HandlerGroup> groups, int defaultPoolSize, int queueLimit, ServerState state)
+    public ServerActor(NodeIdentity identity, IReadOnlyList<HandlerGroup> groups, int defaultPoolSize, int queueLimit,
+        ServerState state, Codecs codecs)
     {
-        _service = service;
+        _identity = identity;
+        _service = identity.Service;
+        _codecs = codecs;
         _state = state;
         _provider = ((ExtendedActorSystem)Context.System).Provider;
         foreach (var spec in groups)
@@ -61,7 +74,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             var size = spec.PoolSize ?? defaultPoolSize;
             for (var i = 0; i < size; i++)
                 group.Idle.Push(Context.ActorOf(spec.Props, $"{Uri.EscapeDataString(spec.Name)}-{i}"));
-            foreach (var endpoint in spec.Endpoints) _routes[endpoint.Name] = new Route(endpoint, group);
+            foreach (var endpoint in spec.Endpoints) _routes[endpoint.Name] = new Route(endpoint, group, new EndpointCounters());
         }
         _endpointList = _routes.Count == 0 ? "(none)" : string.Join(", ", _routes.Keys.Order(StringComparer.Ordinal));
 
@@ -77,11 +90,37 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private void OnRequest(Request request)
     {
         var caller = request.OneWay ? ActorRefs.NoSender : Sender;
+        ICodec? codec = null;
+        if (!Codecs.IsNative(request.ContentType) && !_codecs.TryGet(request.ContentType, out codec))
+        {
+            Refuse(request, caller, MicroError.BadRequest(_service,
+                $"content type '{request.ContentType}' is not spoken here; use one of: {string.Join(", ", _codecs.ContentTypes.Order())}"));
+            return;
+        }
+        if (BuiltIn.IsBuiltIn(request.Endpoint))
+        {
+            Answer(request, caller, codec, request.Endpoint == BuiltIn.Health ? Health() : Stats());
+            return;
+        }
         if (!_routes.TryGetValue(request.Endpoint, out var route))
         {
             Refuse(request, caller, MicroError.NotFound(_service,
                 $"{_service} has no endpoint {request.Endpoint}; its endpoints are: {_endpointList}"));
             return;
+        }
+        if (codec is not null)
+        {
+            if (request.Body is not byte[] data)
+            {
+                Refuse(request, caller, MicroError.BadRequest(_service, $"a {request.ContentType} request must carry bytes"));
+                return;
+            }
+            try { request = request with { Body = codec.Decode(data, route.Spec.RequestType) }; }
+            catch (CodecException e)
+            {
+                Refuse(request, caller, MicroError.BadRequest(_service, $"{request.Endpoint} takes a {route.Spec.RequestType.Name}: {e.Message}"));
+                return;
+            }
         }
         if (!route.Spec.RequestType.IsInstanceOfType(request.Body))
         {
@@ -91,22 +130,25 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         }
         var deadline = DateTime.UtcNow + request.Timeout;
         var group = route.Group;
-        if (group.Idle.TryPop(out var handler)) Dispatch(group, handler, request, caller, deadline);
-        else if (group.Waiting.Count < group.QueueLimit) group.Waiting.Enqueue((request, caller, deadline));
+        var work = new Work(request, caller, deadline, codec, route.Counters);
+        if (group.Idle.TryPop(out var handler)) Dispatch(group, handler, work);
+        else if (group.Waiting.Count < group.QueueLimit) group.Waiting.Enqueue(work);
         else
             Refuse(request, caller, MicroError.ServiceUnavailable(_service,
                 $"{_service} is overloaded: every {group.Name} handler is busy and {group.Waiting.Count} requests are waiting; try another node or later"));
     }
 
-    private void Dispatch(Group group, IActorRef handler, Request request, IActorRef? caller, DateTime deadline)
+    private void Dispatch(Group group, IActorRef handler, Work work)
     {
+        var (request, caller, deadline) = (work.Request, work.Caller, work.Deadline);
         if (deadline <= DateTime.UtcNow)
         {
             group.Idle.Push(handler);
+            Interlocked.Increment(ref work.Counters.Failed);
             Refuse(request, caller, MicroError.Timeout(_service, $"{request.Endpoint}: the caller's deadline passed before a handler was free"));
             return;
         }
-        var reply = new ReplyRef(_provider, new RequestContext(request, deadline), caller, Self, handler, _state, _log);
+        var reply = new ReplyRef(_provider, new RequestContext(request, deadline), caller, Self, handler, _state, _log, work.Codec, work.Counters);
         _busy[handler] = (group, reply);
         if (_busy.Count == 1 && !Timers.IsTimerActive("stuck"))
             Timers.StartPeriodicTimer("stuck", CheckStuck.Instance, StuckGrace);
@@ -118,7 +160,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         if (!_busy.TryGetValue(free.Handler, out var busy) || !ReferenceEquals(busy.Reply, free.Reply)) return;
         _busy.Remove(free.Handler);
         var group = busy.Group;
-        if (group.Waiting.TryDequeue(out var next)) Dispatch(group, free.Handler, next.Request, next.Caller, next.Deadline);
+        if (group.Waiting.TryDequeue(out var next)) Dispatch(group, free.Handler, next);
         else group.Idle.Push(free.Handler);
         if (_busy.Count == 0) Timers.Cancel("stuck");
     }
@@ -132,6 +174,23 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             _log.Warning("{0} request {1}: the handler did not answer by the deadline", busy.Reply.Context.Endpoint, busy.Reply.Context.Id);
             busy.Reply.Fail(MicroError.Timeout(_service, $"{busy.Reply.Context.Endpoint}: the handler did not answer by the deadline"));
         }
+    }
+
+    private HealthReply Health() => new("ok", _service, _identity.Version, _identity.Node);
+
+    private StatsReply Stats()
+    {
+        using var process = Process.GetCurrentProcess();
+        return new StatsReply(_service, _identity.Node, _identity.StartedUtc, DateTime.UtcNow - _identity.StartedUtc,
+            process.WorkingSet64, process.Threads.Count, GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
+            _routes.OrderBy(r => r.Key, StringComparer.Ordinal)
+                .Select(r => new EndpointStats(r.Key, Interlocked.Read(ref r.Value.Counters.Served), Interlocked.Read(ref r.Value.Counters.Failed)))
+                .ToList());
+    }
+
+    private void Answer(Request request, IActorRef? caller, ICodec? codec, object body)
+    {
+        if (!request.OneWay) caller?.Tell(new Response(request.Id, codec is null ? body : codec.Encode(body), null), Self);
     }
 
     private void Refuse(Request request, IActorRef? caller, MicroError error)

@@ -6,6 +6,7 @@ using Akka.Cluster;
 using Akka.Event;
 using Micro.Actors.Broker;
 using Micro.Actors.Client;
+using Micro.Actors.Codec;
 using Micro.Actors.Config;
 using Micro.Actors.Registry;
 using Micro.Actors.Selector;
@@ -153,23 +154,25 @@ public sealed class MicroService : IAsyncDisposable
         var cluster = Cluster.Get(system);
         cluster.RegisterOnMemberUp(() => _up.TrySetResult());
 
+        var codecs = new Codecs([new HyperionCodec(system), JsonCodec.Instance, .. _options.Codecs]);
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var registry = system.ActorOf(Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, ready)), RegistryActor.Name);
         if (Name is not null)
         {
             var groups = _groups.ToList();
-            var server = system.ActorOf(Props.Create(() => new ServerActor(Name, groups, Settings.PoolSize, Settings.QueueSize, _state)), ServerActor.Name);
+            var self = cluster.SelfAddress;
+            var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
+            var server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs)), ServerActor.Name);
             var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
-                groups.SelectMany(g => g.Endpoints).Select(e => new EndpointInfo(e.Name, e.RequestType.FullName!, e.ResponseType?.FullName)).ToList(),
-                server);
+                groups.SelectMany(g => g.Endpoints).Select(Describe).ToList(), server);
             _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor)), DescriptorActor.Name);
         }
-        _broker = new PubSubBroker(system, OnSubscriptionChange);
+        _broker = new PubSubBroker(system, codecs, OnSubscriptionChange);
 
         _client = new MicroClient(system, registry, new ClientDefaults(
             Settings.RequestTimeout, Settings.Retries,
             _options.Selector ?? (Settings.Strategy == "round-robin" ? new RoundRobinSelector() : RandomSelector.Instance),
-            Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason), _broker);
+            Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason), _broker, codecs, Settings.MaxPayloadBytes);
         _registry = new ClusterRegistry(registry, ready.Task, Settings.RequestTimeout, NotJoinedReason);
         AddShutdownTasks(system, cluster);
         _system = system;
@@ -226,6 +229,17 @@ public sealed class MicroService : IAsyncDisposable
         if (taken.Count > 0) throw new ArgumentException($"{string.Join(", ", taken)} already has a handler");
         _groups.Add(group);
         return this;
+    }
+
+    private static EndpointInfo Describe(EndpointSpec e)
+    {
+        static string? Shape(Type? t)
+        {
+            if (t is null) return null;
+            try { return JsonCodec.Shape(t); }
+            catch (Exception) { return null; } // a type JSON cannot describe still serves .NET callers
+        }
+        return new EndpointInfo(e.Name, e.RequestType.FullName!, e.ResponseType?.FullName, Shape(e.RequestType), Shape(e.ResponseType));
     }
 
     private void OnSubscriptionChange(SubscriptionInfo info, bool added)

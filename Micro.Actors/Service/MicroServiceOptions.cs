@@ -38,6 +38,9 @@ public sealed class MicroServiceOptions
     /// <summary>Default selection strategy of calls made from this node (micro.client.strategy).</summary>
     public ISelector? Selector { get; set; }
 
+    /// <summary>More codecs, beside Hyperion (the default) and JSON.</summary>
+    public List<Codec.ICodec> Codecs { get; } = [];
+
     /// <summary>Extra HOCON laid over config/micro.conf (any micro.* or akka.* setting).</summary>
     public string? Config { get; set; }
 

@@ -1,0 +1,20 @@
+namespace Micro.Actors.Codec;
+
+/// <summary>
+/// go-micro's Codec: turns messages into bytes and back for one content type. Between .NET nodes
+/// messages travel as objects (Hyperion serializes the whole envelope); a codec is used when a call
+/// or event names another content type, e.g. JSON from the CLI or a gateway.
+/// </summary>
+public interface ICodec
+{
+    string ContentType { get; }
+    byte[] Encode(object message);
+    /// <summary>Reads <paramref name="data"/> as a <paramref name="type"/>; throws <see cref="CodecException"/> with a readable reason.</summary>
+    object Decode(ReadOnlySpan<byte> data, Type type);
+}
+
+/// <summary>Bytes that do not read as the expected type; the message says why, for the caller.</summary>
+public sealed class CodecException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>A message already encoded in some content type (what a dynamic caller sends and gets back).</summary>
+public sealed record EncodedMessage(string ContentType, byte[] Data, string? TypeName = null);

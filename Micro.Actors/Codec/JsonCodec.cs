@@ -1,0 +1,82 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Schema;
+
+namespace Micro.Actors.Codec;
+
+/// <summary>
+/// application/json with System.Text.Json: camelCase names out (<c>{"name":"Ann"}</c>), any case in;
+/// missing constructor parameters and nulls in non-nullable fields are errors, not silent defaults.
+/// </summary>
+public sealed class JsonCodec : ICodec
+{
+    public const string MediaType = "application/json";
+    public static readonly JsonCodec Instance = new();
+
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        RespectRequiredConstructorParameters = true,
+        RespectNullableAnnotations = true,
+    };
+
+    public string ContentType => MediaType;
+
+    public byte[] Encode(object message) => JsonSerializer.SerializeToUtf8Bytes(message, message.GetType(), Options);
+
+    public object Decode(ReadOnlySpan<byte> data, Type type)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(data, type, Options)
+                ?? throw new CodecException($"JSON null is not a {type.Name}");
+        }
+        catch (JsonException e)
+        {
+            var where = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "" : $" at {e.Path}";
+            throw new CodecException(e.Message.Contains("could not be converted", StringComparison.Ordinal) || e.Message.Contains("missing required", StringComparison.Ordinal)
+                ? $"the JSON does not fit {type.Name}{where}: {FirstSentence(e.Message)}"
+                : $"malformed JSON{where}: {FirstSentence(e.Message)}", e);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new CodecException($"{type.Name} cannot be read from JSON: {FirstSentence(e.Message)}", e);
+        }
+    }
+
+    /// <summary>
+    /// The fields of <paramref name="type"/> as a small JSON example of names and types, e.g.
+    /// <c>{"name":"string","count":"integer"}</c>, so tools can show and build requests.
+    /// </summary>
+    public static string Shape(Type type)
+    {
+        var schema = Options.GetJsonSchemaAsNode(type, new JsonSchemaExporterOptions { TreatNullObliviousAsNonNullable = true });
+        return ShapeOf(schema, 0).ToJsonString();
+    }
+
+    private static JsonNode ShapeOf(JsonNode? schema, int depth)
+    {
+        if (schema is not JsonObject o) return JsonValue.Create("any")!;
+        var type = o["type"] switch
+        {
+            JsonValue v => v.GetValue<string>(),
+            JsonArray a => string.Join("|", a.Select(x => x!.GetValue<string>())),
+            _ => "any",
+        };
+        var nullable = type.Contains("|null", StringComparison.Ordinal) || type.StartsWith("null|", StringComparison.Ordinal);
+        var main = type.Replace("|null", "").Replace("null|", "");
+        if (main == "object" && o["properties"] is JsonObject props && depth < 4)
+        {
+            var shape = new JsonObject();
+            foreach (var (name, value) in props) shape[name] = ShapeOf(value, depth + 1);
+            return shape;
+        }
+        if (main == "array" && depth < 4) return new JsonArray(ShapeOf(o["items"], depth + 1));
+        return JsonValue.Create(nullable ? main + "?" : main)!;
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(". ", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message.TrimEnd('.');
+    }
+}
