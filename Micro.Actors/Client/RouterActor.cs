@@ -180,7 +180,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     {
         var timeout = p.Request.Timeout;
         var where = p.Node is { } node ? $"node {node.HostPort} did not answer"
-            : !_view.SelfUp ? _defaults.NotJoinedReason()
+            : !_view.MembershipKnown ? _defaults.NotJoinedReason()
             : p.LastError is { } last ? $"last error: {last.Detail}"
             : "no node of it was found in time";
         Complete(p, MicroError.Timeout("micro.client",

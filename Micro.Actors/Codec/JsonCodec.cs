@@ -13,8 +13,10 @@ public sealed class JsonCodec : ICodec
     public const string MediaType = "application/json";
     public static readonly JsonCodec Instance = new();
 
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    public static readonly JsonSerializerOptions Options = new()
     {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        PropertyNameCaseInsensitive = true,
         RespectRequiredConstructorParameters = true,
         RespectNullableAnnotations = true,
     };
@@ -33,7 +35,7 @@ public sealed class JsonCodec : ICodec
         catch (JsonException e)
         {
             var where = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "" : $" at {e.Path}";
-            throw new CodecException(e.Message.Contains("could not be converted", StringComparison.Ordinal) || e.Message.Contains("missing required", StringComparison.Ordinal)
+            throw new CodecException(IsWellFormed(data)
                 ? $"the JSON does not fit {type.Name}{where}: {FirstSentence(e.Message)}"
                 : $"malformed JSON{where}: {FirstSentence(e.Message)}", e);
         }
@@ -72,6 +74,17 @@ public sealed class JsonCodec : ICodec
         }
         if (main == "array" && depth < 4) return new JsonArray(ShapeOf(o["items"], depth + 1));
         return JsonValue.Create(nullable ? main + "?" : main)!;
+    }
+
+    private static bool IsWellFormed(ReadOnlySpan<byte> data)
+    {
+        var reader = new Utf8JsonReader(data);
+        try
+        {
+            while (reader.Read()) { }
+            return true;
+        }
+        catch (JsonException) { return false; }
     }
 
     private static string FirstSentence(string message)

@@ -57,11 +57,15 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.MemberDowned>(e => Remove(e.Member.UniqueAddress));
         Receive<ClusterEvent.UnreachableMember>(e => SetStatus(e.Member, NodeStatus.Unreachable));
         Receive<ClusterEvent.ReachableMember>(e => SetStatus(e.Member, IsLeaving(e.Member) ? NodeStatus.Leaving : NodeStatus.Up));
+        // Joined (or weakly up) is enough to know the membership and to call other nodes: a client
+        // need not wait for the leader to move it Up (up to a leader-actions interval later).
+        Receive<ClusterEvent.MemberJoined>(e => OnSelfKnown(e.Member));
+        Receive<ClusterEvent.MemberWeaklyUp>(e => OnSelfKnown(e.Member));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ClusterEvent.CurrentClusterState>(state =>
         {
             foreach (var m in state.Members.Where(m => m.Status == MemberStatus.Up)) OnUp(m);
-            if (!_view.SelfUp) Publish(_view with { SelfUp = true }, []);
+            if (!_view.MembershipKnown) Publish(_view with { MembershipKnown = true }, []);
         });
         Receive<DisassociatedEvent>(e => Tell(new NodeSuspected(e.RemoteAddress)));
 
@@ -120,12 +124,19 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
 
     private static bool IsLeaving(Member m) => m.Status is MemberStatus.Leaving or MemberStatus.Exiting;
 
+    /// <summary>
+    /// This node has the membership once it is in it. Other members may arrive in the same gossip:
+    /// ask for the whole state before saying "ready", so that a service among them is never reported missing.
+    /// </summary>
+    private void OnSelfKnown(Member member)
+    {
+        if (member.UniqueAddress.Equals(_cluster.SelfUniqueAddress) && !_view.MembershipKnown)
+            _cluster.SendCurrentClusterState(Self);
+    }
+
     private void OnUp(Member member)
     {
-        // Other members may come Up in the same gossip as this node: ask for the whole state before
-        // saying "ready", so that a service among them is never reported missing.
-        if (member.UniqueAddress.Equals(_cluster.SelfUniqueAddress) && !_view.SelfUp)
-            _cluster.SendCurrentClusterState(Self);
+        OnSelfKnown(member);
         if (ServiceOf(member) is not { } service) return;
         if (_pending.ContainsKey(member.UniqueAddress) || _view.Nodes.ContainsKey(NodeId(member.UniqueAddress))) return;
         _pending[member.UniqueAddress] = member;

@@ -10,17 +10,17 @@ namespace Micro.Actors.Registry;
 internal sealed record RegistryView(
     ImmutableDictionary<string, ServiceNode> Nodes,
     ImmutableHashSet<string> PendingServices,
-    bool SelfUp,
+    bool MembershipKnown,
     IReadOnlyList<RegistryEvent> Changes)
 {
     public static readonly RegistryView Empty = new(
         ImmutableDictionary<string, ServiceNode>.Empty, ImmutableHashSet<string>.Empty, false, []);
 
     /// <summary>This node is Up and holds every descriptor it has heard of: "not found" can be trusted.</summary>
-    public bool IsReady => SelfUp && PendingServices.IsEmpty;
+    public bool IsReady => MembershipKnown && PendingServices.IsEmpty;
 
     /// <summary>Whether "no node of <paramref name="service"/>" can be trusted yet.</summary>
-    public bool IsSettled(string service) => SelfUp && !PendingServices.Contains(service);
+    public bool IsSettled(string service) => MembershipKnown && !PendingServices.Contains(service);
 
     public IReadOnlyList<ServiceNode> NodesOf(string service) =>
         Nodes.Values.Where(n => n.Service == service).OrderBy(n => n.Id, StringComparer.Ordinal).ToList();

@@ -1,0 +1,303 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Micro.Actors.Broker;
+using Micro.Actors.Client;
+using Micro.Actors.Codec;
+using Micro.Actors.Config;
+using Micro.Actors.Errors;
+using Micro.Actors.Registry;
+using Micro.Actors.Server;
+using Micro.Actors.Service;
+
+namespace Micro.Actors.Cli;
+
+/// <summary>
+/// `micro`: go-micro's toolkit for a Micro.Actors cluster. It joins as a client-only node (no service
+/// role) through a seed node, does one thing, leaves gracefully. Results go to stdout (a table, or
+/// JSON with --output json); errors are one line on stderr and an exit code (see <see cref="ExitCodes"/>).
+/// </summary>
+public static class Program
+{
+    private static readonly JsonSerializerOptions Pretty = new(JsonCodec.Options) { WriteIndented = true };
+
+    private static readonly Option<string[]> Seeds = new("--seed") { Description = "host:port of a cluster node to join through (repeatable; or MICRO_SEED_NODES)", Arity = ArgumentArity.ZeroOrMore, Recursive = true };
+    private static readonly Option<string?> ClusterName = new("--cluster") { Description = "Cluster name (default micro)", Recursive = true };
+    private static readonly Option<double> TimeoutSeconds = new("--timeout") { Description = "Seconds to wait for the cluster and for each answer", DefaultValueFactory = _ => 5, Recursive = true };
+    private static readonly Option<string> Output = new("--output", "-o") { Description = "table or json", DefaultValueFactory = _ => "table", Recursive = true };
+
+    public static async Task<int> Main(string[] args)
+    {
+        Output.AcceptOnlyFromAmong("table", "json");
+        var name = new Argument<string>("name") { Description = "Service name" };
+        var service = new Argument<string>("service") { Description = "Service name" };
+        var endpoint = new Argument<string>("endpoint") { Description = "Endpoint, e.g. Greeter.Hello" };
+        var json = new Argument<string>("json") { Description = "The request as JSON, or - to read it from stdin", DefaultValueFactory = _ => "{}" };
+        var topic = new Argument<string>("topic") { Description = "Topic to publish to" };
+        var eventJson = new Argument<string>("json") { Description = "The event as JSON, or - to read it from stdin" };
+        var headers = new Option<string[]>("--header", "-H") { Description = "Metadata k=v (repeatable)", Arity = ArgumentArity.ZeroOrMore };
+        var type = new Option<string>("--type") { Description = "The event's message type (as subscribers name it, e.g. Tick)", Required = true };
+
+        var services = new Command("services", "List the services: name, versions, node count");
+        services.SetAction((r, ct) => WithNode(r, (node, o) => ListServices(node, o, ct)));
+
+        var inspect = new Command("service", "Show a service: its nodes, endpoints (with request and response shapes) and topics") { name };
+        inspect.SetAction((r, ct) => WithNode(r, (node, o) => ShowService(node, o, r.GetValue(name)!, ct)));
+
+        var call = new Command("call", "Call an endpoint with a JSON request and print the JSON reply") { service, endpoint, json, headers };
+        call.SetAction((r, ct) => WithNode(r, (node, o) => Call(node, o, r.GetValue(service)!, r.GetValue(endpoint)!, r.GetValue(json)!, r.GetValue(headers) ?? [], ct)));
+
+        var publish = new Command("publish", "Publish a JSON event on a topic") { topic, eventJson, type, headers };
+        publish.SetAction((r, ct) => WithNode(r, (node, o) => Publish(node, o, r.GetValue(topic)!, r.GetValue(eventJson)!, r.GetValue(type)!, r.GetValue(headers) ?? [], ct)));
+
+        var health = new Command("health", "Ask every node of a service for its health, with latency") { service };
+        health.SetAction((r, ct) => WithNode(r, (node, o) => Health(node, o, r.GetValue(service)!, ct)));
+
+        var stats = new Command("stats", "Show each node's stats: uptime, memory, threads, GC, calls per endpoint") { service };
+        stats.SetAction((r, ct) => WithNode(r, (node, o) => Stats(node, o, r.GetValue(service)!, ct)));
+
+        var root = new RootCommand("micro: list, inspect, call and publish to the services of a Micro.Actors cluster")
+        {
+            services, inspect, call, publish, health, stats,
+        };
+        root.Options.Add(Seeds);
+        root.Options.Add(ClusterName);
+        root.Options.Add(TimeoutSeconds);
+        root.Options.Add(Output);
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine("Try 'micro --help'.");
+            return ExitCodes.BadInput;
+        }
+        return await parsed.InvokeAsync().ConfigureAwait(false);
+    }
+
+    private sealed record Settings(bool Json, TimeSpan Timeout);
+
+    /// <summary>Joins the cluster as a client-only node, runs <paramref name="run"/>, leaves.</summary>
+    private static async Task<int> WithNode(ParseResult r, Func<MicroService, Settings, Task<int>> run)
+    {
+        var timeout = TimeSpan.FromSeconds(r.GetValue(TimeoutSeconds));
+        if (timeout <= TimeSpan.Zero) return Fail(ExitCodes.BadInput, "--timeout must be more than 0 seconds");
+        var settings = new Settings(r.GetValue(Output) == "json", timeout);
+        MicroService node;
+        try
+        {
+            node = MicroService.CreateClient(o =>
+            {
+                o.Port = 0;
+                o.ClusterName = r.GetValue(ClusterName);
+                o.SeedNodes.AddRange(r.GetValue(Seeds) ?? []);
+                o.RequestTimeout = timeout;
+                o.Config = "akka.loglevel = WARNING";
+            });
+        }
+        catch (MicroConfigException e) { return Fail(ExitCodes.BadInput, e.Message); }
+        if (node.Settings.SeedNodes.Count == 0)
+            return Fail(ExitCodes.BadInput, "no seed node: give --seed host:port (or set MICRO_SEED_NODES) to join a cluster");
+
+        var trace = Stopwatch.StartNew();
+        void T(string what) { if (Environment.GetEnvironmentVariable("MICRO_TRACE") == "1") Console.Error.WriteLine($"trace {trace.ElapsedMilliseconds} ms: {what}"); }
+        await node.StartAsync().ConfigureAwait(false);
+        T("started");
+        try
+        {
+            try { await node.WhenReady.WaitAsync(timeout).ConfigureAwait(false); }
+            catch (TimeoutException)
+            {
+                return Fail(ExitCodes.Unreachable, $"cannot reach the cluster '{node.Settings.ClusterName}' through seed node(s) " +
+                    $"{string.Join(", ", node.Settings.SeedNodes)} within {timeout.TotalSeconds:0.#} s: is a node running there, with that cluster name?");
+            }
+            T("ready");
+            var code = await run(node, settings).ConfigureAwait(false);
+            T("answered");
+            return code;
+        }
+        catch (MicroException e) { return Fail(ExitCodes.For(e.Error), $"{e.Error.Code} {e.Error.Status} ({e.Error.Id}): {e.Error.Detail}"); }
+        catch (OperationCanceledException) { return Fail(ExitCodes.Internal, "cancelled"); }
+        finally
+        {
+            await node.StopAsync().ConfigureAwait(false);
+            T("left");
+        }
+    }
+
+    private static async Task<int> ListServices(MicroService node, Settings o, CancellationToken ct)
+    {
+        var list = await node.Registry.ListServicesAsync(ct).ConfigureAwait(false);
+        if (o.Json) return Print(list);
+        var table = new Table("NAME", "VERSIONS", "NODES");
+        foreach (var s in list) table.Add(s.Name, string.Join(", ", s.Versions), s.Nodes);
+        Console.WriteLine(list.Count == 0 ? "no services" : table.ToString());
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> ShowService(MicroService node, Settings o, string name, CancellationToken ct)
+    {
+        var service = await FindAsync(node, name, ct).ConfigureAwait(false);
+        if (o.Json)
+            return Print(new
+            {
+                service.Name,
+                Nodes = service.Nodes.Select(n => new { n.Id, Address = n.HostPort, n.Version, Status = n.Status.ToString(), n.Metadata, n.Endpoints, n.Subscriptions }),
+            });
+        var nodes = new Table("ADDRESS", "VERSION", "STATUS", "METADATA");
+        foreach (var n in service.Nodes)
+            nodes.Add(n.HostPort, n.Version, n.Status, string.Join(",", n.Metadata.Select(kv => $"{kv.Key}={kv.Value}")));
+        var endpoints = new Table("ENDPOINT", "REQUEST", "RESPONSE");
+        foreach (var e in service.Nodes.SelectMany(n => n.Endpoints).DistinctBy(e => e.Name).OrderBy(e => e.Name, StringComparer.Ordinal))
+            endpoints.Add(e.Name, $"{Short(e.RequestType)} {e.RequestShape}", e.ResponseType is null ? "(none: one-way)" : $"{Short(e.ResponseType)} {e.ResponseShape}");
+        var topics = service.Nodes.SelectMany(n => n.Subscriptions).Distinct().ToList();
+        var sb = new StringBuilder();
+        sb.AppendLine($"service {service.Name}").AppendLine().AppendLine(nodes.ToString()).AppendLine().AppendLine(endpoints.ToString());
+        if (topics.Count > 0)
+        {
+            var t = new Table("TOPIC", "QUEUE", "MESSAGE");
+            foreach (var s in topics) t.Add(s.Topic, s.Queue ?? "-", Short(s.MessageType));
+            sb.AppendLine().AppendLine(t.ToString());
+        }
+        Console.Write(sb.ToString());
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> Call(MicroService node, Settings o, string service, string endpoint, string json, string[] headers, CancellationToken ct)
+    {
+        if (ReadJson(json, out var body, out var error) is false) return Fail(ExitCodes.BadInput, error);
+        if (ParseHeaders(headers, out var metadata, out error) is false) return Fail(ExitCodes.BadInput, error);
+        var reply = await node.Client.CallAsync<byte[]>(service, endpoint, body, new CallOptions
+        {
+            ContentType = JsonCodec.MediaType,
+            Timeout = o.Timeout,
+            Headers = metadata,
+        }, ct).ConfigureAwait(false);
+        using var doc = JsonDocument.Parse(reply);
+        Console.WriteLine(JsonSerializer.Serialize(doc.RootElement, Pretty));
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> Publish(MicroService node, Settings o, string topic, string json, string type, string[] headers, CancellationToken ct)
+    {
+        if (ReadJson(json, out var body, out var error) is false) return Fail(ExitCodes.BadInput, error);
+        if (ParseHeaders(headers, out var metadata, out error) is false) return Fail(ExitCodes.BadInput, error);
+        // Held until a subscriber is known (at most --timeout), so "nobody listens" is an error, not silence.
+        await node.Client.PublishAsync(topic, body, new PublishOptions
+        {
+            ContentType = JsonCodec.MediaType,
+            MessageType = type,
+            Headers = metadata,
+            WaitForSubscribers = o.Timeout,
+        }, ct).ConfigureAwait(false);
+        if (o.Json) return Print(new { topic, type, published = true });
+        Console.WriteLine($"published a {type} on {topic}");
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> Health(MicroService node, Settings o, string name, CancellationToken ct)
+    {
+        var service = await FindAsync(node, name, ct).ConfigureAwait(false);
+        var results = await Task.WhenAll(service.Nodes.Select(async n =>
+        {
+            var watch = Stopwatch.StartNew();
+            try
+            {
+                var h = await node.Client.CallAsync<HealthReply>(name, BuiltIn.Health, new object(),
+                    new CallOptions { Address = n.HostPort, Retries = 0, Timeout = o.Timeout }, ct).ConfigureAwait(false);
+                return (Node: n.HostPort, h.Status, h.Version, Ms: watch.Elapsed.TotalMilliseconds, Error: (string?)null);
+            }
+            catch (MicroException e)
+            {
+                return (Node: n.HostPort, Status: "failing", n.Version, Ms: watch.Elapsed.TotalMilliseconds, Error: (string?)$"{e.Error.Code} {e.Error.Detail}");
+            }
+        })).ConfigureAwait(false);
+        if (o.Json) Print(results.Select(x => new { node = x.Node, status = x.Status, version = x.Version, latencyMs = Math.Round(x.Ms, 2), error = x.Error }));
+        else
+        {
+            var table = new Table("NODE", "STATUS", "VERSION", "LATENCY", "ERROR");
+            foreach (var x in results) table.Add(x.Node, x.Status, x.Version, $"{x.Ms:0.0} ms", x.Error ?? "");
+            Console.WriteLine(table);
+        }
+        return results.All(x => x.Error is null) ? ExitCodes.Ok : ExitCodes.RemoteError;
+    }
+
+    private static async Task<int> Stats(MicroService node, Settings o, string name, CancellationToken ct)
+    {
+        var service = await FindAsync(node, name, ct).ConfigureAwait(false);
+        var stats = await Task.WhenAll(service.Nodes.Select(n => node.Client.CallAsync<StatsReply>(name, BuiltIn.Stats, new object(),
+            new CallOptions { Address = n.HostPort, Retries = 0, Timeout = o.Timeout }, ct))).ConfigureAwait(false);
+        if (o.Json) return Print(stats);
+        var nodes = new Table("NODE", "STARTED (UTC)", "UPTIME", "MEMORY", "THREADS", "GC 0/1/2");
+        var endpoints = new Table("NODE", "ENDPOINT", "SERVED", "FAILED");
+        foreach (var s in stats)
+        {
+            nodes.Add(s.Node, s.StartedUtc.ToString("yyyy-MM-dd HH:mm:ss"), s.Uptime.ToString(@"d\.hh\:mm\:ss"), $"{s.MemoryBytes / 1048576.0:0.0} MiB",
+                s.Threads, $"{s.Gen0Collections}/{s.Gen1Collections}/{s.Gen2Collections}");
+            foreach (var e in s.Endpoints) endpoints.Add(s.Node, e.Endpoint, e.Served, e.Failed);
+        }
+        Console.WriteLine(nodes);
+        Console.WriteLine();
+        Console.WriteLine(endpoints);
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<ServiceInfo> FindAsync(MicroService node, string name, CancellationToken ct)
+    {
+        if (await node.Registry.GetServiceAsync(name, ct).ConfigureAwait(false) is { } service) return service;
+        var known = (await node.Registry.ListServicesAsync(ct).ConfigureAwait(false)).Select(s => s.Name).ToList();
+        throw MicroError.NotFound("micro.cli", $"service '{name}' is not in the registry; known services: {(known.Count == 0 ? "(none)" : string.Join(", ", known))}").ToException();
+    }
+
+    /// <summary>The argument, or stdin for "-"; checked to be JSON before anything is sent.</summary>
+    private static bool ReadJson(string argument, out byte[] body, out string error)
+    {
+        var text = argument == "-" ? Console.In.ReadToEnd() : argument;
+        body = Encoding.UTF8.GetBytes(text);
+        error = "";
+        try
+        {
+            using var _ = JsonDocument.Parse(body);
+            return true;
+        }
+        catch (JsonException e)
+        {
+            error = $"400 malformed JSON ({e.Message.Split(". ")[0].TrimEnd('.')}): {Truncate(text)}";
+            return false;
+        }
+    }
+
+    private static bool ParseHeaders(string[] pairs, out Dictionary<string, string> headers, out string error)
+    {
+        headers = new Dictionary<string, string>(StringComparer.Ordinal);
+        error = "";
+        foreach (var pair in pairs)
+        {
+            var eq = pair.IndexOf('=');
+            if (eq <= 0)
+            {
+                error = $"--header '{pair}' is not k=v";
+                return false;
+            }
+            headers[pair[..eq]] = pair[(eq + 1)..];
+        }
+        return true;
+    }
+
+    private static int Print(object value)
+    {
+        Console.WriteLine(JsonSerializer.Serialize(value, Pretty));
+        return ExitCodes.Ok;
+    }
+
+    private static int Fail(int code, string message)
+    {
+        Console.Error.WriteLine($"error: {message}");
+        return code;
+    }
+
+    private static string Short(string typeName) => typeName[(typeName.LastIndexOfAny(['.', '+']) + 1)..];
+
+    private static string Truncate(string text) => text.Length <= 60 ? text : text[..60] + "…";
+}

@@ -1,0 +1,78 @@
+using System.Text;
+using Akka.Actor;
+using Micro.Actors.Codec;
+using Micro.Actors.Errors;
+using Micro.Actors.Samples.Greeter;
+using Micro.Actors.Samples.PubSub;
+using Micro.Actors.Server;
+
+namespace Micro.Actors.Tests.Codec;
+
+public sealed class CodecTests : IDisposable
+{
+    private readonly ActorSystem _system = ActorSystem.Create("codec", Micro.Actors.Config.MicroConfig.Default
+        .WithFallback("akka.actor.provider = local"));
+
+    public static TheoryData<object> SampleMessages() =>
+    [
+        new HelloRequest("Ann"),
+        new HelloReply("Hello Ann", "127.0.0.1:4053"),
+        new AuditEvent("ann", "logged in"),
+        new Tick(7, "tick 7 of 9"),
+        new HealthReply("ok", "greeter", "1.0.0", "127.0.0.1:4053"),
+        new StatsReply("greeter", "127.0.0.1:4053", new DateTime(2026, 11, 26, 9, 0, 0, DateTimeKind.Utc), TimeSpan.FromMinutes(3), 1 << 20, 18, 1, 2, 3,
+            [new EndpointStats("Greeter.Hello", 10, 1)]),
+        MicroError.NotFound("greeter", "no such thing"),
+    ];
+
+    [Theory]
+    [MemberData(nameof(SampleMessages))]
+    public void Every_sample_message_round_trips_through_both_codecs(object message)
+    {
+        foreach (ICodec codec in new ICodec[] { JsonCodec.Instance, new HyperionCodec(_system) })
+        {
+            var back = codec.Decode(codec.Encode(message), message.GetType());
+            Assert.Equal(Normalize(message), Normalize(back));
+        }
+    }
+
+    private static string Normalize(object o) => System.Text.Json.JsonSerializer.Serialize(o, o.GetType());
+
+    [Fact]
+    public void JSON_uses_camelCase_and_reads_any_case()
+    {
+        Assert.Equal("""{"name":"Ann"}""", Encoding.UTF8.GetString(JsonCodec.Instance.Encode(new HelloRequest("Ann"))));
+        Assert.Equal(new HelloRequest("Bo"), JsonCodec.Instance.Decode("""{"NAME":"Bo"}"""u8, typeof(HelloRequest)));
+        Assert.Equal(new Tick(3, "x"), JsonCodec.Instance.Decode("""{"number":3,"Text":"x","extra":true}"""u8, typeof(Tick)));
+    }
+
+    [Theory]
+    [InlineData("""{"name":""", "malformed JSON")]
+    [InlineData("""not json""", "malformed JSON")]
+    [InlineData("""{"number":"three","text":"x"}""", "does not fit Tick")]
+    [InlineData("""{"text":"x"}""", "does not fit Tick")]
+    [InlineData("""{"number":1,"text":null}""", "does not fit Tick")]
+    [InlineData("""null""", "null is not a Tick")]
+    public void JSON_that_does_not_fit_gets_a_readable_reason(string json, string expected)
+    {
+        var e = Assert.Throws<CodecException>(() => JsonCodec.Instance.Decode(Encoding.UTF8.GetBytes(json), typeof(Tick)));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Shapes_show_field_names_and_types()
+    {
+        Assert.Equal("""{"name":"string"}""", JsonCodec.Shape(typeof(HelloRequest)));
+        Assert.Equal("""{"number":"integer","text":"string"}""", JsonCodec.Shape(typeof(Tick)));
+        Assert.Contains("\"endpoints\":[{\"endpoint\":\"string\",\"served\":\"integer\",\"failed\":\"integer\"}]", JsonCodec.Shape(typeof(StatsReply)));
+    }
+
+    [Fact]
+    public void Hyperion_refuses_bytes_of_another_type()
+    {
+        var codec = new HyperionCodec(_system);
+        Assert.Throws<CodecException>(() => codec.Decode(codec.Encode(new Tick(1, "x")), typeof(HelloRequest)));
+    }
+
+    public void Dispose() => _system.Terminate().Wait(TimeSpan.FromSeconds(10));
+}
