@@ -72,7 +72,12 @@ public sealed class PubSubBroker : IBroker
         var codecs = _codecs;
         var actor = _system.ActorOf(Props.Create(() => new SubscriberActor(spec, counters, subscribed, codecs)),
             $"micro-subscriber-{Interlocked.Increment(ref _next)}");
-        await subscribed.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+        try { await subscribed.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false); }
+        catch (Exception)
+        {
+            _system.Stop(actor); // no half-made subscription left behind
+            throw;
+        }
         _onChange(spec.Info, true);
         return new Subscription(spec, actor, counters, () => _onChange(spec.Info, false));
     }
@@ -111,8 +116,8 @@ public sealed class PubSubBroker : IBroker
             if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             actor.Tell((SubscriberActor.Stop.Instance, done));
-            await done.Task.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            removed();
+            try { await done.Task.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); }
+            finally { removed(); }
         }
 
         public async ValueTask DisposeAsync() => await UnsubscribeAsync().ConfigureAwait(false);

@@ -51,6 +51,7 @@ public sealed class MicroClient : IClient
                 throw MicroError.InternalServerError("micro.client", $"{service} {endpoint} replied with {codec.ContentType} that is not a {typeof(TResponse).Name}: {e.Message}").ToException();
             }
         }
+        if (body is Akka.Done && typeof(TResponse) != typeof(Akka.Done)) body = null; // a handler that returned nothing
         return body switch
         {
             TResponse typed => typed,
@@ -72,6 +73,8 @@ public sealed class MicroClient : IClient
         if (string.IsNullOrWhiteSpace(endpoint) || endpoint.IndexOf('.') is <= 0 || endpoint.EndsWith('.'))
             throw MicroError.BadRequest("micro.client", $"'{endpoint}' is not an endpoint: use Group.Method, e.g. Greeter.Hello").ToException();
         ArgumentNullException.ThrowIfNull(body);
+        if (_system.WhenTerminated.IsCompleted)
+            throw MicroError.ServiceUnavailable("micro.client", "this node has stopped; calls need a running node").ToException();
         options ??= CallOptions.Default;
         var timeout = options.Timeout ?? _defaults.RequestTimeout;
         if (timeout <= TimeSpan.Zero)

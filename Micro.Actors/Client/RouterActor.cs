@@ -52,6 +52,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private readonly IActorRef _registry;
     private RegistryView _view = RegistryView.Empty;
     private IReadOnlyList<ServiceNode> _nodes = [];
+    private IReadOnlyCollection<string> _serviceNames = [];
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -94,17 +95,25 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         var remaining = p.Call.DeadlineUtc - now;
         if (remaining <= TimeSpan.Zero) { Expire(p); return; }
 
-        var candidates = Selection.Narrow(_nodes, _view.ServiceNames, _service, p.Request.Endpoint,
-            p.Call.Options.Filters, p.Call.Options.Address, p.Tried, n => IsSidelined(n, now));
-        if (candidates.Error is { } error)
+        ServiceNode node;
+        try
         {
-            // Until this node has joined and read every descriptor, "not found" may just mean "not yet".
-            if (error.Code == 404 && !_view.IsSettled(_service)) { p.Node = null; return; }
-            Complete(p, p.LastError ?? error);
+            var candidates = Selection.Narrow(_nodes, _serviceNames, _service, p.Request.Endpoint,
+                p.Call.Options.Filters, p.Call.Options.Address, p.Tried, n => IsSidelined(n, now));
+            if (candidates.Error is { } error)
+            {
+                // Until this node has joined and read every descriptor, "not found" may just mean "not yet".
+                if (error.Code == 404 && !_view.IsSettled(_service)) { p.Node = null; return; }
+                Complete(p, p.LastError ?? error);
+                return;
+            }
+            node = (p.Call.Options.Selector ?? _defaults.Selector).Select(candidates.Nodes);
+        }
+        catch (Exception e) // a plugged-in selector or filter failed: this call fails, the router goes on
+        {
+            Complete(p, MicroError.InternalServerError("micro.client", $"selecting a node of {_service} failed: {e.GetType().Name}: {e.Message}"));
             return;
         }
-
-        var node = (p.Call.Options.Selector ?? _defaults.Selector).Select(candidates.Nodes);
         p.Node = node;
         p.Attempts++;
         p.Tried.Add(node.Id);
@@ -117,7 +126,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         if (!_calls.TryGetValue(response.RequestId, out var p)) return; // answered already, or expired
         if (response.Error is null) { Complete(p, response.Body, null); return; }
         // An error from a node this call has already left behind says nothing about the current try.
-        if (p.Node is null || !Sender.Path.Address.Equals(p.Node.Address)) return;
+        if (p.Node is null || !Sender.Equals(p.Node.Server)) return;
         Failed(p, p.Node, response.Error);
     }
 
@@ -125,6 +134,8 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     {
         _view = view;
         _nodes = view.NodesOf(_service);
+        _serviceNames = view.ServiceNames;
+        foreach (var gone in _sidelinedUntil.Keys.Where(id => !view.Nodes.ContainsKey(id)).ToList()) _sidelinedUntil.Remove(gone);
         foreach (var p in _calls.Values.ToList())
         {
             if (p.Node is { } node)
@@ -156,9 +167,14 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     {
         if (error.Code is 502 or 503 or 504) Sideline(node);
         var retryOn = p.Call.Options.RetryOn ?? _defaults.RetryOn;
-        if (p.RetriesLeft <= 0 || !retryOn(error)) { Complete(p, error); return; }
+        bool retry;
+        try { retry = p.RetriesLeft > 0 && retryOn(error); }
+        catch (Exception) { retry = false; } // a failing retry policy means no retry, not a dead router
+        if (!retry) { Complete(p, error); return; }
 
-        var delay = (p.Call.Options.Backoff ?? RetryPolicy.Exponential)(p.Attempts);
+        TimeSpan delay;
+        try { delay = (p.Call.Options.Backoff ?? RetryPolicy.Exponential)(p.Attempts); }
+        catch (Exception) { delay = RetryPolicy.Exponential(p.Attempts); }
         if (DateTime.UtcNow + delay >= p.Call.DeadlineUtc) { Complete(p, error); return; }
         p.RetriesLeft--;
         p.LastError = error;

@@ -59,11 +59,25 @@ public sealed class ClusterRegistry : IRegistry
     /// A node that cannot join fails after the request timeout with an error that says why.
     internal async Task<RegistryView> ViewAsync(CancellationToken cancellationToken)
     {
-        try { await _ready.WaitAsync(_readyTimeout, cancellationToken).ConfigureAwait(false); }
+        var deadline = DateTime.UtcNow + _readyTimeout;
+        try
+        {
+            await _ready.WaitAsync(_readyTimeout, cancellationToken).ConfigureAwait(false);
+            while (true)
+            {
+                // A node that just came Up may still be handing over its descriptor: wait for it, briefly.
+                var view = await _registry.Ask<RegistryView>(RegistryActor.GetView.Instance, _readyTimeout, cancellationToken).ConfigureAwait(false);
+                if (view.IsReady || DateTime.UtcNow > deadline) return view;
+                await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            }
+        }
         catch (TimeoutException)
         {
             throw Errors.MicroError.Timeout("micro.registry", _notReadyReason()).ToException();
         }
-        return await _registry.Ask<RegistryView>(RegistryActor.GetView.Instance, cancellationToken).ConfigureAwait(false);
+        catch (Akka.Actor.AskTimeoutException)
+        {
+            throw Errors.MicroError.ServiceUnavailable("micro.registry", "the registry did not answer: has this node stopped?").ToException();
+        }
     }
 }

@@ -41,6 +41,9 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
     private readonly TimeSpan _descriptorTimeout;
     private readonly TaskCompletionSource _ready;
     private readonly Dictionary<UniqueAddress, Member> _pending = new();
+    /// <summary>Members that have not given their descriptor after many tries: asked again now and then.</summary>
+    private readonly Dictionary<UniqueAddress, Member> _slow = new();
+    private static readonly TimeSpan SlowRetry = TimeSpan.FromSeconds(5);
     private readonly HashSet<IActorRef> _subscribers = new();
     private readonly HashSet<ChannelWriter<RegistryEvent>> _channels = new();
     private RegistryView _view = RegistryView.Empty;
@@ -73,7 +76,10 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         Receive<Akka.Cluster.Tools.PublishSubscribe.SubscribeAck>(_ => { });
         Receive<DescriptorFetched>(OnDescriptor);
         Receive<DescriptorFailed>(OnDescriptorFailed);
-        Receive<FetchAgain>(e => { if (_pending.TryGetValue(e.Member, out var m)) Fetch(m, e.Attempt); });
+        Receive<FetchAgain>(e =>
+        {
+            if (_pending.TryGetValue(e.Member, out var m) || _slow.TryGetValue(e.Member, out m)) Fetch(m, e.Attempt);
+        });
 
         Receive<Subscribe>(s =>
         {
@@ -159,9 +165,18 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
 
     private void OnDescriptor(DescriptorFetched e)
     {
-        if (!_pending.Remove(e.Member, out var member)) return;
+        if (!_pending.Remove(e.Member, out var member) && !_slow.Remove(e.Member, out member)) return;
         var d = e.Descriptor;
-        var status = _cluster.State.Unreachable.Contains(member) ? NodeStatus.Unreachable : NodeStatus.Up;
+        // Membership may have moved on while the descriptor was on its way.
+        var current = _cluster.State.Members.FirstOrDefault(m => m.UniqueAddress.Equals(e.Member));
+        if (current is null || current.Status is MemberStatus.Down or MemberStatus.Removed)
+        {
+            Publish(_view with { PendingServices = RecomputePending() }, []);
+            return;
+        }
+        var status = _cluster.State.Unreachable.Contains(current) ? NodeStatus.Unreachable
+            : current.Status is MemberStatus.Leaving or MemberStatus.Exiting ? NodeStatus.Leaving
+            : NodeStatus.Up;
         var known = _view.Nodes.GetValueOrDefault(NodeId(e.Member));
         var node = new ServiceNode(NodeId(e.Member), e.Member.Address, d.Service,
             member.AppVersion.ToString() is { Length: > 0 } v && v != "0.0.0" ? v : d.Version,
@@ -174,16 +189,22 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
 
     private void OnDescriptorFailed(DescriptorFailed e)
     {
-        if (!_pending.TryGetValue(e.Member, out var member)) return;
+        if (!_pending.TryGetValue(e.Member, out var member) && !_slow.TryGetValue(e.Member, out member)) return;
         if (e.Attempt < MaxDescriptorAttempts)
         {
             Timers.StartSingleTimer(e.Member, new FetchAgain(e.Member, e.Attempt + 1), TimeSpan.FromMilliseconds(200 * e.Attempt));
             return;
         }
-        _log.Warning("Registry: {0} has role {1} but did not give its descriptor after {2} attempts ({3}); it is not selectable",
-            member.Address, ServiceOf(member), e.Attempt, e.Reason);
-        _pending.Remove(e.Member);
-        Publish(_view with { PendingServices = RecomputePending() }, []);
+        if (e.Attempt == MaxDescriptorAttempts)
+        {
+            _log.Warning("Registry: {0} has role {1} but did not give its descriptor after {2} attempts ({3}); " +
+                "it is not selectable until it does (still asking every {4} s)", member.Address, ServiceOf(member), e.Attempt, e.Reason, SlowRetry.TotalSeconds);
+            // Stop holding up "ready" for it, but keep asking while it is a member.
+            _pending.Remove(e.Member);
+            _slow[e.Member] = member;
+            Publish(_view with { PendingServices = RecomputePending() }, []);
+        }
+        Timers.StartSingleTimer(e.Member, new FetchAgain(e.Member, e.Attempt + 1), SlowRetry);
     }
 
     private ImmutableHashSet<string> RecomputePending() =>
@@ -203,6 +224,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
 
     private void Remove(UniqueAddress member)
     {
+        _slow.Remove(member);
         if (_pending.Remove(member))
             Publish(_view with { PendingServices = RecomputePending() }, []);
         if (!_view.Nodes.TryGetValue(NodeId(member), out var node)) return;

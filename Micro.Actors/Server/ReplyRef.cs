@@ -25,6 +25,9 @@ internal sealed class ReplyRef : MinimalActorRef
     {
         Provider = provider;
         Path = provider.TempPath();
+        // Registered like Akka's own ask ref, so a reply that comes back from another node (a handler
+        // that forwarded the request with this Sender) finds its way.
+        provider.RegisterTempActor(this, Path);
         Context = context;
         _caller = caller;
         _server = server;
@@ -33,7 +36,6 @@ internal sealed class ReplyRef : MinimalActorRef
         _counters = counters;
         _state = state;
         _log = log;
-        state.Started(context.Deadline);
     }
 
     public override IActorRefProvider Provider { get; }
@@ -97,6 +99,7 @@ internal sealed class ReplyRef : MinimalActorRef
         if (Interlocked.Exchange(ref _done, 1) == 1) return false;
         _state.Finished();
         Context.Release();
+        Provider.UnregisterTempActor(Path);
         _server.Tell(new ServerActor.HandlerFree(_handler, this));
         return true;
     }

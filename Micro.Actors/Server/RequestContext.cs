@@ -30,15 +30,30 @@ public sealed class RequestContext
     {
         get
         {
-            if (_cancellation is null)
+            if (Volatile.Read(ref _released)) return new CancellationToken(canceled: true);
+            var cts = Volatile.Read(ref _cancellation);
+            if (cts is null)
             {
-                var cts = new CancellationTokenSource();
-                cts.CancelAfter(Remaining);
-                if (Interlocked.CompareExchange(ref _cancellation, cts, null) is not null) cts.Dispose();
+                var fresh = new CancellationTokenSource(Remaining);
+                cts = Interlocked.CompareExchange(ref _cancellation, fresh, null) ?? fresh;
+                if (!ReferenceEquals(cts, fresh)) fresh.Dispose();
+                if (Volatile.Read(ref _released)) Release(); // answered meanwhile: don't leave a timer behind
             }
-            return _cancellation!.Token;
+            try { return cts.Token; }
+            catch (ObjectDisposedException) { return new CancellationToken(canceled: true); }
         }
     }
 
-    internal void Release() => _cancellation?.Dispose();
+    private bool _released;
+
+    /// <summary>The call has been answered: cancel what still listens and free the timer.</summary>
+    internal void Release()
+    {
+        Volatile.Write(ref _released, true);
+        if (Interlocked.Exchange(ref _cancellation, null) is { } cts)
+        {
+            cts.Cancel();
+            cts.Dispose();
+        }
+    }
 }

@@ -25,17 +25,30 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     /// <summary>Sent by a <see cref="ReplyRef"/> when its request is done: the handler is free.</summary>
     public sealed record HandlerFree(IActorRef Handler, ReplyRef Reply);
 
+    /// <summary>Sent when a graceful stop has drained the node: from now on, requests get 503 (callers retry elsewhere).</summary>
+    public sealed class StopAccepting
+    {
+        public static readonly StopAccepting Instance = new();
+    }
+
+    /// <summary>Who this node is, for Debug.Health and Debug.Stats.</summary>
+    public sealed record NodeIdentity(string Service, string Version, string Node, DateTime StartedUtc);
+
     private sealed class CheckStuck
     {
         public static readonly CheckStuck Instance = new();
     }
 
-    private sealed class Group(string name, int queueLimit)
+    private sealed class Group(HandlerGroup spec, int queueLimit)
     {
-        public string Name { get; } = name;
+        public HandlerGroup Spec { get; } = spec;
         public int QueueLimit { get; } = queueLimit;
         public Stack<IActorRef> Idle { get; } = new();
         public Queue<Work> Waiting { get; } = new();
+        public int Live { get; set; }
+        public int Spawned { get; set; }
+        /// <summary>Why handlers of this group cannot start, once one has failed in its constructor.</summary>
+        public string? Broken { get; set; }
     }
 
     /// <summary>A checked request on its way to a handler.</summary>
@@ -43,13 +56,13 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     private sealed record Route(EndpointSpec Spec, Group Group, EndpointCounters Counters);
 
-    /// <summary>Who this node is, for Debug.Health and Debug.Stats.</summary>
-    public sealed record NodeIdentity(string Service, string Version, string Node, DateTime StartedUtc);
-
     private static readonly TimeSpan StuckGrace = TimeSpan.FromSeconds(1);
 
     private readonly Dictionary<string, Route> _routes = new(StringComparer.Ordinal);
+    private readonly Dictionary<IActorRef, Group> _handlers = new();
     private readonly Dictionary<IActorRef, (Group Group, ReplyRef Reply)> _busy = new();
+    private readonly HashSet<IActorRef> _retired = new();
+    private readonly HashSet<IActorRef> _failedToStart = new();
     private readonly string _service;
     private readonly ServerState _state;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -57,6 +70,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private readonly string _endpointList;
     private readonly Codecs _codecs;
     private readonly NodeIdentity _identity;
+    private bool _stopping;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -70,22 +84,39 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         _provider = ((ExtendedActorSystem)Context.System).Provider;
         foreach (var spec in groups)
         {
-            var group = new Group(spec.Name, queueLimit);
-            var size = spec.PoolSize ?? defaultPoolSize;
-            for (var i = 0; i < size; i++)
-                group.Idle.Push(Context.ActorOf(spec.Props, $"{Uri.EscapeDataString(spec.Name)}-{i}"));
+            var group = new Group(spec, queueLimit);
+            for (var i = 0; i < (spec.PoolSize ?? defaultPoolSize); i++) group.Idle.Push(Spawn(group));
             foreach (var endpoint in spec.Endpoints) _routes[endpoint.Name] = new Route(endpoint, group, new EndpointCounters());
         }
         _endpointList = _routes.Count == 0 ? "(none)" : string.Join(", ", _routes.Keys.Order(StringComparer.Ordinal));
 
         Receive<Request>(OnRequest);
         Receive<HandlerFree>(OnHandlerFree);
-        Receive<CheckStuck>(_ => FreeStuckHandlers());
+        Receive<CheckStuck>(_ => RetireStuckHandlers());
+        Receive<Terminated>(t => OnHandlerStopped(t.ActorRef));
+        Receive<StopAccepting>(_ => _stopping = true);
     }
 
-    /// <summary>A handler that throws is restarted (its call was already answered with an error).</summary>
+    /// <summary>
+    /// A handler that throws is restarted (its call was already answered with an error). One whose
+    /// constructor throws is stopped: restarting it would only fail again.
+    /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(-1, Timeout.InfiniteTimeSpan, _ => Directive.Restart);
+        new OneForOneStrategy(-1, Timeout.InfiniteTimeSpan, e =>
+        {
+            if (e is not ActorInitializationException init) return Directive.Restart;
+            if (init.Actor is { } actor) _failedToStart.Add(actor);
+            return Directive.Stop;
+        });
+
+    private IActorRef Spawn(Group group)
+    {
+        var handler = Context.ActorOf(group.Spec.Props, $"{Uri.EscapeDataString(group.Spec.Name)}-{group.Spawned++}");
+        Context.Watch(handler);
+        _handlers[handler] = group;
+        group.Live++;
+        return handler;
+    }
 
     private void OnRequest(Request request)
     {
@@ -100,6 +131,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         if (BuiltIn.IsBuiltIn(request.Endpoint))
         {
             Answer(request, caller, codec, request.Endpoint == BuiltIn.Health ? Health() : Stats());
+            return;
+        }
+        if (_stopping)
+        {
+            Refuse(request, caller, MicroError.ServiceUnavailable(_service, $"node {_identity.Node} is stopping; try another node"));
             return;
         }
         if (!_routes.TryGetValue(request.Endpoint, out var route))
@@ -128,55 +164,106 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
                 $"{request.Endpoint} takes {route.Spec.RequestType.Name}, not {request.Body?.GetType().Name ?? "nothing"}"));
             return;
         }
-        var deadline = DateTime.UtcNow + request.Timeout;
         var group = route.Group;
-        var work = new Work(request, caller, deadline, codec, route.Counters);
-        if (group.Idle.TryPop(out var handler)) Dispatch(group, handler, work);
-        else if (group.Waiting.Count < group.QueueLimit) group.Waiting.Enqueue(work);
-        else
-            Refuse(request, caller, MicroError.ServiceUnavailable(_service,
-                $"{_service} is overloaded: every {group.Name} handler is busy and {group.Waiting.Count} requests are waiting; try another node or later"));
-    }
-
-    private void Dispatch(Group group, IActorRef handler, Work work)
-    {
-        var (request, caller, deadline) = (work.Request, work.Caller, work.Deadline);
-        if (deadline <= DateTime.UtcNow)
+        if (group.Broken is { } broken && group.Live == 0)
         {
-            group.Idle.Push(handler);
-            Interlocked.Increment(ref work.Counters.Failed);
-            Refuse(request, caller, MicroError.Timeout(_service, $"{request.Endpoint}: the caller's deadline passed before a handler was free"));
+            Refuse(request, caller, MicroError.ServiceUnavailable(_service, $"{request.Endpoint} has no handler: {broken}"));
             return;
         }
-        var reply = new ReplyRef(_provider, new RequestContext(request, deadline), caller, Self, handler, _state, _log, work.Codec, work.Counters);
-        _busy[handler] = (group, reply);
-        if (_busy.Count == 1 && !Timers.IsTimerActive("stuck"))
-            Timers.StartPeriodicTimer("stuck", CheckStuck.Instance, StuckGrace);
-        handler.Tell(request.Body, reply);
+        var work = new Work(request, caller, DateTime.UtcNow + request.Timeout, codec, route.Counters);
+        if (group.Idle.Count == 0 && group.Waiting.Count >= group.QueueLimit)
+        {
+            Refuse(request, caller, MicroError.ServiceUnavailable(_service,
+                $"{_service} is overloaded: every {group.Spec.Name} handler is busy and {group.Waiting.Count} requests are waiting; try another node or later"));
+            return;
+        }
+        _state.Started(work.Deadline); // counted from here, so a graceful stop waits for queued requests too
+        if (group.Idle.TryPop(out var handler)) Release(group, handler, work);
+        else group.Waiting.Enqueue(work);
+    }
+
+    /// <summary>Gives <paramref name="handler"/> the first work still worth doing (<paramref name="first"/>, then the queue); else it goes idle.</summary>
+    private void Release(Group group, IActorRef handler, Work? first = null)
+    {
+        var work = first;
+        while (work is not null || group.Waiting.TryDequeue(out work))
+        {
+            if (work.Deadline > DateTime.UtcNow)
+            {
+                var reply = new ReplyRef(_provider, new RequestContext(work.Request, work.Deadline), work.Caller, Self, handler,
+                    _state, _log, work.Codec, work.Counters);
+                _busy[handler] = (group, reply);
+                if (!Timers.IsTimerActive("stuck")) Timers.StartPeriodicTimer("stuck", CheckStuck.Instance, StuckGrace);
+                handler.Tell(work.Request.Body, reply);
+                return;
+            }
+            _state.Finished();
+            Interlocked.Increment(ref work.Counters.Failed);
+            Refuse(work.Request, work.Caller, MicroError.Timeout(_service, $"{work.Request.Endpoint}: the caller's deadline passed before a handler was free"));
+            work = null;
+        }
+        group.Idle.Push(handler);
     }
 
     private void OnHandlerFree(HandlerFree free)
     {
         if (!_busy.TryGetValue(free.Handler, out var busy) || !ReferenceEquals(busy.Reply, free.Reply)) return;
         _busy.Remove(free.Handler);
-        var group = busy.Group;
-        if (group.Waiting.TryDequeue(out var next)) Dispatch(group, free.Handler, next);
-        else group.Idle.Push(free.Handler);
+        Release(busy.Group, free.Handler);
         if (_busy.Count == 0) Timers.Cancel("stuck");
     }
 
-    /// <summary>A handler that never answered is given back once its caller has long stopped waiting.</summary>
-    private void FreeStuckHandlers()
+    /// <summary>
+    /// A handler that has not answered long after its caller stopped waiting is probably stuck for
+    /// good: answer its call, stop it, and put a fresh one in its place, so its group keeps its size.
+    /// </summary>
+    private void RetireStuckHandlers()
     {
         var now = DateTime.UtcNow;
         foreach (var (handler, busy) in _busy.Where(b => b.Value.Reply.Context.Deadline + StuckGrace < now).ToList())
         {
-            _log.Warning("{0} request {1}: the handler did not answer by the deadline", busy.Reply.Context.Endpoint, busy.Reply.Context.Id);
-            busy.Reply.Fail(MicroError.Timeout(_service, $"{busy.Reply.Context.Endpoint}: the handler did not answer by the deadline"));
+            var context = busy.Reply.Context;
+            _log.Warning("{0} request {1}: the handler did not answer by the deadline; replacing it", context.Endpoint, context.Id);
+            _busy.Remove(handler);
+            _retired.Add(handler);
+            Context.Stop(handler);
+            busy.Reply.Fail(MicroError.Timeout(_service, $"{context.Endpoint}: the handler did not answer by the deadline"));
+            Release(busy.Group, Spawn(busy.Group));
         }
+        if (_busy.Count == 0) Timers.Cancel("stuck");
     }
 
-    private HealthReply Health() => new("ok", _service, _identity.Version, _identity.Node);
+    /// <summary>A handler stopped: by us (stuck), by itself, or because it could not start.</summary>
+    private void OnHandlerStopped(IActorRef handler)
+    {
+        if (!_handlers.Remove(handler, out var group)) return;
+        group.Live--;
+        if (_retired.Remove(handler)) return;
+        if (group.Idle.Contains(handler))
+        {
+            var rest = group.Idle.Where(h => !h.Equals(handler)).Reverse().ToList();
+            group.Idle.Clear();
+            foreach (var h in rest) group.Idle.Push(h);
+        }
+        var wasBusy = _busy.Remove(handler, out var busy);
+        if (_failedToStart.Remove(handler))
+        {
+            group.Broken = $"the {group.Spec.Props.Type.Name} actor fails in its constructor (see this node's log)";
+            if (wasBusy) busy.Reply.Fail(MicroError.ServiceUnavailable(_service, $"{busy.Reply.Context.Endpoint} has no handler: {group.Broken}"));
+            if (group.Live > 0) return;
+            while (group.Waiting.TryDequeue(out var work))
+            {
+                _state.Finished();
+                Refuse(work.Request, work.Caller, MicroError.ServiceUnavailable(_service, $"{work.Request.Endpoint} has no handler: {group.Broken}"));
+            }
+            return;
+        }
+        _log.Warning("A {0} handler stopped by itself; starting a new one", group.Spec.Name);
+        if (wasBusy) busy.Reply.Fail(MicroError.InternalServerError(_service, $"{busy.Reply.Context.Endpoint}: the handler stopped before it answered"));
+        Release(group, Spawn(group));
+    }
+
+    private HealthReply Health() => new(_stopping ? "stopping" : "ok", _service, _identity.Version, _identity.Node);
 
     private StatsReply Stats()
     {

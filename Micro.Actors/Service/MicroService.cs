@@ -36,6 +36,7 @@ public sealed class MicroService : IAsyncDisposable
     private ClusterRegistry? _registry;
     private PubSubBroker? _broker;
     private IActorRef? _descriptor;
+    private IActorRef? _server;
     private Task? _stopped;
 
     private MicroService(string? name, MicroServiceOptions options)
@@ -162,7 +163,7 @@ public sealed class MicroService : IAsyncDisposable
             var groups = _groups.ToList();
             var self = cluster.SelfAddress;
             var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
-            var server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs)), ServerActor.Name);
+            var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs)), ServerActor.Name);
             var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                 groups.SelectMany(g => g.Endpoints).Select(Describe).ToList(), server);
             _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor)), DescriptorActor.Name);
@@ -265,15 +266,18 @@ public sealed class MicroService : IAsyncDisposable
         // router picks it any more.
         shutdown.AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "micro-leave-and-drain", async () =>
         {
-            var drainUntil = DateTime.UtcNow + Settings.DrainTimeout;
             if (Name is not null && cluster.SelfMember.Status == MemberStatus.Up)
             {
                 cluster.Leave(cluster.SelfAddress);
-                await WaitUntil(() => cluster.SelfMember.Status is not (MemberStatus.Up or MemberStatus.Leaving), drainUntil).ConfigureAwait(false);
+                await WaitUntil(() => cluster.SelfMember.Status is not (MemberStatus.Up or MemberStatus.Leaving),
+                    DateTime.UtcNow + Settings.DrainTimeout).ConfigureAwait(false);
             }
-            await WaitUntil(() => _state.InFlight == 0 || DateTime.UtcNow > _state.LatestDeadline, drainUntil).ConfigureAwait(false);
+            await WaitUntil(() => _state.InFlight == 0 || DateTime.UtcNow > _state.LatestDeadline,
+                DateTime.UtcNow + Settings.DrainTimeout).ConfigureAwait(false);
             if (_state.InFlight > 0)
                 system.Log.Warning("Stopping with {0} request(s) still running after the drain timeout", _state.InFlight);
+            // Stragglers from callers that have not heard of the leave yet get 503 and retry elsewhere.
+            _server?.Tell(ServerActor.StopAccepting.Instance);
             return Done.Instance;
         });
     }
