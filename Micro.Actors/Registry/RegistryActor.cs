@@ -40,7 +40,11 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly TimeSpan _descriptorTimeout;
     private readonly TaskCompletionSource _ready;
+    private readonly Dictionary<UniqueAddress, Member> _members = new();
+    private readonly HashSet<UniqueAddress> _unreachable = new();
     private readonly Dictionary<UniqueAddress, Member> _pending = new();
+    /// <summary>Service members that joined but are not Up yet.</summary>
+    private readonly Dictionary<UniqueAddress, Member> _joining = new();
     /// <summary>Members that have not given their descriptor after many tries: asked again now and then.</summary>
     private readonly Dictionary<UniqueAddress, Member> _slow = new();
     private static readonly TimeSpan SlowRetry = TimeSpan.FromSeconds(5);
@@ -53,20 +57,32 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         _descriptorTimeout = descriptorTimeout;
         _ready = ready;
 
+        // Membership as the events tell it (Cluster.State is a separate view that can lag behind them).
+        Receive<ClusterEvent.IMemberEvent>(e => { Track(e.Member); return false; });
         Receive<ClusterEvent.MemberUp>(e => OnUp(e.Member));
         Receive<ClusterEvent.MemberLeft>(e => SetStatus(e.Member, NodeStatus.Leaving));
         Receive<ClusterEvent.MemberExited>(e => SetStatus(e.Member, NodeStatus.Leaving));
         Receive<ClusterEvent.MemberRemoved>(e => Remove(e.Member.UniqueAddress));
         Receive<ClusterEvent.MemberDowned>(e => Remove(e.Member.UniqueAddress));
-        Receive<ClusterEvent.UnreachableMember>(e => SetStatus(e.Member, NodeStatus.Unreachable));
-        Receive<ClusterEvent.ReachableMember>(e => SetStatus(e.Member, IsLeaving(e.Member) ? NodeStatus.Leaving : NodeStatus.Up));
+        Receive<ClusterEvent.UnreachableMember>(e =>
+        {
+            _unreachable.Add(e.Member.UniqueAddress);
+            SetStatus(e.Member, NodeStatus.Unreachable);
+        });
+        Receive<ClusterEvent.ReachableMember>(e =>
+        {
+            _unreachable.Remove(e.Member.UniqueAddress);
+            SetStatus(e.Member, IsLeaving(e.Member) ? NodeStatus.Leaving : NodeStatus.Up);
+        });
         // Joined (or weakly up) is enough to know the membership and to call other nodes: a client
         // need not wait for the leader to move it Up (up to a leader-actions interval later).
-        Receive<ClusterEvent.MemberJoined>(e => OnSelfKnown(e.Member));
-        Receive<ClusterEvent.MemberWeaklyUp>(e => OnSelfKnown(e.Member));
+        Receive<ClusterEvent.MemberJoined>(e => OnJoining(e.Member));
+        Receive<ClusterEvent.MemberWeaklyUp>(e => OnJoining(e.Member));
         Receive<ClusterEvent.IMemberEvent>(_ => { });
         Receive<ClusterEvent.CurrentClusterState>(state =>
         {
+            foreach (var m in state.Members) Track(m);
+            foreach (var m in state.Members.Where(m => m.Status is MemberStatus.Joining or MemberStatus.WeaklyUp)) OnJoining(m);
             foreach (var m in state.Members.Where(m => m.Status == MemberStatus.Up)) OnUp(m);
             if (!_view.MembershipKnown) Publish(_view with { MembershipKnown = true }, []);
         });
@@ -110,7 +126,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
     private void OnChanged(DescriptorChanged changed)
     {
         var known = _view.Nodes.Values.FirstOrDefault(n => n.Address.Equals(changed.Node));
-        var member = _cluster.State.Members.FirstOrDefault(m => m.Address.Equals(changed.Node));
+        var member = _members.Values.FirstOrDefault(m => m.Address.Equals(changed.Node));
         if (known is null || member is null || _pending.ContainsKey(member.UniqueAddress)) return;
         _pending[member.UniqueAddress] = member;
         Fetch(member, 1);
@@ -121,6 +137,16 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         _cluster.Unsubscribe(Self);
         Context.System.EventStream.Unsubscribe(Self);
         foreach (var channel in _channels) channel.TryComplete();
+    }
+
+    private void Track(Member member)
+    {
+        if (member.Status is MemberStatus.Removed or MemberStatus.Down)
+        {
+            _members.Remove(member.UniqueAddress);
+            _unreachable.Remove(member.UniqueAddress);
+        }
+        else _members[member.UniqueAddress] = member;
     }
 
     private static string? ServiceOf(Member member) =>
@@ -140,9 +166,18 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
             _cluster.SendCurrentClusterState(Self);
     }
 
+    /// <summary>A node on its way in: its service counts as "coming", so callers wait for it rather than hear 404.</summary>
+    private void OnJoining(Member member)
+    {
+        OnSelfKnown(member);
+        if (ServiceOf(member) is null || !_joining.TryAdd(member.UniqueAddress, member)) return;
+        Publish(_view with { PendingServices = RecomputePending() }, []);
+    }
+
     private void OnUp(Member member)
     {
         OnSelfKnown(member);
+        _joining.Remove(member.UniqueAddress);
         if (ServiceOf(member) is not { } service) return;
         if (_pending.ContainsKey(member.UniqueAddress) || _view.Nodes.ContainsKey(NodeId(member.UniqueAddress))) return;
         _pending[member.UniqueAddress] = member;
@@ -168,13 +203,12 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         if (!_pending.Remove(e.Member, out var member) && !_slow.Remove(e.Member, out member)) return;
         var d = e.Descriptor;
         // Membership may have moved on while the descriptor was on its way.
-        var current = _cluster.State.Members.FirstOrDefault(m => m.UniqueAddress.Equals(e.Member));
-        if (current is null || current.Status is MemberStatus.Down or MemberStatus.Removed)
+        if (!_members.TryGetValue(e.Member, out var current))
         {
             Publish(_view with { PendingServices = RecomputePending() }, []);
             return;
         }
-        var status = _cluster.State.Unreachable.Contains(current) ? NodeStatus.Unreachable
+        var status = _unreachable.Contains(e.Member) ? NodeStatus.Unreachable
             : current.Status is MemberStatus.Leaving or MemberStatus.Exiting ? NodeStatus.Leaving
             : NodeStatus.Up;
         var known = _view.Nodes.GetValueOrDefault(NodeId(e.Member));
@@ -208,7 +242,8 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
     }
 
     private ImmutableHashSet<string> RecomputePending() =>
-        _pending.Values.Select(ServiceOf).OfType<string>().ToImmutableHashSet();
+        _pending.Values.Concat(_joining.Values)
+            .Select(ServiceOf).OfType<string>().ToImmutableHashSet();
 
     private void SetStatus(Member member, NodeStatus status)
     {
@@ -225,6 +260,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
     private void Remove(UniqueAddress member)
     {
         _slow.Remove(member);
+        if (_joining.Remove(member)) Publish(_view with { PendingServices = RecomputePending() }, []);
         if (_pending.Remove(member))
             Publish(_view with { PendingServices = RecomputePending() }, []);
         if (!_view.Nodes.TryGetValue(NodeId(member), out var node)) return;
