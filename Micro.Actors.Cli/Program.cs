@@ -46,10 +46,13 @@ public static class Program
         inspect.SetAction((r, ct) => WithNode(r, (node, o) => ShowService(node, o, r.GetValue(name)!, ct)));
 
         var call = new Command("call", "Call an endpoint with a JSON request and print the JSON reply") { service, endpoint, json, headers };
-        call.SetAction((r, ct) => WithNode(r, (node, o) => Call(node, o, r.GetValue(service)!, r.GetValue(endpoint)!, r.GetValue(json)!, r.GetValue(headers) ?? [], ct)));
+        // Input is read and checked before joining: bad input fails at once, without touching the cluster.
+        call.SetAction((r, ct) => WithInput(r.GetValue(json)!, r.GetValue(headers) ?? [], (body, metadata) =>
+            WithNode(r, (node, o) => Call(node, o, r.GetValue(service)!, r.GetValue(endpoint)!, body, metadata, ct))));
 
         var publish = new Command("publish", "Publish a JSON event on a topic") { topic, eventJson, type, headers };
-        publish.SetAction((r, ct) => WithNode(r, (node, o) => Publish(node, o, r.GetValue(topic)!, r.GetValue(eventJson)!, r.GetValue(type)!, r.GetValue(headers) ?? [], ct)));
+        publish.SetAction((r, ct) => WithInput(r.GetValue(eventJson)!, r.GetValue(headers) ?? [], (body, metadata) =>
+            WithNode(r, (node, o) => Publish(node, o, r.GetValue(topic)!, body, r.GetValue(type)!, metadata, ct))));
 
         var health = new Command("health", "Ask every node of a service for its health, with latency") { service };
         health.SetAction((r, ct) => WithNode(r, (node, o) => Health(node, o, r.GetValue(service)!, ct)));
@@ -93,7 +96,15 @@ public static class Program
                 o.ClusterName = r.GetValue(ClusterName);
                 o.SeedNodes.AddRange(r.GetValue(Seeds) ?? []);
                 o.RequestTimeout = timeout;
-                o.Config = "akka.loglevel = WARNING";
+                // The tool reports what matters itself; Akka's own warnings (e.g. about nodes that just
+                // left) would only confuse a person at a shell.
+                o.Config = """
+                    akka.loglevel = ERROR
+                    # Leave gracefully, but don't hang when the cluster cannot converge (an unreachable
+                    # node that is not downed yet): after a second or two the tool exits anyway.
+                    akka.coordinated-shutdown.phases.cluster-leave.timeout = 2s
+                    akka.coordinated-shutdown.phases.cluster-exiting.timeout = 2s
+                    """;
             });
         }
         catch (MicroConfigException e) { return Fail(ExitCodes.BadInput, e.Message); }
@@ -164,10 +175,15 @@ public static class Program
         return ExitCodes.Ok;
     }
 
-    private static async Task<int> Call(MicroService node, Settings o, string service, string endpoint, string json, string[] headers, CancellationToken ct)
+    private static Task<int> WithInput(string json, string[] headers, Func<byte[], Dictionary<string, string>, Task<int>> run)
     {
-        if (ReadJson(json, out var body, out var error) is false) return Fail(ExitCodes.BadInput, error);
-        if (ParseHeaders(headers, out var metadata, out error) is false) return Fail(ExitCodes.BadInput, error);
+        if (ReadJson(json, out var body, out var error) is false) return Task.FromResult(Fail(ExitCodes.BadInput, error));
+        if (ParseHeaders(headers, out var metadata, out error) is false) return Task.FromResult(Fail(ExitCodes.BadInput, error));
+        return run(body, metadata);
+    }
+
+    private static async Task<int> Call(MicroService node, Settings o, string service, string endpoint, byte[] body, Dictionary<string, string> metadata, CancellationToken ct)
+    {
         var reply = await node.Client.CallAsync<byte[]>(service, endpoint, body, new CallOptions
         {
             ContentType = JsonCodec.MediaType,
@@ -179,10 +195,8 @@ public static class Program
         return ExitCodes.Ok;
     }
 
-    private static async Task<int> Publish(MicroService node, Settings o, string topic, string json, string type, string[] headers, CancellationToken ct)
+    private static async Task<int> Publish(MicroService node, Settings o, string topic, byte[] body, string type, Dictionary<string, string> metadata, CancellationToken ct)
     {
-        if (ReadJson(json, out var body, out var error) is false) return Fail(ExitCodes.BadInput, error);
-        if (ParseHeaders(headers, out var metadata, out error) is false) return Fail(ExitCodes.BadInput, error);
         // Held until a subscriber is known (at most --timeout), so "nobody listens" is an error, not silence.
         await node.Client.PublishAsync(topic, body, new PublishOptions
         {

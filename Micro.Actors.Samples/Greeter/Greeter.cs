@@ -13,6 +13,9 @@ public sealed record HelloReply(string Message, string Node);
 
 public sealed record AuditEvent(string Who, string What);
 
+/// <summary>Asks the greeter to take its time (deadline and drain demos).</summary>
+public sealed record WaitRequest(int Milliseconds);
+
 /// <summary>The greeter's handler: an actor that replies to its sender.</summary>
 public sealed class GreeterHandler : MicroHandler
 {
@@ -31,6 +34,18 @@ public sealed class GreeterHandler : MicroHandler
             Sender.Tell(new HelloReply($"Hello {r.Name}", node));
         });
         Receive<AuditEvent>(e => log.Info("Audit {0}: {1} {2}", Request.Id, e.Who, e.What));
+        ReceiveAsync<WaitRequest>(async w =>
+        {
+            var sender = Sender;
+            // Stops waiting when the caller stops waiting (the deadline travels with the request).
+            try { await Task.Delay(Math.Clamp(w.Milliseconds, 0, 60_000), Request.Cancellation); }
+            catch (OperationCanceledException)
+            {
+                sender.Tell(Errors.MicroError.Timeout("greeter", "stopped waiting: the caller's deadline passed"));
+                return;
+            }
+            sender.Tell(new HelloReply($"waited {w.Milliseconds} ms", node));
+        });
     }
 }
 
@@ -42,5 +57,6 @@ public static class GreeterService
     public static MicroService AddGreeter(this MicroService service) =>
         service.Handle<GreeterHandler>("Greeter", e => e
             .Map<HelloRequest, HelloReply>("Hello")
-            .Map<AuditEvent>("Audit"));
+            .Map<AuditEvent>("Audit")
+            .Map<WaitRequest, HelloReply>("Wait"));
 }

@@ -40,6 +40,12 @@ public sealed class ProcessRunner : IDisposable
         return runner;
     }
 
+    public void WriteStdin(string text)
+    {
+        _process.StandardInput.Write(text);
+        _process.StandardInput.Close();
+    }
+
     public int Id => _process.Id;
     public IReadOnlyList<string> Stdout => _stdout.ToArray();
     public IReadOnlyList<string> Stderr => _stderr.ToArray();

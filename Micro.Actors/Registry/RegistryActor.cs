@@ -67,6 +67,12 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.UnreachableMember>(e =>
         {
             _unreachable.Add(e.Member.UniqueAddress);
+            // A node that may be dead must not hold up "ready": keep asking it, in the background.
+            if (_pending.Remove(e.Member.UniqueAddress, out var waiting))
+            {
+                _slow[e.Member.UniqueAddress] = waiting;
+                Publish(_view with { PendingServices = RecomputePending() }, []);
+            }
             SetStatus(e.Member, NodeStatus.Unreachable);
         });
         Receive<ClusterEvent.ReachableMember>(e =>
@@ -82,6 +88,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.CurrentClusterState>(state =>
         {
             foreach (var m in state.Members) Track(m);
+            foreach (var m in state.Unreachable) _unreachable.Add(m.UniqueAddress);
             foreach (var m in state.Members.Where(m => m.Status is MemberStatus.Joining or MemberStatus.WeaklyUp)) OnJoining(m);
             foreach (var m in state.Members.Where(m => m.Status == MemberStatus.Up)) OnUp(m);
             if (!_view.MembershipKnown) Publish(_view with { MembershipKnown = true }, []);
@@ -179,7 +186,14 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         OnSelfKnown(member);
         _joining.Remove(member.UniqueAddress);
         if (ServiceOf(member) is not { } service) return;
-        if (_pending.ContainsKey(member.UniqueAddress) || _view.Nodes.ContainsKey(NodeId(member.UniqueAddress))) return;
+        if (_pending.ContainsKey(member.UniqueAddress) || _slow.ContainsKey(member.UniqueAddress)
+            || _view.Nodes.ContainsKey(NodeId(member.UniqueAddress))) return;
+        if (_unreachable.Contains(member.UniqueAddress))
+        {
+            _slow[member.UniqueAddress] = member; // fetched when it answers; meanwhile it holds nobody up
+            Fetch(member, MaxDescriptorAttempts);
+            return;
+        }
         _pending[member.UniqueAddress] = member;
         Publish(_view with { PendingServices = _view.PendingServices.Add(service) }, []);
         Fetch(member, 1);
@@ -229,7 +243,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
             Timers.StartSingleTimer(e.Member, new FetchAgain(e.Member, e.Attempt + 1), TimeSpan.FromMilliseconds(200 * e.Attempt));
             return;
         }
-        if (e.Attempt == MaxDescriptorAttempts)
+        if (e.Attempt == MaxDescriptorAttempts && _pending.ContainsKey(e.Member))
         {
             _log.Warning("Registry: {0} has role {1} but did not give its descriptor after {2} attempts ({3}); " +
                 "it is not selectable until it does (still asking every {4} s)", member.Address, ServiceOf(member), e.Attempt, e.Reason, SlowRetry.TotalSeconds);

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Micro.Actors.Tests.Support;
+
+namespace Micro.Actors.Tests.Samples;
+
+/// <summary>
+/// The real `micro` binary against a real greeter (and subscriber) process: every command, every
+/// bad input, exit codes and output. One greeter serves the whole class.
+/// </summary>
+public sealed class CliTests : IClassFixture<CliTests.Greeter>
+{
+    public sealed class Greeter : IAsyncLifetime
+    {
+        public int Port { get; } = TestCluster.FreePort();
+        public ProcessRunner Process { get; private set; } = null!;
+        public string Seed => $"127.0.0.1:{Port}";
+
+        public async Task InitializeAsync()
+        {
+            Process = ProcessRunner.StartSample("greeter", "--port", $"{Port}");
+            await Process.WaitForLogAsync("is Up in cluster", TimeSpan.FromSeconds(30));
+        }
+
+        public Task DisposeAsync()
+        {
+            Process.Dispose();
+            return Task.CompletedTask;
+        }
+    }
+
+    private readonly Greeter _greeter;
+
+    public CliTests(Greeter greeter) => _greeter = greeter;
+
+    private static string MicroDll => Path.Combine(AppContext.BaseDirectory, "micro.dll");
+
+    private async Task<(int Exit, string Out, string Err, TimeSpan Took)> MicroWithStdin(string? stdin, params string[] args)
+    {
+        var watch = Stopwatch.StartNew();
+        using var p = ProcessRunner.Start("dotnet", [MicroDll, .. args, "--seed", _greeter.Seed]);
+        if (stdin is not null) p.WriteStdin(stdin);
+        var exit = await p.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        return (exit, string.Join('\n', p.Stdout), string.Join('\n', p.Stderr), watch.Elapsed);
+    }
+
+    private Task<(int Exit, string Out, string Err, TimeSpan Took)> Micro(params string[] args) => MicroWithStdin(null, args);
+
+    [Fact]
+    public async Task Services_lists_the_greeter_as_a_table_and_as_json()
+    {
+        var table = await Micro("services");
+        Assert.True(table.Exit == 0, table.Err);
+        Assert.Matches(@"NAME\s+VERSIONS\s+NODES", table.Out);
+        Assert.Matches(@"greeter\s+1\.0\.0\s+1", table.Out);
+
+        var json = await Micro("services", "--output", "json");
+        var services = JsonDocument.Parse(json.Out).RootElement;
+        Assert.Contains(services.EnumerateArray(), s => s.GetProperty("name").GetString() == "greeter" && s.GetProperty("nodes").GetInt32() == 1);
+    }
+
+    [Fact]
+    public async Task Service_shows_nodes_endpoints_and_shapes_and_an_unknown_one_exits_3()
+    {
+        var shown = await Micro("service", "greeter");
+        Assert.True(shown.Exit == 0, shown.Err);
+        Assert.Contains($"127.0.0.1:{_greeter.Port}", shown.Out);
+        Assert.Matches(@"Greeter\.Hello\s+HelloRequest \{""name"":""string""\}\s+HelloReply \{""message"":""string"",""node"":""string""\}", shown.Out);
+        Assert.Contains("(none: one-way)", shown.Out);
+        Assert.DoesNotContain("Debug.", shown.Out);
+
+        var missing = await Micro("service", "nope");
+        Assert.Equal(3, missing.Exit);
+        Assert.Matches(@"^error: 404 Not Found \(micro\.cli\): service 'nope' .*known services: greeter", missing.Err.Split('\n').Single(l => l.StartsWith("error: ")));
+    }
+
+    [Fact]
+    public async Task Call_prints_the_JSON_reply_from_an_argument_or_stdin_and_takes_headers()
+    {
+        var call = await Micro("call", "greeter", "Greeter.Hello", """{"name":"John"}""", "--header", "trace=1");
+        Assert.True(call.Exit == 0, call.Err);
+        var reply = JsonDocument.Parse(call.Out).RootElement;
+        Assert.Equal("Hello John", reply.GetProperty("message").GetString());
+        Assert.Equal($"127.0.0.1:{_greeter.Port}", reply.GetProperty("node").GetString());
+        // Graceful leave is quick: the whole command, start to exit, stays within a few seconds.
+        Assert.True(call.Took < TimeSpan.FromSeconds(8), $"took {call.Took}");
+
+        var piped = await MicroWithStdin("""{"NAME":"Piped"}""", "call", "greeter", "Greeter.Hello", "-");
+        Assert.True(piped.Exit == 0, piped.Err);
+        Assert.Contains("Hello Piped", piped.Out);
+    }
+
+    [Theory]
+    [InlineData("""{"name":""", 2, "malformed JSON")]
+    [InlineData("""{"name":5}""", 2, "400 Bad Request (greeter): Greeter.Hello takes a HelloRequest: the JSON does not fit HelloRequest at $.name")]
+    [InlineData("""{}""", 2, "400 Bad Request (greeter): Greeter.Hello takes a HelloRequest: the JSON does not fit HelloRequest")]
+    [InlineData("""{"name":""}""", 2, "400 Bad Request (greeter): name is empty")]
+    public async Task Bad_requests_exit_2_with_one_readable_line_and_the_greeter_keeps_serving(string json, int exit, string message)
+    {
+        var bad = await Micro("call", "greeter", "Greeter.Hello", json);
+        Assert.Equal(exit, bad.Exit);
+        Assert.Empty(bad.Out);
+        Assert.Contains(message, bad.Err.Split('\n').Single(l => l.StartsWith("error: ")));
+
+        Assert.Equal(0, (await Micro("call", "greeter", "Greeter.Hello", """{"name":"Still"}""")).Exit);
+    }
+
+    [Fact]
+    public async Task Unknown_service_and_endpoint_exit_3_timeout_exits_4_oversized_exits_2()
+    {
+        var service = await Micro("call", "nope", "Nope.Do", "{}");
+        Assert.Equal(3, service.Exit);
+        Assert.Contains("service 'nope' is not in the registry", service.Err);
+
+        var endpoint = await Micro("call", "greeter", "Greeter.Bye", "{}");
+        Assert.Equal(3, endpoint.Exit);
+        Assert.Contains("its endpoints are: Greeter.Audit, Greeter.Hello, Greeter.Wait", endpoint.Err);
+
+        var slow = await Micro("call", "greeter", "Greeter.Wait", """{"milliseconds":5000}""", "--timeout", "1");
+        Assert.Equal(4, slow.Exit);
+        Assert.Contains("408", slow.Err);
+
+        var big = await MicroWithStdin(JsonSerializer.Serialize(new { name = new string('x', 200_000) }), "call", "greeter", "Greeter.Hello", "-");
+        Assert.Equal(2, big.Exit);
+        Assert.Contains("413", big.Err);
+        Assert.Contains("maximum-frame-size", big.Err);
+
+        var header = await Micro("call", "greeter", "Greeter.Hello", """{"name":"x"}""", "--header", "novalue");
+        Assert.Equal(2, header.Exit);
+
+        var usage = await Micro("call", "greeter");
+        Assert.Equal(2, usage.Exit);
+
+        Assert.Equal(0, (await Micro("call", "greeter", "Greeter.Hello", """{"name":"Still"}""")).Exit);
+    }
+
+    [Fact]
+    public async Task An_unreachable_seed_exits_6_within_the_timeout_naming_the_seed()
+    {
+        var port = TestCluster.FreePort();
+        var watch = Stopwatch.StartNew();
+        using var p = ProcessRunner.Start("dotnet", [MicroDll, "services", "--seed", $"127.0.0.1:{port}", "--timeout", "2"]);
+        var exit = await p.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(6, exit);
+        Assert.Contains(p.Stderr, l => l.StartsWith("error: cannot reach the cluster") && l.Contains($"127.0.0.1:{port}") && l.Contains("within 2 s"));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Health_and_stats_report_every_node()
+    {
+        await Micro("call", "greeter", "Greeter.Hello", """{"name":"Counted"}""");
+        var health = await Micro("health", "greeter");
+        Assert.True(health.Exit == 0, health.Err);
+        Assert.Matches($@"127\.0\.0\.1:{_greeter.Port}\s+ok\s+1\.0\.0\s+[\d.]+ ms", health.Out);
+
+        var json = JsonDocument.Parse((await Micro("health", "greeter", "-o", "json")).Out).RootElement;
+        Assert.Equal("ok", json[0].GetProperty("status").GetString());
+
+        var stats = await Micro("stats", "greeter");
+        Assert.True(stats.Exit == 0, stats.Err);
+        Assert.Matches(@"MEMORY", stats.Out);
+        Assert.Matches($@"127\.0\.0\.1:{_greeter.Port}\s+Greeter\.Hello\s+[1-9]\d*\s+\d+", stats.Out);
+    }
+
+    [Fact]
+    public async Task Publish_reaches_a_subscriber_process_and_without_one_exits_3()
+    {
+        using var subscriber = ProcessRunner.StartSample("subscriber", "--topic", "cli-ticks", "--port", "0", "--seed", _greeter.Seed);
+        await subscriber.WaitForLogAsync("is Up in cluster", TimeSpan.FromSeconds(30));
+
+        var published = await Micro("publish", "cli-ticks", """{"number":42,"text":"from the cli"}""", "--type", "Tick");
+        Assert.True(published.Exit == 0, published.Err);
+        await Eventually.TrueAsync(() => subscriber.Stdout.Any(l => l.StartsWith("event 42 from the cli")), TimeSpan.FromSeconds(10), "the event at the subscriber");
+
+        var nobody = await Micro("publish", "nobody-listens", """{"number":1,"text":"x"}""", "--type", "Tick", "--timeout", "1");
+        Assert.Equal(3, nobody.Exit);
+        Assert.Contains("no subscriber of topic 'nobody-listens'", nobody.Err);
+
+        // Leave the shared cluster as found: a killed member would stay unreachable until downed.
+        subscriber.Terminate();
+        Assert.Equal(0, await subscriber.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+    }
+}
