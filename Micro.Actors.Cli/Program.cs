@@ -42,8 +42,9 @@ public static class Program
         var services = new Command("services", "List the services: name, versions, node count");
         services.SetAction((r, ct) => WithNode(r, (node, o) => ListServices(node, o, ct)));
 
-        var inspect = new Command("service", "Show a service: its nodes, endpoints (with request and response shapes) and topics") { name };
-        inspect.SetAction((r, ct) => WithNode(r, (node, o) => ShowService(node, o, r.GetValue(name)!, ct)));
+        var all = new Option<bool>("--all") { Description = "Also list the built-in endpoints every node has (Debug.Health, Debug.Stats)" };
+        var inspect = new Command("service", "Show a service: its nodes, endpoints (with request and response shapes) and topics") { name, all };
+        inspect.SetAction((r, ct) => WithNode(r, (node, o) => ShowService(node, o, r.GetValue(name)!, r.GetValue(all), ct)));
 
         var call = new Command("call", "Call an endpoint with a JSON request and print the JSON reply") { service, endpoint, json, headers };
         // Input is read and checked before joining: bad input fails at once, without touching the cluster.
@@ -147,7 +148,7 @@ public static class Program
         return ExitCodes.Ok;
     }
 
-    private static async Task<int> ShowService(MicroService node, Settings o, string name, CancellationToken ct)
+    private static async Task<int> ShowService(MicroService node, Settings o, string name, bool all, CancellationToken ct)
     {
         var service = await FindAsync(node, name, ct).ConfigureAwait(false);
         if (o.Json)
@@ -162,6 +163,11 @@ public static class Program
         var endpoints = new Table("ENDPOINT", "REQUEST", "RESPONSE");
         foreach (var e in service.Nodes.SelectMany(n => n.Endpoints).DistinctBy(e => e.Name).OrderBy(e => e.Name, StringComparer.Ordinal))
             endpoints.Add(e.Name, $"{Short(e.RequestType)} {e.RequestShape}", e.ResponseType is null ? "(none: one-way)" : $"{Short(e.ResponseType)} {e.ResponseShape}");
+        if (all)
+        {
+            endpoints.Add(BuiltIn.Health, "(any)", $"{nameof(HealthReply)} {JsonCodec.Shape(typeof(HealthReply))}");
+            endpoints.Add(BuiltIn.Stats, "(any)", $"{nameof(StatsReply)} {JsonCodec.Shape(typeof(StatsReply))}");
+        }
         var topics = service.Nodes.SelectMany(n => n.Subscriptions).Distinct().ToList();
         var sb = new StringBuilder();
         sb.AppendLine($"service {service.Name}").AppendLine().AppendLine(nodes.ToString()).AppendLine().AppendLine(endpoints.ToString());

@@ -28,8 +28,12 @@ public static class Program
         var greeter = new Command("greeter", "Run the greeter service until Ctrl+C or SIGTERM (default port 4053)") { host, port, seeds };
         greeter.SetAction((r, ct) => Guard(() => RunGreeter(Node(r, host, port, seeds, 4053), ct)));
 
-        var client = new Command("greeter-client", "Join the cluster, call Greeter.Hello N times, print one line per reply (default port 0)") { host, port, seeds, count, name };
-        client.SetAction((r, ct) => Guard(() => RunClient(Node(r, host, port, seeds, 0), r.GetValue(count), r.GetValue(name)!, ct)));
+        var concurrency = new Option<int?>("--concurrency") { Description = "Calls in flight at once (load mode: prints a summary line instead of one line per reply)" };
+        var duration = new Option<double?>("--duration") { Description = "Seconds to keep calling (load mode), instead of --count calls" };
+        var client = new Command("greeter-client", "Join the cluster, call Greeter.Hello N times, print one line per reply (default port 0)") { host, port, seeds, count, name, concurrency, duration };
+        client.SetAction((r, ct) => Guard(() => r.GetValue(concurrency) is null && r.GetValue(duration) is null
+            ? RunClient(Node(r, host, port, seeds, 0), r.GetValue(count), r.GetValue(name)!, ct)
+            : LoadClient.Run(Node(r, host, port, seeds, 0), r.GetValue(concurrency) ?? 1, r.GetValue(duration), r.GetValue(count), r.GetValue(name)!, ct)));
 
         var topic = new Option<string>("--topic") { Description = "Topic to subscribe or publish to", Required = true };
         var queue = new Option<string?>("--queue") { Description = "Queue group: each event goes to one member of the group" };

@@ -18,6 +18,7 @@ public sealed class CodecTests : IDisposable
         new HelloRequest("Ann"),
         new HelloReply("Hello Ann", "127.0.0.1:4053"),
         new AuditEvent("ann", "logged in"),
+        new WaitRequest(250),
         new Tick(7, "tick 7 of 9"),
         new HealthReply("ok", "greeter", "1.0.0", "127.0.0.1:4053"),
         new StatsReply("greeter", "127.0.0.1:4053", new DateTime(2026, 11, 26, 9, 0, 0, DateTimeKind.Utc), TimeSpan.FromMinutes(3), 1 << 20, 18, 1, 2, 3,

@@ -68,6 +68,8 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         Assert.Matches(@"Greeter\.Hello\s+HelloRequest \{""name"":""string""\}\s+HelloReply \{""message"":""string"",""node"":""string""\}", shown.Out);
         Assert.Contains("(none: one-way)", shown.Out);
         Assert.DoesNotContain("Debug.", shown.Out);
+        var withBuiltIns = await Micro("service", "greeter", "--all");
+        Assert.Matches(@"Debug\.Health\s+\(any\)\s+HealthReply \{""status"":""string""", withBuiltIns.Out);
 
         var missing = await Micro("service", "nope");
         Assert.Equal(3, missing.Exit);

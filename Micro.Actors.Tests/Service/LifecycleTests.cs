@@ -7,7 +7,7 @@ using Micro.Actors.Tests.Support;
 namespace Micro.Actors.Tests.Service;
 
 /// <summary>Nodes leaving and dying while calls are in flight.</summary>
-public sealed class LifecycleTests
+public sealed class LifecycleTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public async Task One_instance_stopped_gracefully_under_load_every_call_succeeds_on_the_other()
@@ -36,7 +36,9 @@ public sealed class LifecycleTests
         })).ToList();
 
         await Eventually.TrueAsync(() => servedBy.Contains(a.Address) && servedBy.Contains(b.Address), TimeSpan.FromSeconds(10), "traffic on both nodes");
+        var stopping = DateTime.UtcNow;
         await a.StopAsync();
+        output.WriteLine($"graceful stop under load took {(DateTime.UtcNow - stopping).TotalMilliseconds:0} ms; {servedBy.Count} calls so far, {failures.Count} failed");
         var afterStop = servedBy.Count;
         await Eventually.TrueAsync(() => servedBy.Count > afterStop + 50, TimeSpan.FromSeconds(10), "50 more calls");
         stopLoad.Cancel();
@@ -71,8 +73,10 @@ public sealed class LifecycleTests
         await Eventually.TrueAsync(() => Volatile.Read(ref arrived) > 0, TimeSpan.FromSeconds(5), "a call to reach the doomed node");
         await doomed.System.Terminate();
 
+        var killed = DateTime.UtcNow;
         var replies = await Task.WhenAll(calls);
         Assert.All(replies, r => Assert.Equal("done", r));
+        output.WriteLine($"8 calls, {Volatile.Read(ref arrived)} held by the dying node: all answered {(DateTime.UtcNow - killed).TotalMilliseconds:0} ms after its system ended");
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(4), $"failover took {DateTime.UtcNow - started}");
         // The dead node is sidelined: new calls go to the healthy one at once.
         for (var i = 0; i < 5; i++)

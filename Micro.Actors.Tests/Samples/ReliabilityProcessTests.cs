@@ -1,0 +1,81 @@
+using System.Text.RegularExpressions;
+using Micro.Actors.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Micro.Actors.Tests.Samples;
+
+/// <summary>Real greeter processes crashing and restarting under a real client's load.</summary>
+public sealed class ReliabilityProcessTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);
+
+    private static string[] GreeterArgs(int port, params int[] seeds) =>
+        ["greeter", "--port", $"{port}", .. seeds.SelectMany(s => new[] { "--seed", $"127.0.0.1:{s}" })];
+
+    private static (int Calls, int Ok, int Failed, double P99, double Max) Summary(ProcessRunner client)
+    {
+        var line = client.Stdout.Single(l => l.StartsWith("calls="));
+        var m = Regex.Match(line, @"calls=(\d+) ok=(\d+) failed=(\d+) p50_ms=[\d.]+ p99_ms=([\d.]+) max_ms=([\d.]+)");
+        Assert.True(m.Success, line);
+        return (int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value), int.Parse(m.Groups[3].Value),
+            double.Parse(m.Groups[4].Value), double.Parse(m.Groups[5].Value));
+    }
+
+    [Fact]
+    public async Task A_greeter_killed_mid_run_costs_no_call_and_no_call_outlives_its_deadline()
+    {
+        var ports = new[] { TestCluster.FreePort(), TestCluster.FreePort(), TestCluster.FreePort() };
+        using var g1 = ProcessRunner.StartSample(GreeterArgs(ports[0]));
+        await g1.WaitForLogAsync("is Up in cluster", Startup);
+        using var g2 = ProcessRunner.StartSample(GreeterArgs(ports[1], ports[0]));
+        using var g3 = ProcessRunner.StartSample(GreeterArgs(ports[2], ports[0]));
+        await g2.WaitForLogAsync("is Up in cluster", Startup);
+        await g3.WaitForLogAsync("is Up in cluster", Startup);
+
+        using var client = ProcessRunner.StartSample("greeter-client", "--concurrency", "8", "--duration", "8", "--seed", $"127.0.0.1:{ports[0]}");
+        await client.WaitForLogAsync("is Up in cluster", Startup);
+        await Task.Delay(2_000); // load running on all three
+        g3.Kill();
+
+        Assert.True(await client.WaitForExitAsync(TimeSpan.FromSeconds(60)) == 0, client.Describe());
+        var s = Summary(client);
+        output.WriteLine($"kill -9 of one of three greeters under 8 concurrent calls: {client.Stdout.Single(l => l.StartsWith("calls="))}");
+        Assert.Equal(0, s.Failed);
+        Assert.True(s.Calls > 100, $"only {s.Calls} calls");
+        Assert.True(s.Max < 5_000, $"a call took {s.Max} ms: longer than its 5 s deadline");
+    }
+
+    [Fact]
+    public async Task A_rolling_restart_with_SIGTERM_under_load_has_zero_failed_calls()
+    {
+        var ports = new[] { TestCluster.FreePort(), TestCluster.FreePort(), TestCluster.FreePort() };
+        // Every greeter lists all three as seeds, so any one of them can restart and rejoin.
+        var greeters = ports.Select(p => ProcessRunner.StartSample(GreeterArgs(p, ports))).ToArray();
+        try
+        {
+            foreach (var g in greeters) await g.WaitForLogAsync("is Up in cluster", Startup);
+            using var client = ProcessRunner.StartSample("greeter-client", "--concurrency", "4", "--duration", "30", "--seed", $"127.0.0.1:{ports[0]}");
+            await client.WaitForLogAsync("is Up in cluster", Startup);
+
+            for (var i = greeters.Length - 1; i >= 0; i--)
+            {
+                await Task.Delay(1_000);
+                greeters[i].Terminate();
+                Assert.Equal(0, await greeters[i].WaitForExitAsync(TimeSpan.FromSeconds(30)));
+                greeters[i].Dispose();
+                greeters[i] = ProcessRunner.StartSample(GreeterArgs(ports[i], ports));
+                await greeters[i].WaitForLogAsync("is Up in cluster", Startup);
+            }
+
+            Assert.True(await client.WaitForExitAsync(TimeSpan.FromSeconds(90)) == 0, client.Describe());
+            var s = Summary(client);
+            output.WriteLine($"rolling restart of three greeters under 4 concurrent calls: {client.Stdout.Single(l => l.StartsWith("calls="))}");
+            Assert.Equal(0, s.Failed);
+            Assert.True(s.Calls > 100, $"only {s.Calls} calls");
+        }
+        finally
+        {
+            foreach (var g in greeters) g.Dispose();
+        }
+    }
+}
