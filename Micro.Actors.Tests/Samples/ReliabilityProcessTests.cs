@@ -46,6 +46,38 @@ public sealed class ReliabilityProcessTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task The_first_seed_killed_and_restarted_on_its_port_rejoins_the_running_cluster()
+    {
+        var (p1, p2) = (TestCluster.FreePort(), TestCluster.FreePort());
+        var seed = ProcessRunner.StartSample(GreeterArgs(p1));
+        try
+        {
+            await seed.WaitForLogAsync("is Up in cluster", Startup);
+            using var other = ProcessRunner.StartSample(GreeterArgs(p2, p1, p2));
+            await other.WaitForLogAsync("is Up in cluster", Startup);
+
+            seed.Kill();
+            await seed.WaitForExitAsync(TimeSpan.FromSeconds(10));
+            seed.Dispose();
+            // Same host:port, both seeds listed: it finds the running cluster through the other node
+            // (rather than starting a new one), and its old incarnation is replaced.
+            var restarted = DateTime.UtcNow;
+            seed = ProcessRunner.StartSample(GreeterArgs(p1, p1, p2));
+            await seed.WaitForLogAsync("is Up in cluster", Startup);
+            output.WriteLine($"the killed seed was Up again {(DateTime.UtcNow - restarted).TotalSeconds:0.0} s after its restart");
+
+            using var client = ProcessRunner.StartSample("greeter-client", "--count", "30", "--seed", $"127.0.0.1:{p2}");
+            Assert.True(await client.WaitForExitAsync(TimeSpan.FromSeconds(60)) == 0, client.Describe());
+            Assert.Contains(client.Stdout, l => l.EndsWith($":{p1}"));
+            Assert.Contains(client.Stdout, l => l.EndsWith($":{p2}"));
+        }
+        finally
+        {
+            seed.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task A_rolling_restart_with_SIGTERM_under_load_has_zero_failed_calls()
     {
         var ports = new[] { TestCluster.FreePort(), TestCluster.FreePort(), TestCluster.FreePort() };
