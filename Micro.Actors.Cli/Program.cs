@@ -105,6 +105,9 @@ public static class Program
                     # node that is not downed yet): after a second or two the tool exits anyway.
                     akka.coordinated-shutdown.phases.cluster-leave.timeout = 2s
                     akka.coordinated-shutdown.phases.cluster-exiting.timeout = 2s
+                    # A short-lived node: ask peers for the pub/sub registry often, so that a publish
+                    # learns of subscribers soon after joining (a ping every 100 ms, for a few seconds).
+                    akka.cluster.pub-sub.gossip-interval = 100ms
                     """;
             });
         }
