@@ -21,11 +21,11 @@ public sealed class PubSubBroker : IBroker
     private int _next;
 
     /// <param name="onChange">Told of every subscription added (true) or removed (false), for the node's descriptor.</param>
-    internal PubSubBroker(ActorSystem system, Codecs codecs, Action<SubscriptionInfo, bool> onChange)
+    internal PubSubBroker(ActorSystem system, IActorRef mediator, Codecs codecs, Action<SubscriptionInfo, bool> onChange)
     {
         _codecs = codecs;
         _system = system;
-        _mediator = DistributedPubSub.Get(system).Mediator;
+        _mediator = mediator;
         _onChange = onChange;
     }
 
@@ -69,8 +69,8 @@ public sealed class PubSubBroker : IBroker
         if (spec.Queue is { } q && string.IsNullOrWhiteSpace(q)) throw new ArgumentException("A queue name cannot be blank", nameof(spec));
         var counters = new SubscriberCounters();
         var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var codecs = _codecs;
-        var actor = _system.ActorOf(Props.Create(() => new SubscriberActor(spec, counters, subscribed, codecs)),
+        var (codecs, mediator) = (_codecs, _mediator);
+        var actor = _system.ActorOf(Props.Create(() => new SubscriberActor(spec, counters, subscribed, codecs, mediator)),
             $"micro-subscriber-{Interlocked.Increment(ref _next)}");
         try { await subscribed.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false); }
         catch (Exception)

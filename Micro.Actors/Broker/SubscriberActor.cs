@@ -34,7 +34,7 @@ internal sealed class SubscriberActor : ReceiveActor
     private readonly SubscriberCounters _counters;
     private readonly TaskCompletionSource _subscribed;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly IActorRef _mediator = DistributedPubSub.Get(Context.System).Mediator;
+    private readonly IActorRef _mediator;
     private readonly string _group;
     private IActorRef? _child;
     private int _acks;
@@ -42,8 +42,9 @@ internal sealed class SubscriberActor : ReceiveActor
 
     private readonly Codec.Codecs _codecs;
 
-    public SubscriberActor(SubscriberSpec spec, SubscriberCounters counters, TaskCompletionSource subscribed, Codec.Codecs codecs)
+    public SubscriberActor(SubscriberSpec spec, SubscriberCounters counters, TaskCompletionSource subscribed, Codec.Codecs codecs, IActorRef mediator)
     {
+        _mediator = mediator;
         _codecs = codecs;
         _spec = spec;
         _counters = counters;

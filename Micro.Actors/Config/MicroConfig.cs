@@ -32,7 +32,10 @@ public static class MicroConfig
             akka.cluster.roles = {{roles}}
             akka.cluster.app-version = {{Quote(settings.Version)}}
             """;
-        return ConfigurationFactory.ParseString(overrides).WithFallback(loaded);
+        // Cluster.Tools' defaults (pub/sub serializers and settings) from the start: Micro.Actors runs
+        // its own mediator rather than the extension's, so nothing else would load them in time.
+        return ConfigurationFactory.ParseString(overrides).WithFallback(loaded)
+            .WithFallback(Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.DefaultConfig());
     }
 
     private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";

@@ -52,8 +52,15 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
     private readonly HashSet<ChannelWriter<RegistryEvent>> _channels = new();
     private RegistryView _view = RegistryView.Empty;
 
-    public RegistryActor(TimeSpan descriptorTimeout, TaskCompletionSource ready)
+    private readonly IActorRef _mediator;
+    private readonly NodeHealth _health;
+    private readonly TimeSpan _suspectFor;
+
+    public RegistryActor(TimeSpan descriptorTimeout, TaskCompletionSource ready, IActorRef mediator, NodeHealth health, TimeSpan suspectFor)
     {
+        _mediator = mediator;
+        _health = health;
+        _suspectFor = suspectFor;
         _descriptorTimeout = descriptorTimeout;
         _ready = ready;
 
@@ -67,6 +74,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.UnreachableMember>(e =>
         {
             _unreachable.Add(e.Member.UniqueAddress);
+            _health.Unreachable(e.Member.Address);
             // A node that may be dead must not hold up "ready": keep asking it, in the background.
             if (_pending.Remove(e.Member.UniqueAddress, out var waiting))
             {
@@ -78,6 +86,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         Receive<ClusterEvent.ReachableMember>(e =>
         {
             _unreachable.Remove(e.Member.UniqueAddress);
+            _health.Reachable(e.Member.Address);
             SetStatus(e.Member, IsLeaving(e.Member) ? NodeStatus.Leaving : NodeStatus.Up);
         });
         // Joined (or weakly up) is enough to know the membership and to call other nodes: a client
@@ -93,7 +102,12 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
             foreach (var m in state.Members.Where(m => m.Status == MemberStatus.Up)) OnUp(m);
             if (!_view.MembershipKnown) Publish(_view with { MembershipKnown = true }, []);
         });
-        Receive<DisassociatedEvent>(e => Tell(new NodeSuspected(e.RemoteAddress)));
+        Receive<DisassociatedEvent>(e =>
+        {
+            _health.Suspect(e.RemoteAddress, _suspectFor);
+            Tell(new NodeSuspected(e.RemoteAddress));
+        });
+        Receive<AssociatedEvent>(e => _health.Connected(e.RemoteAddress));
 
         Receive<DescriptorChanged>(OnChanged);
         Receive<Akka.Cluster.Tools.PublishSubscribe.SubscribeAck>(_ => { });
@@ -125,8 +139,8 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
         Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
-        Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(Context.System).Mediator
-            .Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(DescriptorChanged.Topic, Self));
+        Context.System.EventStream.Subscribe(Self, typeof(AssociatedEvent));
+        _mediator.Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(DescriptorChanged.Topic, Self));
     }
 
     /// <summary>A known node changed its descriptor (its subscriptions): fetch it again.</summary>
@@ -150,6 +164,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
     {
         if (member.Status is MemberStatus.Removed or MemberStatus.Down)
         {
+            if (member.Status == MemberStatus.Removed) _health.Gone(member.Address);
             _members.Remove(member.UniqueAddress);
             _unreachable.Remove(member.UniqueAddress);
         }

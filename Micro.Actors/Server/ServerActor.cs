@@ -296,9 +296,8 @@ internal sealed class DescriptorActor : ReceiveActor
 
     public sealed record SetSubscriptions(IReadOnlyList<Broker.SubscriptionInfo> Subscriptions);
 
-    public DescriptorActor(Registry.NodeDescriptor descriptor)
+    public DescriptorActor(Registry.NodeDescriptor descriptor, IActorRef mediator)
     {
-        var mediator = Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(Context.System).Mediator;
         var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
         Receive<GetDescriptor>(_ => Sender.Tell(descriptor));
         Receive<SetSubscriptions>(s =>

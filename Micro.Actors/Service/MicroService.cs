@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Akka;
 using Akka.Actor;
 using Akka.Cluster;
+using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Micro.Actors.Broker;
 using Micro.Actors.Client;
@@ -153,11 +154,15 @@ public sealed class MicroService : IAsyncDisposable
 
         var system = ActorSystem.Create(Settings.ClusterName, MicroConfig.ForNode(_config, Settings, Name));
         var cluster = Cluster.Get(system);
+        // Our own mediator (same path on every node), whose queue-group routing avoids nodes that are down.
+        var health = new NodeHealth();
+        var mediator = system.ActorOf(DistributedPubSubMediator.Props(
+            DistributedPubSubSettings.Create(system).WithRoutingLogic(new AvoidingRoutingLogic(health))), "micro-pubsub");
         cluster.RegisterOnMemberUp(() => _up.TrySetResult());
 
         var codecs = new Codecs([new HyperionCodec(system), JsonCodec.Instance, .. _options.Codecs]);
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var registry = system.ActorOf(Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, ready)), RegistryActor.Name);
+        var registry = system.ActorOf(Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
         if (Name is not null)
         {
             var groups = _groups.ToList();
@@ -166,9 +171,9 @@ public sealed class MicroService : IAsyncDisposable
             var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs)), ServerActor.Name);
             var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                 groups.SelectMany(g => g.Endpoints).Select(Describe).ToList(), server);
-            _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor)), DescriptorActor.Name);
+            _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
         }
-        _broker = new PubSubBroker(system, codecs, OnSubscriptionChange);
+        _broker = new PubSubBroker(system, mediator, codecs, OnSubscriptionChange);
 
         _client = new MicroClient(system, registry, new ClientDefaults(
             Settings.RequestTimeout, Settings.Retries,
