@@ -1,3 +1,4 @@
+using Akka.Actor;
 using System.Diagnostics;
 using Micro.Actors.Client;
 using Micro.Actors.Errors;
@@ -97,5 +98,44 @@ public sealed class RobustnessTests
         await service.StopAsync();
         var e = await Assert.ThrowsAsync<MicroException>(() => service.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("x")));
         Assert.Equal(503, e.Code);
+    }
+}
+
+/// <summary>Envelopes a well-behaved client never sends, sent straight to a node's server actor.</summary>
+public sealed class HostileEnvelopeTests
+{
+    [Fact]
+    public async Task Malformed_envelopes_get_400_and_the_node_keeps_serving()
+    {
+        await using var cluster = new TestCluster();
+        var service = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s));
+        var client = await cluster.StartClientAsync();
+        var server = client.System.ActorSelection($"{Akka.Cluster.Cluster.Get(service.System).SelfAddress}/user/micro-server");
+        var noHeaders = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty;
+
+        Micro.Actors.Server.Request[] hostile =
+        [
+            new("id-1", "echo", null!, new Ping("x"), "application/x-hyperion", noHeaders, TimeSpan.FromSeconds(5)),
+            new("id-2", "echo", "Echo.Ping", null!, "application/x-hyperion", noHeaders, TimeSpan.FromSeconds(5)),
+            new("id-3", "echo", "Echo.Ping", new Ping("x"), null!, noHeaders, TimeSpan.FromSeconds(5)),
+            new("id-4", "echo", "Echo.Ping", new Ping("x"), "application/x-hyperion", null!, TimeSpan.FromSeconds(5)),
+            new(null!, "echo", "Echo.Ping", new Ping("x"), "application/x-hyperion", noHeaders, TimeSpan.FromSeconds(5)),
+            new("id-6", "echo", "Echo.Ping", new byte[] { 1, 2, 3 }, "application/json", noHeaders, TimeSpan.FromSeconds(5)),
+            new("id-7", "echo", "Echo.Ping", new Ping("x"), "text/evil", noHeaders, TimeSpan.FromSeconds(5)),
+            new("id-8", "echo", "Echo.Ping", "not a ping", "application/x-hyperion", noHeaders, TimeSpan.FromSeconds(5)),
+        ];
+        foreach (var request in hostile)
+        {
+            var response = await server.Ask<Micro.Actors.Server.Response>(request, TimeSpan.FromSeconds(5));
+            Assert.True(response.Error is { Code: 400 }, $"{request} -> {response}");
+        }
+
+        // Expired on arrival: 408, not work.
+        var late = await server.Ask<Micro.Actors.Server.Response>(
+            new Micro.Actors.Server.Request("id-9", "echo", "Echo.Ping", new Ping("x"), "application/x-hyperion", noHeaders, TimeSpan.FromSeconds(-1)),
+            TimeSpan.FromSeconds(5));
+        Assert.Equal(408, late.Error!.Code);
+
+        Assert.Equal("still", (await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("still"))).Text);
     }
 }

@@ -121,6 +121,26 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private void OnRequest(Request request)
     {
         var caller = request.OneWay ? ActorRefs.NoSender : Sender;
+        // Whatever a peer sends, the door answers: a malformed envelope is a 400, never a crash.
+        if (string.IsNullOrEmpty(request.Id) || string.IsNullOrEmpty(request.Endpoint) || string.IsNullOrEmpty(request.ContentType)
+            || request.Headers is null || request.Body is null)
+        {
+            _log.Warning("Malformed request envelope from {0}: {1}", Sender, request);
+            if (!request.OneWay)
+                caller?.Tell(new Response(request.Id ?? "", null, MicroError.BadRequest(_service,
+                    "malformed request envelope: id, endpoint, content type, headers and body are all required")), Self);
+            return;
+        }
+        try { Accept(request, caller); }
+        catch (Exception e)
+        {
+            _log.Error(e, "Request {0} to {1} could not be handled", request.Id, request.Endpoint);
+            Refuse(request, caller, MicroError.InternalServerError(_service, $"{request.Endpoint}: the server failed to take the request: {e.Message}"));
+        }
+    }
+
+    private void Accept(Request request, IActorRef? caller)
+    {
         ICodec? codec = null;
         if (!Codecs.IsNative(request.ContentType) && !_codecs.TryGet(request.ContentType, out codec))
         {
