@@ -125,7 +125,7 @@ public static class Program
             catch (TimeoutException)
             {
                 return Fail(ExitCodes.Unreachable, $"cannot reach the cluster '{node.Settings.ClusterName}' through seed node(s) " +
-                    $"{string.Join(", ", node.Settings.SeedNodes)} within {timeout.TotalSeconds:0.#} s: is a node running there, with that cluster name?");
+                    $"{string.Join(", ", node.Settings.SeedNodes)} within {timeout.TotalSeconds:0.#} s: is a node running there, with that cluster name and the same TLS settings (MICRO_TLS_*)?");
             }
             T("ready");
             var code = await run(node, settings).ConfigureAwait(false);

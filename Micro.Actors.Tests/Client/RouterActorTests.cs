@@ -39,10 +39,13 @@ public sealed class RouterActorTests : TestKit
         public ServiceNode Select(IReadOnlyList<ServiceNode> candidates) => candidates.MinBy(n => n.Address.Port)!;
     }
 
-    private static (RouterActor.Call Call, Task<object?> Result) NewCall(TimeSpan timeout, int? retries = null)
+    /// <summary>The router passes bodies through untouched; these stand for encoded messages.</summary>
+    private static byte[] Bytes(string text) => System.Text.Encoding.UTF8.GetBytes(text);
+
+    private static (RouterActor.Call Call, Task<byte[]?> Result) NewCall(TimeSpan timeout, int? retries = null)
     {
-        var completion = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var request = new Request(Guid.NewGuid().ToString("N"), "greeter", "Greeter.Hello", "Ann", "application/x-hyperion",
+        var completion = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var request = new Request(Guid.NewGuid().ToString("N"), "greeter", "Greeter.Hello", Bytes("Ann"), "application/x-hyperion",
             ImmutableDictionary<string, string>.Empty, timeout);
         return (new RouterActor.Call(request, new CallOptions { Retries = retries, Selector = new FirstSelector() }, DateTime.UtcNow + timeout, completion), completion.Task);
     }
@@ -59,8 +62,8 @@ public sealed class RouterActorTests : TestKit
         router.Tell(View(Node(1, server.Ref)));
         var request = server.ExpectMsg<Request>();
         Assert.InRange(request.Timeout, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(5));
-        server.Reply(new Response(request.Id, "Hello Ann", null));
-        Assert.Equal("Hello Ann", await result);
+        server.Reply(new Response(request.Id, Bytes("Hello Ann"), null));
+        Assert.Equal(Bytes("Hello Ann"), await result);
     }
 
     [Fact]
@@ -79,8 +82,8 @@ public sealed class RouterActorTests : TestKit
 
         var retried = b.ExpectMsg<Request>(TimeSpan.FromSeconds(1));
         Assert.Equal(call.Request.Id, retried.Id);
-        b.Reply(new Response(retried.Id, "from the other node", null));
-        Assert.Equal("from the other node", await result);
+        b.Reply(new Response(retried.Id, Bytes("from the other node"), null));
+        Assert.Equal(Bytes("from the other node"), await result);
     }
 
     [Fact]
@@ -134,7 +137,7 @@ public sealed class RouterActorTests : TestKit
         router.Tell(new Response(call.Request.Id, null, MicroError.InternalServerError("greeter", "late")), a.Ref);
         await Task.Delay(50);
         Assert.False(result.IsCompleted);
-        b.Reply(new Response(retried.Id, "ok", null));
-        Assert.Equal("ok", await result);
+        b.Reply(new Response(retried.Id, Bytes("ok"), null));
+        Assert.Equal(Bytes("ok"), await result);
     }
 }

@@ -10,7 +10,10 @@ namespace Micro.Actors.Tests.Codec;
 
 public sealed class CodecTests : IDisposable
 {
-    private readonly ActorSystem _system = ActorSystem.Create("codec", Micro.Actors.Config.MicroConfig.Default
+    // A system made without MicroService reads its allow-list from HOCON.
+    private readonly ActorSystem _system = ActorSystem.Create("codec", Akka.Configuration.ConfigurationFactory
+        .ParseString("""micro.serialization.allowed-types = ["Micro.Actors.Samples", "Micro.Actors.Tests"]""")
+        .WithFallback(Micro.Actors.Config.MicroConfig.Default)
         .WithFallback("akka.actor.provider = local"));
 
     public static TheoryData<object> SampleMessages() =>
@@ -73,6 +76,52 @@ public sealed class CodecTests : IDisposable
     {
         var codec = new HyperionCodec(_system);
         Assert.Throws<CodecException>(() => codec.Decode(codec.Encode(new Tick(1, "x")), typeof(HelloRequest)));
+    }
+
+    [Theory]
+    // As Hyperion writes names on the wire...
+    [InlineData("Micro.Actors.Server.Request, Micro.Actors", true)]
+    [InlineData("Akka.Actor.ActorRefBase+Surrogate, Akka", true)]
+    [InlineData("System.Collections.Generic.List`1[[System.String,%core%]],%core%", true)]
+    [InlineData("System.Collections.Generic.Dictionary`2[[System.String,%core%],[MyCo.Contracts.Order, MyCo.Contracts]],%core%", true)]
+    [InlineData("System.Collections.Generic.List`1[[System.Text.StringBuilder,%core%]],%core%", false)]
+    [InlineData("System.Collections.Immutable.ImmutableList`1[[MyCo.Evil.Gadget, MyCo.Evil]], System.Collections.Immutable", false)]
+    [InlineData("MyCo.Contracts.Order[], MyCo.Contracts", true)]
+    [InlineData("MyCo.Contracts.Order+Line, MyCo.Contracts", true)]
+    [InlineData("MyCo.Billing.Invoice, MyCo.Billing", true)] // allowed by namespace
+    [InlineData("MyCo.BillingX.Invoice, MyCo.BillingX", false)] // a prefix is not a namespace
+    [InlineData("System.Diagnostics.Process, System.Diagnostics.Process", false)]
+    [InlineData("System.IO.FileInfo, %core%", false)]
+    [InlineData("Micro.Actors.Evil, SomeOther", false)] // trusted assemblies are trusted by assembly, not by name
+    // ...and as the sending side asks, fully qualified.
+    [InlineData("MyCo.Contracts.Order, MyCo.Contracts, Version=1.0.0.0, Culture=neutral, PublicKeyToken=null", true)]
+    [InlineData("System.Collections.Generic.List`1[[MyCo.Contracts.Order, MyCo.Contracts, Version=1.0.0.0, Culture=neutral, PublicKeyToken=null]], System.Private.CoreLib, Version=10.0.0.0, Culture=neutral, PublicKeyToken=7cec85d7bea7798e", true)]
+    [InlineData("System.Collections.Generic.List`1[[System.Net.WebClient, System.Net.WebClient, Version=10.0.0.0, Culture=neutral, PublicKeyToken=cc7b13ffcd2ddd51]], System.Private.CoreLib, Version=10.0.0.0, Culture=neutral, PublicKeyToken=7cec85d7bea7798e", false)]
+    [InlineData("", false)]
+    [InlineData("System.Collections.Generic.List`1[[", false)]
+    public void The_allow_list_checks_every_type_named_including_type_arguments(string typeName, bool allowed)
+    {
+        var list = new TypeAllowList(["MyCo.Contracts", "MyCo.Billing"]);
+        Assert.Equal(allowed, list.IsAllowed(typeName));
+    }
+
+    [Fact]
+    public void Allowing_a_type_allows_its_assembly_and_those_of_its_type_arguments()
+    {
+        var list = new TypeAllowList();
+        Assert.False(list.IsAllowed("Micro.Actors.Samples.PubSub.Tick, Micro.Actors.Samples"));
+        list.Allow(typeof(List<HelloRequest>));
+        Assert.True(list.IsAllowed("Micro.Actors.Samples.PubSub.Tick, Micro.Actors.Samples"));
+        Assert.Equal(["Micro.Actors.Samples"], list.Entries);
+    }
+
+    [Fact]
+    public void Hyperion_will_not_write_or_read_a_type_off_the_list()
+    {
+        var codec = new HyperionCodec(_system);
+        var write = Assert.Throws<CodecException>(() => codec.Encode(new StringBuilder("x")));
+        Assert.Contains("System.Text.StringBuilder", write.Message);
+        Assert.Contains("micro.serialization.allowed-types", write.Message);
     }
 
     public void Dispose() => _system.Terminate().Wait(TimeSpan.FromSeconds(10));

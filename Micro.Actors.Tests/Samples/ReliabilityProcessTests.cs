@@ -35,12 +35,23 @@ public sealed class ReliabilityProcessTests(ITestOutputHelper output)
         using var client = ProcessRunner.StartSample("greeter-client", "--concurrency", "8", "--duration", "8", "--seed", $"127.0.0.1:{ports[0]}");
         await client.WaitForLogAsync("is Up in cluster", Startup);
         await Task.Delay(2_000); // load running on all three
+        var killed = DateTime.UtcNow;
         g3.Kill();
 
         Assert.True(await client.WaitForExitAsync(TimeSpan.FromSeconds(60)) == 0, client.Describe());
         var s = Summary(client);
-        output.WriteLine($"kill -9 of one of three greeters under 8 concurrent calls: {client.Stdout.Single(l => l.StartsWith("calls="))}");
+        // The client's router says when it stopped routing to the lost node, and when the last call went there.
+        var lost = client.Stderr.FirstOrDefault(l => l.Contains($"node 127.0.0.1:{ports[2]} ") && l.Contains("no more calls go to it"));
+        Assert.True(lost is not null, client.Describe());
+        var last = Regex.Match(lost, @"the last call went to it at (\d\d:\d\d:\d\d\.\d{3}) UTC");
+        Assert.True(last.Success, lost);
+        var lastCall = killed.Date + TimeSpan.ParseExact(last.Groups[1].Value, @"hh\:mm\:ss\.fff", null);
+        if (lastCall < killed.AddHours(-12)) lastCall = lastCall.AddDays(1); // across midnight
+        var afterKill = (lastCall - killed).TotalMilliseconds;
+        output.WriteLine($"kill -9 of one of three greeters under 8 concurrent calls: {client.Stdout.Single(l => l.StartsWith("calls="))}; " +
+            $"last call routed to the dead node {afterKill:0} ms after the kill; worst call {s.Max:0} ms");
         Assert.Equal(0, s.Failed);
+        Assert.True(afterKill < 1_500, $"calls went to the dead node until {afterKill:0} ms after the kill");
         Assert.True(s.Calls > 100, $"only {s.Calls} calls");
         Assert.True(s.Max < 5_000, $"a call took {s.Max} ms: longer than its 5 s deadline");
     }

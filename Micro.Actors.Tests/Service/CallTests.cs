@@ -79,7 +79,7 @@ public sealed class CallTests
         var direct = await Assert.ThrowsAsync<MicroException>(() => client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Note("wrong type"),
             new CallOptions { Address = echo.Address }));
         Assert.Equal(400, direct.Code);
-        Assert.Contains("takes Ping, not Note", direct.Error.Detail);
+        Assert.Contains("takes a Ping: the bytes hold a Note, not a Ping", direct.Error.Detail);
     }
 
     [Fact]

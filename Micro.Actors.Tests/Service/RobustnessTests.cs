@@ -4,6 +4,7 @@ using Micro.Actors.Client;
 using Micro.Actors.Errors;
 using Micro.Actors.Registry;
 using Micro.Actors.Selector;
+using Micro.Actors.Service;
 using Micro.Actors.Tests.Support;
 
 namespace Micro.Actors.Tests.Service;
@@ -104,25 +105,42 @@ public sealed class RobustnessTests
 /// <summary>Envelopes a well-behaved client never sends, sent straight to a node's server actor.</summary>
 public sealed class HostileEnvelopeTests
 {
+    private static readonly IReadOnlyDictionary<string, string> NoHeaders = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty;
+
+    private static Micro.Actors.Server.Request Envelope(string id, byte[] body, string contentType = "application/x-hyperion",
+        string endpoint = "Echo.Ping", double seconds = 5) =>
+        new(id, "echo", endpoint, body, contentType, NoHeaders, TimeSpan.FromSeconds(seconds));
+
+    /// <summary>An echo node, a client node, the echo node's server actor, and a codec that can write Pings.</summary>
+    private static async Task<(MicroService Client, ActorSelection Server, Micro.Actors.Codec.HyperionCodec Codec)> EchoServerAsync(TestCluster cluster)
+    {
+        var service = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s));
+        var client = await cluster.StartClientAsync();
+        var server = client.System.ActorSelection($"{Akka.Cluster.Cluster.Get(service.System).SelfAddress}/user/micro-server");
+        var codec = new Micro.Actors.Codec.HyperionCodec(client.System);
+        codec.AllowList.Allow(typeof(Ping));
+        return (client, server, codec);
+    }
+
     [Fact]
     public async Task Malformed_envelopes_get_400_and_the_node_keeps_serving()
     {
         await using var cluster = new TestCluster();
-        var service = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s));
-        var client = await cluster.StartClientAsync();
-        var server = client.System.ActorSelection($"{Akka.Cluster.Cluster.Get(service.System).SelfAddress}/user/micro-server");
-        var noHeaders = System.Collections.Immutable.ImmutableDictionary<string, string>.Empty;
+        var (client, server, codec) = await EchoServerAsync(cluster);
+        var ping = codec.Encode(new Ping("x"));
 
         Micro.Actors.Server.Request[] hostile =
         [
-            new("id-1", "echo", null!, new Ping("x"), "application/x-hyperion", noHeaders, TimeSpan.FromSeconds(5)),
-            new("id-2", "echo", "Echo.Ping", null!, "application/x-hyperion", noHeaders, TimeSpan.FromSeconds(5)),
-            new("id-3", "echo", "Echo.Ping", new Ping("x"), null!, noHeaders, TimeSpan.FromSeconds(5)),
-            new("id-4", "echo", "Echo.Ping", new Ping("x"), "application/x-hyperion", null!, TimeSpan.FromSeconds(5)),
-            new(null!, "echo", "Echo.Ping", new Ping("x"), "application/x-hyperion", noHeaders, TimeSpan.FromSeconds(5)),
-            new("id-6", "echo", "Echo.Ping", new byte[] { 1, 2, 3 }, "application/json", noHeaders, TimeSpan.FromSeconds(5)),
-            new("id-7", "echo", "Echo.Ping", new Ping("x"), "text/evil", noHeaders, TimeSpan.FromSeconds(5)),
-            new("id-8", "echo", "Echo.Ping", "not a ping", "application/x-hyperion", noHeaders, TimeSpan.FromSeconds(5)),
+            Envelope("id-1", ping, endpoint: null!),
+            Envelope("id-2", null!),
+            Envelope("id-3", ping, contentType: null!),
+            Envelope("id-4", ping) with { Headers = null! },
+            Envelope(null!, ping),
+            Envelope("id-6", [1, 2, 3], "application/json"),
+            Envelope("id-7", ping, "text/evil"),
+            Envelope("id-8", codec.Encode("not a ping")),
+            Envelope("id-9", [0xFF, 0x00, 0x13, 0x37, 0x42]),
+            Envelope("id-10", ping[..(ping.Length / 2)]),
         ];
         foreach (var request in hostile)
         {
@@ -131,11 +149,86 @@ public sealed class HostileEnvelopeTests
         }
 
         // Expired on arrival: 408, not work.
-        var late = await server.Ask<Micro.Actors.Server.Response>(
-            new Micro.Actors.Server.Request("id-9", "echo", "Echo.Ping", new Ping("x"), "application/x-hyperion", noHeaders, TimeSpan.FromSeconds(-1)),
-            TimeSpan.FromSeconds(5));
+        var late = await server.Ask<Micro.Actors.Server.Response>(Envelope("id-11", ping, seconds: -1), TimeSpan.FromSeconds(5));
         Assert.Equal(408, late.Error!.Code);
 
         Assert.Equal("still", (await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("still"))).Text);
+    }
+
+    [Fact]
+    public async Task A_type_outside_the_allow_list_is_refused_with_400_that_names_it_and_the_setting()
+    {
+        await using var cluster = new TestCluster();
+        var (client, server, codec) = await EchoServerAsync(cluster);
+        // The sender here trusts these types; the echo node does not.
+        codec.AllowList.Allow("System.Text.StringBuilder");
+        codec.AllowList.Allow(typeof(Micro.Actors.Samples.Greeter.HelloRequest));
+
+        (object Message, string TypeName)[] foreign =
+        [
+            (new System.Text.StringBuilder("x"), "System.Text.StringBuilder"),
+            (new Micro.Actors.Samples.Greeter.HelloRequest("Ann"), "Micro.Actors.Samples.Greeter.HelloRequest"),
+            (new List<System.Text.StringBuilder> { new("nested") }, "System.Text.StringBuilder"), // as a type argument
+            (new Ping("x") with { }, ""), // control: allowed
+        ];
+        foreach (var (message, typeName) in foreign)
+        {
+            var response = await server.Ask<Micro.Actors.Server.Response>(Envelope("id", codec.Encode(message)), TimeSpan.FromSeconds(5));
+            if (typeName == "")
+            {
+                Assert.Null(response.Error);
+                continue;
+            }
+            Assert.True(response.Error is { Code: 400 }, $"{message} -> {response}");
+            Assert.Contains(typeName, response.Error!.Detail);
+            Assert.Contains("micro.serialization.allowed-types", response.Error.Detail);
+        }
+
+        // The same type sent as a plain Akka message (not in our envelope) is dropped by the transport's
+        // serializer; the association stays and the node goes on serving.
+        server.Tell(new System.Text.StringBuilder("raw"));
+        Assert.Equal("ok", (await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("ok"))).Text);
+    }
+}
+
+/// <summary>Payloads bigger than one transport frame: refused where they are made, with the limit named.</summary>
+public sealed class OversizeTests
+{
+    [Fact]
+    public async Task An_oversized_request_reply_or_event_is_refused_at_its_sender_and_nothing_waits_for_a_deadline()
+    {
+        await using var cluster = new TestCluster();
+        var big = new string('x', 200_000);
+        var service = await cluster.StartServiceAsync("echo", s =>
+        {
+            EchoHandler.Register(s);
+            s.Handle<Ping, string>("Big.Reply", (p, _) => Task.FromResult(big));
+        });
+        var client = await cluster.StartClientAsync();
+        var callOptions = new CallOptions { Timeout = TimeSpan.FromSeconds(10) };
+
+        var watch = Stopwatch.StartNew();
+        var request = await Assert.ThrowsAsync<MicroException>(() => client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping(big), callOptions));
+        Assert.Equal(413, request.Code);
+        Assert.Contains("akka.remote.dot-netty.tcp.maximum-frame-size", request.Error.Detail);
+        Assert.Contains("at most 12", request.Error.Detail); // 128000 b less room for the envelope
+
+        var headers = new Dictionary<string, string> { ["big"] = big };
+        var header = await Assert.ThrowsAsync<MicroException>(() => client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("x"),
+            new CallOptions { Timeout = TimeSpan.FromSeconds(10), Headers = headers }));
+        Assert.Equal(413, header.Code);
+
+        var reply = await Assert.ThrowsAsync<MicroException>(() => client.Client.CallAsync<string>("echo", "Big.Reply", new Ping("x"), callOptions));
+        Assert.Equal(500, reply.Code);
+        Assert.Contains("bytes; one message carries at most", reply.Error.Detail);
+
+        var publish = await Assert.ThrowsAsync<MicroException>(() => client.Client.PublishAsync("news", new Note(big)));
+        Assert.Equal(413, publish.Code);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3), $"the refusals took {watch.Elapsed}");
+
+        // Just under the limit goes through, and the node is unharmed.
+        var fits = new string('y', 100_000);
+        Assert.Equal(fits, (await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping(fits), callOptions)).Text);
+        Assert.NotNull(service);
     }
 }

@@ -1,13 +1,13 @@
 namespace Micro.Actors.Broker;
 
-/// <summary>An event on the wire: the message and what go-micro keeps beside it.</summary>
+/// <summary>An event on the wire: the message (encoded in <see cref="ContentType"/>) and what go-micro keeps beside it.</summary>
 public sealed record Event(
     string Topic,
     string Id,
     string ContentType,
     IReadOnlyDictionary<string, string> Headers,
     DateTime PublishedUtc,
-    object Body);
+    byte[] Body);
 
 /// <summary>What a subscriber can know about the event it is handling.</summary>
 public sealed record EventContext(string Topic, string Id, string ContentType,

@@ -18,11 +18,13 @@ public sealed class PubSubBroker : IBroker
     private readonly IActorRef _mediator;
     private readonly Action<SubscriptionInfo, bool> _onChange;
     private readonly Codecs _codecs;
+    private readonly int _maxPayload;
     private int _next;
 
     /// <param name="onChange">Told of every subscription added (true) or removed (false), for the node's descriptor.</param>
-    internal PubSubBroker(ActorSystem system, IActorRef mediator, Codecs codecs, Action<SubscriptionInfo, bool> onChange)
+    internal PubSubBroker(ActorSystem system, IActorRef mediator, Codecs codecs, int maxPayload, Action<SubscriptionInfo, bool> onChange)
     {
+        _maxPayload = maxPayload;
         _codecs = codecs;
         _system = system;
         _mediator = mediator;
@@ -36,15 +38,19 @@ public sealed class PubSubBroker : IBroker
         options ??= PublishOptions.Default;
         var contentType = options.ContentType ?? DefaultContentType;
         var headers = options.Headers ?? NoHeaders;
-        if (!Codecs.IsNative(contentType))
-        {
-            if (!_codecs.TryGet(contentType, out var codec))
-                throw MicroError.BadRequest("micro.broker", $"no codec for content type '{contentType}'; known: {string.Join(", ", _codecs.ContentTypes.Order())}").ToException();
-            try { message = message as byte[] ?? codec.Encode(message); }
-            catch (Exception ex) { throw MicroError.BadRequest("micro.broker", $"the event cannot be written as {contentType}: {ex.Message}").ToException(); }
-            if (options.MessageType is { } type) headers = headers.ToImmutableDictionary().SetItem(MessageTypeHeader, type);
-        }
-        var e = new Event(topic, Guid.NewGuid().ToString("N"), contentType, headers, DateTime.UtcNow, message);
+        if (!_codecs.TryGet(contentType, out var codec))
+            throw MicroError.BadRequest("micro.broker", $"no codec for content type '{contentType}'; known: {string.Join(", ", _codecs.ContentTypes.Order())}").ToException();
+        var native = Codecs.IsNative(contentType);
+        if (codec is HyperionCodec hyperion) hyperion.AllowList.Allow(message.GetType());
+        byte[] data;
+        try { data = message is byte[] raw && !native ? raw : codec.Encode(message); }
+        catch (Exception ex) { throw MicroError.BadRequest("micro.broker", $"the event cannot be written as {contentType}: {ex.Message}").ToException(); }
+        if (!native && options.MessageType is { } type) headers = headers.ToImmutableDictionary().SetItem(MessageTypeHeader, type);
+        var size = data.Length + Client.MicroClient.HeaderBytes(headers);
+        if (size > _maxPayload)
+            throw MicroError.New("micro.broker", 413, $"the event is {size} bytes with its headers; one message carries at most {_maxPayload} bytes " +
+                $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or publish less)").ToException();
+        var e = new Event(topic, Guid.NewGuid().ToString("N"), contentType, headers, DateTime.UtcNow, data);
         if (options.WaitForSubscribers is not { } wait)
         {
             _mediator.Tell(new Publish(topic, e, options.OnePerQueue));
@@ -67,6 +73,7 @@ public sealed class PubSubBroker : IBroker
     {
         CheckTopic(spec.Topic);
         if (spec.Queue is { } q && string.IsNullOrWhiteSpace(q)) throw new ArgumentException("A queue name cannot be blank", nameof(spec));
+        if (_codecs.TryGet(HyperionCodec.MediaType, out var codec) && codec is HyperionCodec hyperion) hyperion.AllowList.Allow(spec.MessageType);
         var counters = new SubscriberCounters();
         var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var (codecs, mediator) = (_codecs, _mediator);

@@ -86,12 +86,7 @@ internal sealed class SubscriberActor : ReceiveActor
     private object? Accept(Event e)
     {
         Interlocked.Increment(ref _counters.Received);
-        if (e.Body is byte[] data && !Codec.Codecs.IsNative(e.ContentType)) return Decode(e, data);
-        if (_spec.MessageType.IsInstanceOfType(e.Body)) return e.Body;
-        Interlocked.Increment(ref _counters.Failed);
-        _log.Warning("Event {0} on topic {1} is a {2}; this subscriber takes {3}: skipped",
-            e.Id, e.Topic, e.Body.GetType().Name, _spec.MessageType.Name);
-        return null;
+        return Decode(e, e.Body);
     }
 
     private object? Decode(Event e, byte[] data)

@@ -42,10 +42,16 @@ public sealed class MicroClient : IClient
     public async Task<TResponse> CallAsync<TResponse>(string service, string endpoint, object request,
         CallOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var body = await SendAsync(service, endpoint, request, options, oneWay: false, cancellationToken).ConfigureAwait(false);
-        if (body is byte[] encoded && typeof(TResponse) != typeof(byte[]) && Codec(options?.ContentType) is { } codec)
+        var codec = Codec(options?.ContentType);
+        if (codec is HyperionCodec hyperion) hyperion.AllowList.Allow(typeof(TResponse)); // the type this caller expects back
+        var reply = await SendAsync(service, endpoint, request, codec, options, oneWay: false, cancellationToken).ConfigureAwait(false);
+        object? body = reply;
+        // Native replies are read as whatever they are (a handler that returns nothing sends Done); other
+        // codecs need the type, or hand over raw bytes to a caller that asks for byte[] (e.g. a gateway).
+        var native = Codecs.IsNative(codec.ContentType);
+        if (reply is not null && (native || typeof(TResponse) != typeof(byte[])))
         {
-            try { body = codec.Decode(encoded, typeof(TResponse)); }
+            try { body = codec.Decode(reply, native ? typeof(object) : typeof(TResponse)); }
             catch (CodecException e)
             {
                 throw MicroError.InternalServerError("micro.client", $"{service} {endpoint} replied with {codec.ContentType} that is not a {typeof(TResponse).Name}: {e.Message}").ToException();
@@ -63,9 +69,9 @@ public sealed class MicroClient : IClient
 
     public Task TellAsync(string service, string endpoint, object message,
         CallOptions? options = null, CancellationToken cancellationToken = default) =>
-        SendAsync(service, endpoint, message, options, oneWay: true, cancellationToken);
+        SendAsync(service, endpoint, message, Codec(options?.ContentType), options, oneWay: true, cancellationToken);
 
-    private Task<object?> SendAsync(string service, string endpoint, object body, CallOptions? options, bool oneWay,
+    private Task<byte[]?> SendAsync(string service, string endpoint, object body, ICodec codec, CallOptions? options, bool oneWay,
         CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(service))
@@ -80,20 +86,20 @@ public sealed class MicroClient : IClient
         if (timeout <= TimeSpan.Zero)
             throw MicroError.BadRequest("micro.client", $"timeout {timeout} must be longer than zero").ToException();
 
-        var contentType = options.ContentType ?? DefaultContentType;
-        if (Codec(contentType) is { } codec)
-        {
-            byte[] data;
-            try { data = body as byte[] ?? codec.Encode(body); }
-            catch (Exception e) { throw MicroError.BadRequest("micro.client", $"the request cannot be written as {contentType}: {e.Message}").ToException(); }
-            if (data.Length > _maxPayload)
-                throw MicroError.New("micro.client", 413, $"the request is {data.Length} bytes; one message carries at most {_maxPayload} bytes " +
-                    $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or send less)").ToException();
-            body = data;
-        }
-        var completion = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var request = new Request(Guid.NewGuid().ToString("N"), service, endpoint, body, contentType,
-            options.Headers ?? NoHeaders, timeout, oneWay);
+        // Encoded here, on the caller's thread: its size is known before it goes, and a type that cannot
+        // travel is the caller's 400 rather than a message the transport drops.
+        byte[] data;
+        if (codec is HyperionCodec hyperion) hyperion.AllowList.Allow(body.GetType()); // this node's own code sends it
+        try { data = body is byte[] raw && !Codecs.IsNative(codec.ContentType) ? raw : codec.Encode(body); }
+        catch (Exception e) { throw MicroError.BadRequest("micro.client", $"the request cannot be written as {codec.ContentType}: {e.Message}").ToException(); }
+        var headers = options.Headers ?? NoHeaders;
+        var size = data.Length + HeaderBytes(headers);
+        if (size > _maxPayload)
+            throw MicroError.New("micro.client", 413, $"the request is {size} bytes with its headers; one message carries at most {_maxPayload} bytes " +
+                $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or send less)").ToException();
+        var completion = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var request = new Request(Guid.NewGuid().ToString("N"), service, endpoint, data, codec.ContentType,
+            headers, timeout, oneWay);
         var router = RouterFor(service);
         router.Tell(new RouterActor.Call(request, options, DateTime.UtcNow + timeout, completion));
         if (cancellationToken.CanBeCanceled)
@@ -104,11 +110,18 @@ public sealed class MicroClient : IClient
         return completion.Task;
     }
 
-    /// <summary>The codec of a content type, or null for the native one (objects travel as they are).</summary>
-    private ICodec? Codec(string? contentType)
+    /// <summary>What headers add to a message on the wire (UTF-8, at most 3 bytes per char, plus length prefixes).</summary>
+    internal static int HeaderBytes(IReadOnlyDictionary<string, string> headers)
     {
-        if (contentType is null || Codecs.IsNative(contentType)) return null;
-        return _codecs.TryGet(contentType, out var codec) ? codec
+        var size = 0;
+        foreach (var (key, value) in headers) size += 3 * (key.Length + value.Length) + 8;
+        return size;
+    }
+
+    /// <summary>The codec of a content type (Hyperion when none is named).</summary>
+    private ICodec Codec(string? contentType)
+    {
+        return _codecs.TryGet(contentType ?? DefaultContentType, out var codec) ? codec
             : throw MicroError.BadRequest("micro.client", $"no codec for content type '{contentType}'; known: {string.Join(", ", _codecs.ContentTypes.Order())}").ToException();
     }
 

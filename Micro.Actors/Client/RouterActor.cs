@@ -17,7 +17,7 @@ namespace Micro.Actors.Client;
 internal sealed class RouterActor : ReceiveActor, IWithTimers
 {
     /// <summary>A call handed over by the client (local only: it carries the caller's completion).</summary>
-    public sealed record Call(Request Request, CallOptions Options, DateTime DeadlineUtc, TaskCompletionSource<object?> Completion);
+    public sealed record Call(Request Request, CallOptions Options, DateTime DeadlineUtc, TaskCompletionSource<byte[]?> Completion);
 
     public sealed record Cancel(string RequestId);
 
@@ -49,6 +49,9 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, Pending> _calls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTime> _sidelinedUntil = new(StringComparer.Ordinal);
+    /// <summary>When the latest call went to each node: logged when a node is lost, so operators see how soon routing stopped.</summary>
+    private readonly Dictionary<string, (DateTime At, string HostPort)> _lastSent = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _lost = new(StringComparer.Ordinal);
     private readonly IActorRef _registry;
     private RegistryView _view = RegistryView.Empty;
     private IReadOnlyList<ServiceNode> _nodes = [];
@@ -117,6 +120,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         p.Node = node;
         p.Attempts++;
         p.Tried.Add(node.Id);
+        _lastSent[node.Id] = (now, node.HostPort);
         node.Server.Tell(p.Request with { Timeout = remaining }, Self);
         if (p.Request.OneWay) Complete(p, null, null);
     }
@@ -124,6 +128,8 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private void OnResponse(Response response)
     {
         if (!_calls.TryGetValue(response.RequestId, out var p)) return; // answered already, or expired
+        // Past its deadline the call is over, even if the sweep has not seen it yet: no call outlives it.
+        if (DateTime.UtcNow > p.Call.DeadlineUtc) { Expire(p); return; }
         if (response.Error is null) { Complete(p, response.Body, null); return; }
         // An error from a node this call has already left behind says nothing about the current try.
         if (p.Node is null || !Sender.Equals(p.Node.Server)) return;
@@ -136,6 +142,13 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         _nodes = view.NodesOf(_service);
         _serviceNames = view.ServiceNames;
         foreach (var gone in _sidelinedUntil.Keys.Where(id => !view.Nodes.ContainsKey(id)).ToList()) _sidelinedUntil.Remove(gone);
+        foreach (var id in _lastSent.Keys.ToList())
+        {
+            if (!view.Nodes.TryGetValue(id, out var known)) Lost(id, "left the cluster");
+            else if (known.Status == NodeStatus.Unreachable) Lost(id, "is unreachable");
+            else if (known.Status == NodeStatus.Up && !IsSidelined(known, DateTime.UtcNow)) _lost.Remove(id);
+            if (!view.Nodes.ContainsKey(id)) _lastSent.Remove(id);
+        }
         foreach (var p in _calls.Values.ToList())
         {
             if (p.Node is { } node)
@@ -157,9 +170,19 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         foreach (var node in _nodes.Where(n => n.Address.Equals(suspected.Address)))
         {
             Sideline(node);
+            Lost(node.Id, "dropped its connection");
             foreach (var p in _calls.Values.Where(p => p.Node?.Id == node.Id).ToList())
                 Failed(p, node, MicroError.ServiceUnavailable(_service, $"connection to node {node.HostPort} dropped while handling {p.Request.Endpoint}"));
         }
+    }
+
+    /// <summary>Says once per loss that a node this router used is gone, and when the last call went to it.</summary>
+    private void Lost(string nodeId, string how)
+    {
+        if (!_lastSent.TryGetValue(nodeId, out var last) || !_lost.Add(nodeId)) return;
+        var inFlight = _calls.Values.Count(p => p.Node?.Id == nodeId);
+        _log.Info("{0}: node {1} {2}; no more calls go to it ({3} in flight move to other nodes; the last call went to it at {4:HH:mm:ss.fff} UTC)",
+            _service, last.HostPort, how, inFlight, last.At);
     }
 
     /// <summary>The try on <paramref name="node"/> failed: retry elsewhere if allowed and there is time.</summary>
@@ -205,7 +228,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
 
     private void Complete(Pending p, MicroError error) => Complete(p, null, error);
 
-    private void Complete(Pending p, object? body, MicroError? error)
+    private void Complete(Pending p, byte[]? body, MicroError? error)
     {
         _calls.Remove(p.Request.Id);
         if (error is null) p.Call.Completion.TrySetResult(body);

@@ -1,27 +1,56 @@
 using Akka.Actor;
-using Akka.Serialization;
+using Hyperion.Internal;
 
 namespace Micro.Actors.Codec;
 
 /// <summary>
-/// application/x-hyperion: the default between .NET nodes. Calls carry the object itself and Akka
-/// serializes it with the rest of the envelope; this codec turns it into bytes when bytes are needed.
+/// application/x-hyperion: the default between .NET nodes. A message is encoded by the caller and
+/// travels as bytes inside the envelope, so its size is known before it is sent and a type this
+/// node does not allow is a clear error here rather than a message the transport drops.
 /// </summary>
-public sealed class HyperionCodec(ActorSystem system) : ICodec
+public sealed class HyperionCodec : ICodec
 {
     public const string MediaType = "application/x-hyperion";
 
-    private readonly Serializer _serializer = system.Serialization.FindSerializerForType(typeof(object));
+    private readonly SafeHyperionSerializer _serializer;
+
+    public HyperionCodec(ActorSystem system)
+    {
+        _serializer = system.Serialization.FindSerializerForType(typeof(object)) as SafeHyperionSerializer
+            ?? throw new InvalidOperationException(
+                $"System.Object must be bound to {typeof(SafeHyperionSerializer).FullName} (config/micro.conf does this)");
+    }
+
+    /// <summary>What this node builds from bytes.</summary>
+    public TypeAllowList AllowList => _serializer.AllowList;
 
     public string ContentType => MediaType;
 
-    public byte[] Encode(object message) => _serializer.ToBinary(message);
+    public byte[] Encode(object message)
+    {
+        try { return _serializer.ToBinary(message); }
+        catch (EvilDeserializationException e) { throw NotAllowed(e); }
+    }
 
     public object Decode(ReadOnlySpan<byte> data, Type type)
     {
         object result;
         try { result = _serializer.FromBinary(data.ToArray(), type); }
-        catch (Exception e) { throw new CodecException($"the bytes are not a Hyperion-encoded {type.Name}: {e.Message}", e); }
+        catch (Exception e) when (Evil(e) is { } evil) { throw NotAllowed(evil); }
+        catch (Exception e) { throw new CodecException($"the bytes are not a Hyperion-encoded {type.Name}: {e.InnerException?.Message ?? e.Message}", e); }
         return type.IsInstanceOfType(result) ? result : throw new CodecException($"the bytes hold a {result.GetType().Name}, not a {type.Name}");
     }
+
+    /// <summary>The type refusal behind a failure, however deep Hyperion wrapped it (it does for nested types).</summary>
+    private static EvilDeserializationException? Evil(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is EvilDeserializationException evil) return evil;
+        return null;
+    }
+
+    private static CodecException NotAllowed(EvilDeserializationException e) => new(
+        e is UserEvilDeserializationException
+            ? $"type {e.BadTypeString} is not on this node's allow-list; if it is a message type, add its assembly or namespace to {SafeHyperionSerializer.AllowedTypesSetting}"
+            : $"type {e.BadTypeString} is never deserialized (a known-dangerous type)", e);
 }

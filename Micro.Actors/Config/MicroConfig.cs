@@ -31,6 +31,7 @@ public static class MicroConfig
             akka.remote.dot-netty.tcp.port = {{settings.Port}}
             akka.cluster.roles = {{roles}}
             akka.cluster.app-version = {{Quote(settings.Version)}}
+            akka.remote.dot-netty.tcp.enable-ssl = {{(settings.Tls is null ? "false" : "true")}}
             """;
         // Cluster.Tools' defaults (pub/sub serializers and settings) from the start: Micro.Actors runs
         // its own mediator rather than the extension's, so nothing else would load them in time.

@@ -31,6 +31,10 @@ public sealed record MicroSettings
     public required TimeSpan DescriptorTimeout { get; init; }
     /// <summary>The largest encoded payload a call may carry: the transport's frame size less room for the envelope.</summary>
     public required int MaxPayloadBytes { get; init; }
+    /// <summary>Assemblies, namespaces or types this node builds from bytes, beside the ones it allows by itself.</summary>
+    public required IReadOnlyList<string> AllowedTypes { get; init; }
+    /// <summary>TLS between nodes; null when off.</summary>
+    public TlsOptions? Tls { get; init; }
 
     public const string FrameSizeSetting = "akka.remote.dot-netty.tcp.maximum-frame-size";
     private const int EnvelopeAllowance = 4096;
@@ -84,8 +88,13 @@ public sealed record MicroSettings
             QueueSize = Read(config, "micro.server.queue-size", c => c.GetInt("micro.server.queue-size")),
             DrainTimeout = Positive(null, config, "micro.server.drain-timeout", ""),
             DescriptorTimeout = Positive(null, config, "micro.registry.descriptor-timeout", ""),
+            Tls = Config.Tls.Resolve(config, options.Tls, Env),
+            AllowedTypes = [.. Read(config, Codec.SafeHyperionSerializer.AllowedTypesSetting, c => c.GetStringList(Codec.SafeHyperionSerializer.AllowedTypesSetting)), .. options.AllowedTypes],
             MaxPayloadBytes = (int)Math.Max(1024, Read(config, FrameSizeSetting, c => c.GetByteSize(FrameSizeSetting) ?? 128000) - EnvelopeAllowance),
         };
+        if (settings.AllowedTypes.FirstOrDefault(string.IsNullOrWhiteSpace) is not null)
+            throw new MicroConfigException(options.AllowedTypes.Any(string.IsNullOrWhiteSpace) ? "option AllowedTypes" : Codec.SafeHyperionSerializer.AllowedTypesSetting,
+                "an entry is blank: name an assembly, a namespace or a type");
         if (settings.Retries < 0)
             throw new MicroConfigException(options.Retries is null ? "micro.client.retries" : "option Retries", $"{settings.Retries} retries: use 0 or more");
         if (settings.PoolSize < 1)

@@ -11,34 +11,31 @@ namespace Micro.Actors.Server;
 /// </summary>
 internal sealed class ReplyRef : MinimalActorRef
 {
+    /// <summary>What every reply of one server shares.</summary>
+    public sealed record Shared(IActorRefProvider Provider, IActorRef Server, ServerState State, ILoggingAdapter Log, int MaxPayload);
+
+    private readonly Shared _shared;
     private readonly IActorRef? _caller;
-    private readonly IActorRef _server;
     private readonly IActorRef _handler;
-    private readonly Codec.ICodec? _codec;
+    private readonly Codec.ICodec _codec;
     private readonly EndpointCounters _counters;
-    private readonly ServerState _state;
-    private readonly ILoggingAdapter _log;
     private int _done;
 
-    public ReplyRef(IActorRefProvider provider, RequestContext context, IActorRef? caller, IActorRef server,
-        IActorRef handler, ServerState state, ILoggingAdapter log, Codec.ICodec? codec, EndpointCounters counters)
+    public ReplyRef(Shared shared, RequestContext context, IActorRef? caller, IActorRef handler, Codec.ICodec codec, EndpointCounters counters)
     {
-        Provider = provider;
-        Path = provider.TempPath();
+        _shared = shared;
+        Path = shared.Provider.TempPath();
         // Registered like Akka's own ask ref, so a reply that comes back from another node (a handler
         // that forwarded the request with this Sender) finds its way.
-        provider.RegisterTempActor(this, Path);
+        shared.Provider.RegisterTempActor(this, Path);
         Context = context;
         _caller = caller;
-        _server = server;
         _handler = handler;
         _codec = codec;
         _counters = counters;
-        _state = state;
-        _log = log;
     }
 
-    public override IActorRefProvider Provider { get; }
+    public override IActorRefProvider Provider => _shared.Provider;
     public override ActorPath Path { get; }
     public RequestContext Context { get; }
     public bool IsCompleted => Volatile.Read(ref _done) == 1;
@@ -69,38 +66,45 @@ internal sealed class ReplyRef : MinimalActorRef
         if (!TryEnd())
         {
             if (Context.IsOneWay) return; // a one-way request ended when its handler returned
-            _log.Warning("{0} request {1}: a second reply was dropped ({2})", Context.Endpoint, Context.Id, body ?? error);
+            _shared.Log.Warning("{0} request {1}: a second reply was dropped ({2})", Context.Endpoint, Context.Id, body ?? error);
             return;
         }
-        if (error is null) Interlocked.Increment(ref _counters.Served);
-        else Interlocked.Increment(ref _counters.Failed);
         if (Context.IsOneWay)
         {
-            if (error is not null) _log.Warning("{0} one-way request {1} failed: {2}", Context.Endpoint, Context.Id, error);
+            Interlocked.Increment(ref error is null ? ref _counters.Served : ref _counters.Failed);
+            if (error is not null) _shared.Log.Warning("{0} one-way request {1} failed: {2}", Context.Endpoint, Context.Id, error);
             return;
         }
-        // A caller that sent JSON (say) gets its reply in JSON too.
-        if (_codec is not null && body is not null && error is null)
+        // The reply goes back in the caller's content type; one that cannot be sent is an error the caller sees.
+        byte[]? encoded = null;
+        if (body is not null && error is null)
         {
             var type = body.GetType().Name;
-            try { body = _codec.Encode(body); }
+            try { encoded = _codec.Encode(body); }
             catch (Exception e)
             {
-                body = null;
                 error = MicroError.InternalServerError(Context.Service, $"{Context.Endpoint} replied with a {type} that cannot be written as {_codec.ContentType}: {e.Message}");
             }
+            if (encoded is not null && encoded.Length > _shared.MaxPayload)
+            {
+                _shared.Log.Warning("{0} request {1}: the {2}-byte reply is over the {3}-byte limit", Context.Endpoint, Context.Id, encoded.Length, _shared.MaxPayload);
+                error = MicroError.InternalServerError(Context.Service, $"{Context.Endpoint} replied with a {type} of {encoded.Length} bytes; " +
+                    $"one message carries at most {_shared.MaxPayload} bytes (raise {Config.MicroSettings.FrameSizeSetting} on every node, or reply with less)");
+                encoded = null;
+            }
         }
-        _caller?.Tell(new Response(Context.Id, body, error), _server);
+        Interlocked.Increment(ref error is null ? ref _counters.Served : ref _counters.Failed);
+        _caller?.Tell(new Response(Context.Id, encoded, error), _shared.Server);
     }
 
     /// <summary>Ends the request once: counts it done and gives its handler back to the server.</summary>
     private bool TryEnd()
     {
         if (Interlocked.Exchange(ref _done, 1) == 1) return false;
-        _state.Finished();
+        _shared.State.Finished();
         Context.Release();
         Provider.UnregisterTempActor(Path);
-        _server.Tell(new ServerActor.HandlerFree(_handler, this));
+        _shared.Server.Tell(new ServerActor.HandlerFree(_handler, this));
         return true;
     }
 }

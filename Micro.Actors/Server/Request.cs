@@ -9,19 +9,21 @@ namespace Micro.Actors.Server;
 /// <param name="Endpoint">"Group.Method", e.g. "Greeter.Hello".</param>
 /// <param name="Timeout">What is left of the caller's deadline when sent. A duration, not a clock
 /// time, so clocks that differ between hosts don't matter; the server turns it into its own deadline.</param>
+/// <param name="Body">The message, encoded by the caller in <paramref name="ContentType"/> (Hyperion between
+/// .NET nodes), so its size is checked before sending and its type is checked by the server's codec.</param>
 /// <param name="OneWay">A Tell: the server sends no reply.</param>
 public sealed record Request(
     string Id,
     string Service,
     string Endpoint,
-    object Body,
+    byte[] Body,
     string ContentType,
     IReadOnlyDictionary<string, string> Headers,
     TimeSpan Timeout,
     bool OneWay = false);
 
-/// <summary>The answer to a <see cref="Request"/>: a body or an error.</summary>
-public sealed record Response(string RequestId, object? Body, MicroError? Error);
+/// <summary>The answer to a <see cref="Request"/>: a body (encoded in the request's content type) or an error.</summary>
+public sealed record Response(string RequestId, byte[]? Body, MicroError? Error);
 
 /// <summary>Asks a node's descriptor actor for its <see cref="Registry.NodeDescriptor"/>.</summary>
 public sealed record GetDescriptor

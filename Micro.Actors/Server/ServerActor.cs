@@ -51,8 +51,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         public string? Broken { get; set; }
     }
 
-    /// <summary>A checked request on its way to a handler.</summary>
-    private sealed record Work(Request Request, IActorRef? Caller, DateTime Deadline, ICodec? Codec, EndpointCounters Counters);
+    /// <summary>A checked request and its decoded message, on its way to a handler.</summary>
+    private sealed record Work(Request Request, object Message, IActorRef? Caller, DateTime Deadline, ICodec Codec, EndpointCounters Counters);
 
     private sealed record Route(EndpointSpec Spec, Group Group, EndpointCounters Counters);
 
@@ -66,7 +66,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private readonly string _service;
     private readonly ServerState _state;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly IActorRefProvider _provider;
+    private readonly ReplyRef.Shared _replies;
     private readonly string _endpointList;
     private readonly Codecs _codecs;
     private readonly NodeIdentity _identity;
@@ -75,13 +75,13 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public ServerActor(NodeIdentity identity, IReadOnlyList<HandlerGroup> groups, int defaultPoolSize, int queueLimit,
-        ServerState state, Codecs codecs)
+        ServerState state, Codecs codecs, int maxPayload)
     {
         _identity = identity;
         _service = identity.Service;
         _codecs = codecs;
         _state = state;
-        _provider = ((ExtendedActorSystem)Context.System).Provider;
+        _replies = new ReplyRef.Shared(((ExtendedActorSystem)Context.System).Provider, Self, state, _log, maxPayload);
         foreach (var spec in groups)
         {
             var group = new Group(spec, queueLimit);
@@ -141,8 +141,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     private void Accept(Request request, IActorRef? caller)
     {
-        ICodec? codec = null;
-        if (!Codecs.IsNative(request.ContentType) && !_codecs.TryGet(request.ContentType, out codec))
+        if (!_codecs.TryGet(request.ContentType, out var codec))
         {
             Refuse(request, caller, MicroError.BadRequest(_service,
                 $"content type '{request.ContentType}' is not spoken here; use one of: {string.Join(", ", _codecs.ContentTypes.Order())}"));
@@ -164,24 +163,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
                 $"{_service} has no endpoint {request.Endpoint}; its endpoints are: {_endpointList}"));
             return;
         }
-        if (codec is not null)
+        object message;
+        try { message = codec.Decode(request.Body, route.Spec.RequestType); }
+        catch (CodecException e)
         {
-            if (request.Body is not byte[] data)
-            {
-                Refuse(request, caller, MicroError.BadRequest(_service, $"a {request.ContentType} request must carry bytes"));
-                return;
-            }
-            try { request = request with { Body = codec.Decode(data, route.Spec.RequestType) }; }
-            catch (CodecException e)
-            {
-                Refuse(request, caller, MicroError.BadRequest(_service, $"{request.Endpoint} takes a {route.Spec.RequestType.Name}: {e.Message}"));
-                return;
-            }
-        }
-        if (!route.Spec.RequestType.IsInstanceOfType(request.Body))
-        {
-            Refuse(request, caller, MicroError.BadRequest(_service,
-                $"{request.Endpoint} takes {route.Spec.RequestType.Name}, not {request.Body?.GetType().Name ?? "nothing"}"));
+            Refuse(request, caller, MicroError.BadRequest(_service, $"{request.Endpoint} takes a {route.Spec.RequestType.Name}: {e.Message}"));
             return;
         }
         var group = route.Group;
@@ -190,7 +176,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             Refuse(request, caller, MicroError.ServiceUnavailable(_service, $"{request.Endpoint} has no handler: {broken}"));
             return;
         }
-        var work = new Work(request, caller, DateTime.UtcNow + request.Timeout, codec, route.Counters);
+        var work = new Work(request, message, caller, DateTime.UtcNow + request.Timeout, codec, route.Counters);
         if (group.Idle.Count == 0 && group.Waiting.Count >= group.QueueLimit)
         {
             Refuse(request, caller, MicroError.ServiceUnavailable(_service,
@@ -210,11 +196,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         {
             if (work.Deadline > DateTime.UtcNow)
             {
-                var reply = new ReplyRef(_provider, new RequestContext(work.Request, work.Deadline), work.Caller, Self, handler,
-                    _state, _log, work.Codec, work.Counters);
+                var reply = new ReplyRef(_replies, new RequestContext(work.Request, work.Deadline), work.Caller, handler,
+                    work.Codec, work.Counters);
                 _busy[handler] = (group, reply);
                 if (!Timers.IsTimerActive("stuck")) Timers.StartPeriodicTimer("stuck", CheckStuck.Instance, StuckGrace);
-                handler.Tell(work.Request.Body, reply);
+                handler.Tell(work.Message, reply);
                 return;
             }
             _state.Finished();
@@ -295,9 +281,9 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
                 .ToList());
     }
 
-    private void Answer(Request request, IActorRef? caller, ICodec? codec, object body)
+    private void Answer(Request request, IActorRef? caller, ICodec codec, object body)
     {
-        if (!request.OneWay) caller?.Tell(new Response(request.Id, codec is null ? body : codec.Encode(body), null), Self);
+        if (!request.OneWay) caller?.Tell(new Response(request.Id, codec.Encode(body), null), Self);
     }
 
     private void Refuse(Request request, IActorRef? caller, MicroError error)

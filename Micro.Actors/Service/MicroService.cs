@@ -152,7 +152,20 @@ public sealed class MicroService : IAsyncDisposable
         }
         foreach (var hook in _options.BeforeStart) await hook().ConfigureAwait(false);
 
-        var system = ActorSystem.Create(Settings.ClusterName, MicroConfig.ForNode(_config, Settings, Name));
+        // The allow-list of the node's serializer: set up before the system exists, so no message
+        // is ever read without it.
+        var allowList = new TypeAllowList(Settings.AllowedTypes);
+        foreach (var endpoint in _groups.SelectMany(g => g.Endpoints))
+        {
+            allowList.Allow(endpoint.RequestType);
+            if (endpoint.ResponseType is { } response) allowList.Allow(response);
+        }
+        foreach (var spec in _subscribers) allowList.Allow(spec.MessageType);
+        var setup = BootstrapSetup.Create()
+            .WithConfig(MicroConfig.ForNode(_config, Settings, Name))
+            .And(new TypeAllowListSetup(allowList));
+        if (Settings.Tls is { } tls) setup = setup.And(Tls.Setup(tls));
+        var system = ActorSystem.Create(Settings.ClusterName, setup);
         var cluster = Cluster.Get(system);
         // Our own mediator (same path on every node), whose queue-group routing avoids nodes that are down.
         var health = new NodeHealth();
@@ -168,12 +181,12 @@ public sealed class MicroService : IAsyncDisposable
             var groups = _groups.ToList();
             var self = cluster.SelfAddress;
             var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
-            var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs)), ServerActor.Name);
+            var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs, Settings.MaxPayloadBytes)), ServerActor.Name);
             var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                 groups.SelectMany(g => g.Endpoints).Select(Describe).ToList(), server);
             _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
         }
-        _broker = new PubSubBroker(system, mediator, codecs, OnSubscriptionChange);
+        _broker = new PubSubBroker(system, mediator, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange);
 
         _client = new MicroClient(system, registry, new ClientDefaults(
             Settings.RequestTimeout, Settings.Retries,
@@ -302,7 +315,7 @@ public sealed class MicroService : IAsyncDisposable
     private string NotJoinedReason() => Settings.SeedNodes.Count == 0
         ? $"this node ({Address}) has not joined its own new cluster yet"
         : $"this node has not joined the cluster: no answer from seed node(s) {string.Join(", ", Settings.SeedNodes)}; " +
-          $"are they running, and do they use the cluster name '{Settings.ClusterName}'?";
+          $"are they running, and do they use the cluster name '{Settings.ClusterName}' and TLS {(Settings.Tls is null ? "off" : "on, trusting this node's certificate")} like this node?";
 
     private static (string Group, string Method) SplitEndpoint(string endpoint)
     {

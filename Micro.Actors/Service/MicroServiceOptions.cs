@@ -41,6 +41,17 @@ public sealed class MicroServiceOptions
     /// <summary>More codecs, beside Hyperion (the default) and JSON.</summary>
     public List<Codec.ICodec> Codecs { get; } = [];
 
+    /// <summary>
+    /// Assemblies, namespaces or types (e.g. "MyCompany.Contracts") that this node may build from bytes,
+    /// beside the ones it allows by itself: Akka's, Micro.Actors', plain .NET values and collections,
+    /// its handler and subscriber message types and the types its calls send and expect
+    /// (micro.serialization.allowed-types).
+    /// </summary>
+    public List<string> AllowedTypes { get; } = [];
+
+    /// <summary>Mutual TLS between nodes (micro.tls, MICRO_TLS_*); null: as configured, off by default.</summary>
+    public Config.TlsOptions? Tls { get; set; }
+
     /// <summary>Extra HOCON laid over config/micro.conf (any micro.* or akka.* setting).</summary>
     public string? Config { get; set; }
 
