@@ -1,0 +1,67 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using BenchmarkDotNet.Attributes;
+using Micro.Actors.Codec;
+using Micro.Actors.Errors;
+using Micro.Actors.Registry;
+using Micro.Actors.Selector;
+using Micro.Actors.Server;
+
+namespace Micro.Actors.Benchmarks;
+
+/// <summary>The pieces every call goes through, one by one (BenchmarkDotNet: <c>hotpath</c>).</summary>
+[MemoryDiagnoser]
+public class HotPath
+{
+    private ActorSystem _system = null!;
+    private HyperionCodec _codec = null!;
+    private Akka.Serialization.Serializer _wire = null!;
+    private Request _request = null!;
+    private byte[] _requestBytes = null!;
+    private byte[] _body = null!;
+    private List<ServiceNode> _nodes = null!;
+    private readonly HashSet<string> _tried = [];
+    private readonly IReadOnlyList<Func<ServiceNode, bool>> _noFilters = [];
+    private readonly string[] _services = [Servers.Service];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _system = ActorSystem.Create("hotpath", Config.MicroConfig.Default.WithFallback("akka.actor.provider = local"));
+        _codec = new HyperionCodec(_system);
+        _codec.AllowList.Allow(typeof(BenchRequest));
+        _wire = _system.Serialization.FindSerializerForType(typeof(Request));
+        _body = _codec.Encode(new BenchRequest(Payload.Text));
+        _request = new Request(Guid.NewGuid().ToString("N"), Servers.Service, Servers.Endpoint, _body, HyperionCodec.MediaType,
+            ImmutableDictionary<string, string>.Empty, TimeSpan.FromSeconds(5));
+        _requestBytes = _wire.ToBinary(_request);
+        var endpoints = new List<EndpointInfo> { new(Servers.Endpoint, nameof(BenchRequest), nameof(BenchReply)) };
+        _nodes = Enumerable.Range(1, 5).Select(i => new ServiceNode($"n{i}", new Address("akka.tcp", "bench", "127.0.0.1", 4000 + i),
+            Servers.Service, "latest", ImmutableDictionary<string, string>.Empty, endpoints, NodeStatus.Up)).ToList();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _system.Terminate().Wait();
+
+    [Benchmark(Description = "body encode (Hyperion)")]
+    public byte[] BodyEncode() => _codec.Encode(new BenchRequest(Payload.Text));
+
+    [Benchmark(Description = "body decode (Hyperion)")]
+    public object BodyDecode() => _codec.Decode(_body, typeof(BenchRequest));
+
+    [Benchmark(Description = "envelope encode")]
+    public byte[] EnvelopeEncode() => _wire.ToBinary(_request);
+
+    [Benchmark(Description = "envelope decode")]
+    public object EnvelopeDecode() => _wire.FromBinary(_requestBytes, typeof(Request));
+
+    [Benchmark(Description = "selection of 5 nodes")]
+    public ServiceNode Select()
+    {
+        var candidates = Selection.Narrow(_nodes, _services, Servers.Service, Servers.Endpoint, _noFilters, null, _tried, _ => false);
+        return RandomSelector.Instance.Select(candidates.Nodes);
+    }
+
+    [Benchmark(Description = "error mapping (exception -> MicroError -> exception)")]
+    public MicroException ErrorMapping() => MicroException.ToError(new InvalidOperationException("boom"), Servers.Service).ToException();
+}

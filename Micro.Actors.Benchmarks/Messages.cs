@@ -1,0 +1,43 @@
+using Akka.Actor;
+using Micro.Actors.Server;
+
+namespace Micro.Actors.Benchmarks;
+
+/// <summary>The request and reply of the Micro.Actors and raw Akka points (the same shape as the proto messages).</summary>
+public sealed record BenchRequest(string Text);
+public sealed record BenchReply(string Text);
+
+/// <summary>The event of the pub/sub points.</summary>
+public sealed record BenchEvent(long Number, string Text);
+
+/// <summary>Asks a subscriber node how many events it has received.</summary>
+public sealed record CountRequest;
+public sealed record CountReply(long Received);
+
+/// <summary>
+/// The handler both RPC points call: a Micro.Actors endpoint (in its handler pool) and, on the same
+/// node, a plain actor at /user/echo that raw Akka asks.
+/// </summary>
+public sealed class EchoActor : MicroHandler
+{
+    public EchoActor() => Receive<BenchRequest>(r => Sender.Tell(new BenchReply(r.Text)));
+}
+
+/// <summary>Counts events for the raw mediator point and answers <see cref="CountRequest"/>.</summary>
+public sealed class CountingActor : ReceiveActor
+{
+    private long _received;
+
+    public CountingActor()
+    {
+        Receive<BenchEvent>(_ => _received++);
+        Receive<Akka.Cluster.Tools.PublishSubscribe.SubscribeAck>(_ => { });
+        Receive<CountRequest>(_ => Sender.Tell(new CountReply(_received)));
+    }
+}
+
+/// <summary>The texts the points send: about 20 bytes, as in AKKA-NOTES' baseline.</summary>
+public static class Payload
+{
+    public const string Text = "hello from the bench";
+}

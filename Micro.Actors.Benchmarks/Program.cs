@@ -1,0 +1,82 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Micro.Actors.Benchmarks;
+
+// Micro.Actors.Benchmarks: Micro.Actors side by side with raw Akka, gRPC and Proto.Actor, in one run.
+//   dotnet run -c Release --project Micro.Actors.Benchmarks -- [--quick] [--json points.json] [--chart rpc.png]
+//   dotnet run -c Release --project Micro.Actors.Benchmarks -- hotpath     (BenchmarkDotNet micro-benchmarks)
+
+var duration = new Option<double>("--duration") { Description = "Seconds per measured point", DefaultValueFactory = _ => 10 };
+var quick = new Option<bool>("--quick") { Description = "3 s points and 1.5 s warm-ups" };
+var smoke = new Option<bool>("--smoke") { Description = "One short point of every scenario (the test suite runs this)" };
+var json = new Option<string?>("--json") { Description = "Write every point to this JSON file" };
+var chart = new Option<string?>("--chart") { Description = "Write a chart of RPC round trips/s by concurrency (.png or .svg)" };
+var scenarios = new Option<string[]>("--scenario") { Description = "rpc, pubsub, join, memory, scale (repeatable; default all)", Arity = ArgumentArity.ZeroOrMore };
+var systems = new Option<string[]>("--system") { Description = "micro, akka, grpc, protoactor (repeatable; default all)", Arity = ArgumentArity.ZeroOrMore };
+var concurrency = new Option<int[]>("--concurrency") { Description = "Calls in flight (repeatable; default 1, 16, 128)", Arity = ArgumentArity.ZeroOrMore };
+var scale = new Option<int[]>("--nodes") { Description = "Cluster sizes of the scale scenario (repeatable; default 5, 10, 20)", Arity = ArgumentArity.ZeroOrMore };
+
+var root = new RootCommand("Micro.Actors benchmarks: every point runs the server side in its own process on 127.0.0.1")
+{
+    duration, quick, smoke, json, chart, scenarios, systems, concurrency, scale,
+};
+root.SetAction(async (r, _) =>
+{
+    var isSmoke = r.GetValue(smoke);
+    var seconds = isSmoke ? 1 : r.GetValue(quick) ? 3 : r.GetValue(duration);
+    var options = new RunOptions(
+        TimeSpan.FromSeconds(seconds),
+        TimeSpan.FromSeconds(isSmoke ? 0.5 : r.GetValue(quick) ? 1.5 : 3),
+        r.GetValue(concurrency) is { Length: > 0 } c ? c : isSmoke ? [16] : [1, 16, 128],
+        r.GetValue(systems) is { Length: > 0 } s ? s : ["micro", "akka", "grpc", "protoactor"],
+        r.GetValue(scale) is { Length: > 0 } n ? n : isSmoke ? [3] : [5, 10, 20],
+        JoinSamples: isSmoke ? 1 : 3);
+    var chosen = r.GetValue(scenarios) is { Length: > 0 } sc ? sc : ["rpc", "pubsub", "join", "memory", "scale"];
+    var unknown = chosen.Except(["rpc", "pubsub", "join", "memory", "scale"]).ToList();
+    if (unknown.Count > 0)
+    {
+        Console.Error.WriteLine($"error: no scenario {string.Join(", ", unknown)}; use rpc, pubsub, join, memory or scale");
+        return 2;
+    }
+    var watch = Stopwatch.StartNew();
+    void Progress(string what) => Console.Error.WriteLine($"[{watch.Elapsed:mm\\:ss}] {what}");
+    var points = new List<Point>();
+    foreach (var scenario in chosen)
+    {
+        points.AddRange(scenario switch
+        {
+            "rpc" => await Scenarios.RpcAsync(options, Progress),
+            "pubsub" => await Scenarios.PubSubAsync(options, Progress),
+            "join" => await Scenarios.JoinAsync(options, Progress),
+            "memory" => await Scenarios.MemoryAsync(options, Progress),
+            _ => await Scenarios.ScaleAsync(options, Progress),
+        });
+    }
+    Progress("done");
+    Report.Table(points, Console.Out);
+    if (r.GetValue(json) is { } path) Report.WriteJson(points, path);
+    if (r.GetValue(chart) is { } png) Report.Chart(points, png);
+    return 0;
+});
+
+var kind = new Argument<string>("kind") { Description = "micro-akka, micro-sub, akka-sub, micro-idle, akka-idle, grpc, proto" };
+var port = new Option<int>("--port") { Required = true };
+var seed = new Option<string?>("--seed");
+var serve = new Command("serve", "Run one server side (used by the runner)") { kind, port, seed };
+serve.Hidden = true;
+serve.SetAction((r, _) => Servers.ServeAsync(r.GetValue(kind)!, r.GetValue(port), r.GetValue(seed)));
+root.Subcommands.Add(serve);
+
+var nodes = new Argument<int>("nodes");
+var warmup = new Option<double>("--warmup") { DefaultValueFactory = _ => 1 };
+var scaleNode = new Command("scale", "Run N service nodes and a client in this process (used by the runner)") { nodes, duration, warmup };
+scaleNode.Hidden = true;
+scaleNode.SetAction((r, _) => Scenarios.ScaleNodeAsync(r.GetValue(nodes), TimeSpan.FromSeconds(r.GetValue(duration)), TimeSpan.FromSeconds(r.GetValue(warmup))));
+root.Subcommands.Add(scaleNode);
+
+var hotpath = new Command("hotpath", "BenchmarkDotNet micro-benchmarks of the hot-path pieces; the rest of the line goes to BenchmarkDotNet");
+hotpath.TreatUnmatchedTokensAsErrors = false;
+hotpath.SetAction(r => { BenchmarkDotNet.Running.BenchmarkRunner.Run<HotPath>(args: r.UnmatchedTokens.ToArray()); return 0; });
+root.Subcommands.Add(hotpath);
+
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,77 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Micro.Actors.Benchmarks;
+
+/// <summary>The table on stdout, the --json file and the chart.</summary>
+public static class Report
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = true,
+    };
+
+    public static void Table(IReadOnlyList<Point> points, TextWriter output)
+    {
+        output.WriteLine($"{"scenario",-22} {"system",-11} {"conc",5} {"ops/s",12} {"p50 µs",9} {"p99 µs",9} {"max µs",9} {"alloc B/op",11}  other");
+        foreach (var p in points)
+        {
+            var other = p.Value is { } v ? $"{v:0.##} {p.Unit}" : "";
+            var throughput = p.OpsPerSec > 0 ? $"{p.OpsPerSec,12:N0} {p.P50Us,9:N0} {p.P99Us,9:N0} {p.MaxUs,9:N0} {p.AllocBytesPerOp,11:N0}" : $"{"",12} {"",9} {"",9} {"",9} {"",11}";
+            output.WriteLine($"{p.Scenario,-22} {p.System,-11} {p.Concurrency,5} {throughput}  {other}");
+        }
+        Ratios(points, output);
+    }
+
+    /// <summary>The issue's targets, as same-run ratios.</summary>
+    public static void Ratios(IReadOnlyList<Point> points, TextWriter output)
+    {
+        double? Ops(string system, string scenario, int c) => points.FirstOrDefault(p => p.System == system && p.Scenario == scenario && p.Concurrency == c)?.OpsPerSec;
+        double? Of(string system, string scenario, int c, Func<Point, double> f) =>
+            points.FirstOrDefault(p => p.System == system && p.Scenario == scenario && p.Concurrency == c) is { } p ? f(p) : null;
+        output.WriteLine();
+        output.WriteLine("ratios (target):");
+        foreach (var c in points.Where(p => p.Scenario == "rpc").Select(p => p.Concurrency).Distinct().Order())
+        {
+            if (Ops("micro", "rpc", c) is { } m && Ops("akka", "rpc", c) is { } a)
+                output.WriteLine($"  rpc c={c,-3} micro/akka ops {m / a:0.00} (>= 0.9)   p99 micro/akka {Of("micro", "rpc", c, p => p.P99Us) / Of("akka", "rpc", c, p => p.P99Us):0.00} (<= 1.2)");
+            if (Ops("micro", "rpc", c) is { } m2 && Ops("grpc", "rpc", c) is { } g)
+                output.WriteLine($"  rpc c={c,-3} micro/grpc ops {m2 / g:0.00}{(c == 128 ? " (>= 1)" : "")}");
+            if (Ops("micro", "rpc", c) is { } m3 && Ops("protoactor", "rpc", c) is { } pa)
+                output.WriteLine($"  rpc c={c,-3} micro/protoactor ops {m3 / pa:0.00}");
+        }
+        if (Ops("micro", "pubsub", 1) is { } ms && Ops("akka", "pubsub", 1) is { } am)
+            output.WriteLine($"  pubsub micro/mediator {ms / am:0.00} (>= 0.9)");
+        var mem = points.Where(p => p.Scenario == "memory").ToDictionary(p => p.System, p => p.Value ?? 0);
+        if (mem.TryGetValue("micro", out var mm) && mem.TryGetValue("akka", out var am2) && am2 > 0)
+            output.WriteLine($"  idle RSS micro/akka {mm / am2:0.00} (<= 1.2)");
+    }
+
+    public static void WriteJson(IReadOnlyList<Point> points, string path) =>
+        File.WriteAllText(path, JsonSerializer.Serialize(points, Json));
+
+    /// <summary>Round trips per second by concurrency, one line per system.</summary>
+    public static void Chart(IReadOnlyList<Point> points, string path)
+    {
+        var plot = new ScottPlot.Plot();
+        var rpc = points.Where(p => p.Scenario == "rpc").ToList();
+        var levels = rpc.Select(p => p.Concurrency).Distinct().Order().ToArray();
+        foreach (var system in rpc.Select(p => p.System).Distinct())
+        {
+            var ys = levels.Select(c => rpc.FirstOrDefault(p => p.System == system && p.Concurrency == c)?.OpsPerSec ?? double.NaN).ToArray();
+            var line = plot.Add.Scatter(Enumerable.Range(0, levels.Length).Select(i => (double)i).ToArray(), ys);
+            line.LegendText = system;
+            line.LineWidth = 2;
+            line.MarkerSize = 8;
+        }
+        plot.Axes.Bottom.SetTicks(Enumerable.Range(0, levels.Length).Select(i => (double)i).ToArray(), levels.Select(c => $"{c} in flight").ToArray());
+        plot.Axes.Left.Label.Text = "round trips / s";
+        plot.Title("Request/reply across two processes on 127.0.0.1 (closed loop)");
+        plot.Axes.SetLimitsY(0, rpc.Count == 0 ? 1 : rpc.Max(p => p.OpsPerSec) * 1.1);
+        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        if (path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase)) plot.SaveSvg(path, 800, 450);
+        else plot.SavePng(path, 800, 450);
+    }
+}

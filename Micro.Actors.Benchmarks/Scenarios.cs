@@ -1,0 +1,303 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Grpc.Net.Client;
+using Micro.Actors.Benchmarks.Wire;
+using Micro.Actors.Client;
+using Micro.Actors.Service;
+using Proto.Remote;
+using Proto.Remote.GrpcNet;
+
+namespace Micro.Actors.Benchmarks;
+
+public sealed record RunOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string[] Systems, int[] ScaleSizes, int JoinSamples = 3);
+
+/// <summary>Every scenario: a server process on 127.0.0.1, driven from this process.</summary>
+public static class Scenarios
+{
+    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>A client node of the bench cluster, joined through <paramref name="port"/>.</summary>
+    private static async Task<MicroService> ClientAsync(int port)
+    {
+        var client = Servers.Node(null, 0, $"127.0.0.1:{port}");
+        await client.StartAsync();
+        await client.WhenUp.WaitAsync(Startup);
+        return client;
+    }
+
+    /// <summary>Calls until one succeeds (the registry may not list the service yet).</summary>
+    private static async Task UntilAnswersAsync(Func<Task> call)
+    {
+        var deadline = DateTime.UtcNow + Startup;
+        while (true)
+        {
+            try { await call(); return; }
+            catch (Exception) when (DateTime.UtcNow < deadline) { await Task.Delay(20); }
+        }
+    }
+
+    public static async Task<List<Point>> RpcAsync(RunOptions o, Action<string> progress)
+    {
+        var points = new List<Point>();
+        foreach (var system in o.Systems)
+        {
+            var port = FreePort();
+            using var server = await ChildProcess.StartAsync(Startup, "serve", ServerKind(system), "--port", $"{port}");
+            var (call, stop) = await DriverAsync(system, port);
+            try
+            {
+                await UntilAnswersAsync(call);
+                // Both processes start cold: JIT tiering settles under load before the first point.
+                await LoadRunner.RunAsync(system, "warm-up", 16, call, TimeSpan.Zero, o.Warmup * 2);
+                foreach (var c in o.Concurrency)
+                {
+                    progress($"rpc {system} c={c}");
+                    points.Add(await LoadRunner.RunAsync(system, "rpc", c, call, o.Warmup, o.Duration));
+                }
+            }
+            finally { await stop(); }
+        }
+        return points;
+    }
+
+    private static string ServerKind(string system) => system switch
+    {
+        "micro" or "akka" => "micro-akka",
+        "grpc" => "grpc",
+        "protoactor" => "proto",
+        _ => throw new ArgumentException($"no system '{system}': use micro, akka, grpc or protoactor"),
+    };
+
+    /// <summary>One round trip of <paramref name="system"/> against its server, and how to let go of the client.</summary>
+    private static async Task<(Func<Task> Call, Func<Task> Stop)> DriverAsync(string system, int port)
+    {
+        switch (system)
+        {
+            case "micro":
+            {
+                var client = await ClientAsync(port);
+                var request = new BenchRequest(Payload.Text);
+                return (() => client.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, request), () => client.StopAsync());
+            }
+            case "akka":
+            {
+                var client = await ClientAsync(port);
+                var echo = await client.System.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/echo").ResolveOne(Startup);
+                var request = new BenchRequest(Payload.Text);
+                var timeout = TimeSpan.FromSeconds(5);
+                return (() => echo.Ask<BenchReply>(request, timeout), () => client.StopAsync());
+            }
+            case "grpc":
+            {
+                var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}",
+                    new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true } });
+                var grpc = new Echo.EchoClient(channel);
+                var request = new EchoRequest { Text = Payload.Text };
+                return (() => grpc.SayAsync(request).ResponseAsync, () => { channel.Dispose(); return Task.CompletedTask; });
+            }
+            case "protoactor":
+            {
+                var proto = new Proto.ActorSystem().WithRemote(RemoteConfig.BindTo("127.0.0.1", 0).WithProtoMessages(BenchReflection.Descriptor));
+                await proto.Remote().StartAsync();
+                var pid = Proto.PID.FromAddress($"127.0.0.1:{port}", "echo");
+                var request = new EchoRequest { Text = Payload.Text };
+                return (() => proto.Root.RequestAsync<EchoReply>(pid, request, Proto.CancellationTokens.FromSeconds(5)), () => proto.Remote().ShutdownAsync());
+            }
+            default:
+                throw new ArgumentException($"no system '{system}'");
+        }
+    }
+
+    /// <summary>
+    /// Events delivered per second from this node to a subscriber node. The publisher keeps at most
+    /// a window of events ahead of what the subscriber has counted, so the figure is delivery, not
+    /// how fast a mailbox can fill.
+    /// </summary>
+    public static async Task<List<Point>> PubSubAsync(RunOptions o, Action<string> progress)
+    {
+        var points = new List<Point>();
+        foreach (var system in new[] { "micro", "akka" })
+        {
+            progress($"pubsub {system}");
+            var port = FreePort();
+            using var server = await ChildProcess.StartAsync(Startup, "serve", system == "micro" ? "micro-sub" : "akka-sub", "--port", $"{port}");
+            Func<object, Task> publish;
+            Func<Task<long>> count;
+            Func<Task> stop;
+            if (system == "micro")
+            {
+                var client = await ClientAsync(port);
+                await UntilAnswersAsync(() => client.Client.CallAsync<CountReply>(Servers.Subscriber, "Count.Get", new CountRequest()));
+                await client.Broker.WaitForSubscribersAsync(Servers.Topic, Startup);
+                publish = e => client.Client.PublishAsync(Servers.Topic, e);
+                count = async () => (await client.Client.CallAsync<CountReply>(Servers.Subscriber, "Count.Get", new CountRequest())).Received;
+                stop = () => client.StopAsync();
+            }
+            else
+            {
+                var raw = ActorSystem.Create("bench", Servers.RawAkka(0, joinSelf: false));
+                await Akka.Cluster.Cluster.Get(raw).JoinAsync(new Address("akka.tcp", "bench", "127.0.0.1", port));
+                var mediator = DistributedPubSub.Get(raw).Mediator;
+                var counter = await raw.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/counter").ResolveOne(Startup);
+                publish = e => { mediator.Tell(new Publish(Servers.Topic, e)); return Task.CompletedTask; };
+                count = async () => (await counter.Ask<CountReply>(new CountRequest(), TimeSpan.FromSeconds(5))).Received;
+                stop = () => raw.Terminate();
+                // Until the topic's subscriber is known here, published events go nowhere.
+                await UntilAnswersAsync(async () =>
+                {
+                    var before = await count();
+                    await publish(new BenchEvent(-1, Payload.Text));
+                    var deadline = DateTime.UtcNow.AddMilliseconds(300);
+                    while (await count() == before)
+                        if (DateTime.UtcNow > deadline) throw new TimeoutException();
+                });
+            }
+            try
+            {
+                points.Add(await PublishLoopAsync(system, publish, count, o));
+            }
+            finally { await stop(); }
+        }
+        return points;
+    }
+
+    private static async Task<Point> PublishLoopAsync(string system, Func<object, Task> publish, Func<Task<long>> count, RunOptions o)
+    {
+        const int window = 2_000;
+        long published = 0, counted = await count(), start = counted;
+        var countLoop = new CancellationTokenSource();
+        var refresh = Task.Run(async () =>
+        {
+            while (!countLoop.IsCancelled())
+            {
+                Volatile.Write(ref counted, await count());
+                await Task.Delay(5);
+            }
+        });
+        async Task RunFor(TimeSpan span)
+        {
+            var end = Stopwatch.GetTimestamp() + (long)(span.TotalSeconds * Stopwatch.Frequency);
+            var e = new BenchEvent(0, Payload.Text);
+            while (Stopwatch.GetTimestamp() < end)
+            {
+                if (published - (Volatile.Read(ref counted) - start) >= window) { await Task.Yield(); continue; }
+                await publish(e);
+                published++;
+            }
+        }
+        await RunFor(o.Warmup);
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var first = await count();
+        var publishedBefore = published;
+        var watch = Stopwatch.StartNew();
+        await RunFor(o.Duration);
+        var delivered = await count() - first;
+        var elapsed = watch.Elapsed.TotalSeconds;
+        var bytes = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        countLoop.Cancel();
+        await refresh;
+        return new Point(system, "pubsub", 1, delivered / elapsed, 0, 0, 0, (double)bytes / Math.Max(1, published - publishedBefore));
+    }
+
+    private static bool IsCancelled(this CancellationTokenSource cts) => cts.IsCancellationRequested;
+
+    /// <summary>Seconds from starting a service process to the first answered call from this node.</summary>
+    public static async Task<List<Point>> JoinAsync(RunOptions o, Action<string> progress)
+    {
+        progress("join");
+        var samples = new List<double>();
+        for (var i = 0; i < o.JoinSamples; i++) // a fresh cluster each time: a killed member would hold up the next join
+        {
+            var seed = Servers.Node(null, FreePort(), null);
+            await seed.StartAsync();
+            await seed.WhenUp.WaitAsync(Startup);
+            var watch = Stopwatch.StartNew();
+            using var service = ChildProcess.Start("serve", "micro-akka", "--port", $"{FreePort()}", "--seed", seed.Address);
+            try
+            {
+                await UntilAnswersAsync(() => seed.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, new BenchRequest(Payload.Text),
+                    new CallOptions { Timeout = TimeSpan.FromSeconds(1), Retries = 0 }));
+                samples.Add(watch.Elapsed.TotalSeconds);
+            }
+            finally { await seed.StopAsync(); } // leaves while the service still runs, so the leave completes at once
+        }
+        samples.Sort();
+        return [new Point("micro", "join", 1, 0, 0, 0, 0, 0, samples[samples.Count / 2], $"s (median of {samples.Count})")];
+    }
+
+    /// <summary>Resident memory of an idle service process and of a bare Akka cluster node.</summary>
+    public static async Task<List<Point>> MemoryAsync(RunOptions o, Action<string> progress)
+    {
+        var points = new List<Point>();
+        foreach (var (system, kind) in new[] { ("micro", "micro-idle"), ("akka", "akka-idle") })
+        {
+            progress($"memory {system}");
+            using var node = await ChildProcess.StartAsync(Startup, "serve", kind, "--port", $"{FreePort()}");
+            await Task.Delay(TimeSpan.FromSeconds(Math.Min(5, o.Duration.TotalSeconds))); // let start-up settle
+            points.Add(new Point(system, "memory", 0, 0, 0, 0, 0, 0, node.Rss() / 1048576.0, "MiB RSS idle"));
+        }
+        return points;
+    }
+
+    /// <summary>N service nodes (ActorSystems in one child process: 2 cores can't hold 20 processes), measured by that process.</summary>
+    public static async Task<List<Point>> ScaleAsync(RunOptions o, Action<string> progress)
+    {
+        var points = new List<Point>();
+        foreach (var n in o.ScaleSizes)
+        {
+            progress($"scale {n} nodes");
+            using var child = await ChildProcess.StartAsync(TimeSpan.FromMinutes(5), "scale", $"{n}",
+                "--duration", $"{o.Duration.TotalSeconds}", "--warmup", $"{o.Warmup.TotalSeconds}");
+            var result = System.Text.Json.JsonSerializer.Deserialize<ScaleResult>((await child.Ready)["READY ".Length..])!;
+            points.Add(new Point("micro", $"scale-{n}", 16, result.OpsPerSec, result.P50Us, result.P99Us, result.MaxUs, 0));
+            points.Add(new Point("micro", $"scale-{n}-registry", 0, 0, 0, 0, 0, 0, result.RegistrySeconds, "s until every registry lists every node"));
+            points.Add(new Point("micro", $"scale-{n}-memory", 0, 0, 0, 0, 0, 0, result.MibPerNode, "MiB RSS per node"));
+        }
+        return points;
+    }
+
+    public sealed record ScaleResult(int Nodes, double RegistrySeconds, double MibPerNode, double OpsPerSec, double P50Us, double P99Us, double MaxUs);
+
+    /// <summary>The child side of <see cref="ScaleAsync"/>: prints "READY {json}".</summary>
+    public static async Task ScaleNodeAsync(int n, TimeSpan duration, TimeSpan warmup)
+    {
+        using var self = Process.GetCurrentProcess();
+        GC.Collect();
+        self.Refresh();
+        var before = self.WorkingSet64;
+        var watch = Stopwatch.StartNew();
+        var nodes = new List<MicroService>();
+        string? seed = null;
+        for (var i = 0; i < n; i++)
+        {
+            var node = Servers.Node(Servers.Service, 0, seed, s => s.Handle<EchoActor>("Bench", e => e.Map<BenchRequest, BenchReply>("Echo")));
+            await node.StartAsync();
+            seed ??= node.Address;
+            nodes.Add(node);
+        }
+        var client = Servers.Node(null, 0, seed);
+        await client.StartAsync();
+        nodes.Add(client);
+        foreach (var node in nodes)
+            while ((await node.Registry.GetServiceAsync(Servers.Service))?.Nodes.Count(x => x.Status == Registry.NodeStatus.Up) != n)
+                await Task.Delay(10);
+        var registry = watch.Elapsed.TotalSeconds;
+        GC.Collect();
+        self.Refresh();
+        var perNode = (self.WorkingSet64 - before) / 1048576.0 / n;
+        var request = new BenchRequest(Payload.Text);
+        var point = await LoadRunner.RunAsync("micro", "scale", 16,
+            () => client.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, request), warmup, duration);
+        Console.WriteLine("READY " + System.Text.Json.JsonSerializer.Serialize(new ScaleResult(n, registry, perNode, point.OpsPerSec, point.P50Us, point.P99Us, point.MaxUs)));
+        await Task.WhenAll(nodes.Select(x => x.StopAsync()));
+    }
+}

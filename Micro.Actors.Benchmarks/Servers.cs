@@ -1,0 +1,139 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Configuration;
+using Grpc.Core;
+using Micro.Actors.Benchmarks.Wire;
+using Micro.Actors.Service;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+using Proto.Remote;
+using Proto.Remote.GrpcNet;
+
+namespace Micro.Actors.Benchmarks;
+
+/// <summary>The server side of every point, run in its own process; each prints READY once it serves.</summary>
+public static class Servers
+{
+    public const string Service = "bench";
+    public const string Endpoint = "Bench.Echo";
+    public const string Subscriber = "bench-sub";
+    public const string Topic = "bench";
+
+    /// <summary>Plain Akka with the same serializer and cluster settings as Micro.Actors' nodes, nothing of ours.</summary>
+    public static Akka.Configuration.Config RawAkka(int port, bool joinSelf) => ConfigurationFactory.ParseString($$"""
+        akka.loglevel = WARNING
+        akka.actor.provider = cluster
+        akka.actor.serializers.hyperion = "Akka.Serialization.HyperionSerializer, Akka.Serialization.Hyperion"
+        akka.actor.serialization-bindings { "System.Object" = hyperion }
+        akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = {{port}} }
+        akka.extensions = ["Akka.Cluster.Tools.PublishSubscribe.DistributedPubSubExtensionProvider, Akka.Cluster.Tools"]
+        akka.cluster.seed-nodes = [{{(joinSelf ? $"\"akka.tcp://bench@127.0.0.1:{port}\"" : "")}}]
+        """);
+
+    public static MicroService Node(string? name, int port, string? seed, Action<MicroService>? register = null)
+    {
+        Action<MicroServiceOptions> configure = o =>
+        {
+            o.ClusterName = "bench";
+            o.Port = port;
+            o.Config = "akka.loglevel = WARNING";
+            o.AllowedTypes.Add("Micro.Actors.Benchmarks");
+            if (seed is not null) o.SeedNodes.Add(seed);
+        };
+        var node = name is null ? MicroService.CreateClient(configure) : MicroService.Create(name, configure);
+        register?.Invoke(node);
+        return node;
+    }
+
+    public static async Task ServeAsync(string kind, int port, string? seed)
+    {
+        switch (kind)
+        {
+            case "micro-akka": // the Micro.Actors endpoint and, beside it, the same actor for raw Ask
+            {
+                var node = Node(Service, port, seed, s => s.Handle<EchoActor>("Bench", e => e.Map<BenchRequest, BenchReply>("Echo")));
+                await node.StartAsync();
+                node.System.ActorOf(Props.Create<EchoActor>(), "echo");
+                await node.WhenUp;
+                break;
+            }
+            case "micro-sub":
+            {
+                long received = 0;
+                var node = Node(Subscriber, port, seed, s =>
+                {
+                    s.Subscribe<BenchEvent>(Topic, (_, _) => { Interlocked.Increment(ref received); return Task.CompletedTask; });
+                    s.Handle<CountRequest, CountReply>("Count.Get", (_, _) => Task.FromResult(new CountReply(Interlocked.Read(ref received))));
+                });
+                await node.StartAsync();
+                await node.WhenUp;
+                break;
+            }
+            case "akka-sub":
+            {
+                var system = Akka.Actor.ActorSystem.Create("bench", RawAkka(port, joinSelf: true));
+                var counter = system.ActorOf(Props.Create<CountingActor>(), "counter");
+                DistributedPubSub.Get(system).Mediator.Tell(new Subscribe(Topic, counter));
+                await WhenUp(system);
+                break;
+            }
+            case "micro-idle":
+            {
+                var node = Node("idle", port, seed, s => s.Handle<EchoActor>("Bench", e => e.Map<BenchRequest, BenchReply>("Echo")));
+                await node.StartAsync();
+                await node.WhenUp;
+                break;
+            }
+            case "akka-idle":
+            {
+                var system = Akka.Actor.ActorSystem.Create("bench", RawAkka(port, joinSelf: true));
+                await WhenUp(system);
+                break;
+            }
+            case "grpc":
+            {
+                var builder = WebApplication.CreateSlimBuilder();
+                builder.Logging.ClearProviders();
+                builder.Services.AddGrpc();
+                builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port, l => l.Protocols = HttpProtocols.Http2));
+                var app = builder.Build();
+                app.MapGrpcService<EchoService>();
+                await app.StartAsync();
+                break;
+            }
+            case "proto":
+            {
+                var system = new Proto.ActorSystem().WithRemote(RemoteConfig.BindTo("127.0.0.1", port).WithProtoMessages(BenchReflection.Descriptor));
+                await system.Remote().StartAsync();
+                system.Root.SpawnNamed(Proto.Props.FromFunc(context =>
+                {
+                    if (context.Message is EchoRequest r) context.Respond(new EchoReply { Text = r.Text });
+                    return Task.CompletedTask;
+                }), "echo");
+                break;
+            }
+            default:
+                throw new ArgumentException($"no server kind '{kind}'");
+        }
+        Console.WriteLine($"READY {kind} {port}");
+        await Task.Delay(Timeout.Infinite); // the driver kills this process when done
+    }
+
+    public static Task WhenUp(Akka.Actor.ActorSystem system)
+    {
+        var up = new TaskCompletionSource();
+        Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
+        return up.Task;
+    }
+
+    private sealed class EchoService : Echo.EchoBase
+    {
+        public override Task<EchoReply> Say(EchoRequest request, ServerCallContext context) =>
+            Task.FromResult(new EchoReply { Text = request.Text });
+    }
+}

@@ -1,0 +1,182 @@
+using System.Buffers.Binary;
+using System.Collections.Immutable;
+using System.Text;
+using Akka.Actor;
+using Akka.Serialization;
+using Micro.Actors.Errors;
+using Micro.Actors.Server;
+
+namespace Micro.Actors.Codec;
+
+/// <summary>
+/// Akka serializer for the envelopes of every call (<see cref="Request"/>, <see cref="Response"/>):
+/// a fixed binary layout of length-prefixed UTF-8 strings and the already-encoded body. Hyperion
+/// would write type names for the header dictionary and the error on every message; this writes
+/// only the fields, into one exactly-sized array. Nulls survive the trip (a malformed envelope stays
+/// malformed, for the server to answer with 400); bytes that don't parse are refused here.
+/// </summary>
+public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+{
+    public const int Id = 4711;
+    private const string RequestManifest = "Q";
+    private const string ResponseManifest = "R";
+
+    public override int Identifier => Id;
+
+    public override string Manifest(object o) => o switch
+    {
+        Request => RequestManifest,
+        Response => ResponseManifest,
+        _ => throw new ArgumentException($"{o.GetType()} is not an envelope", nameof(o)),
+    };
+
+    public override byte[] ToBinary(object obj) => obj switch
+    {
+        Request q => Write(q),
+        Response r => Write(r),
+        _ => throw new ArgumentException($"{obj.GetType()} is not an envelope", nameof(obj)),
+    };
+
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        var reader = new Reader(bytes);
+        try
+        {
+            return manifest switch
+            {
+                RequestManifest => ReadRequest(ref reader),
+                ResponseManifest => ReadResponse(ref reader),
+                _ => throw new System.Runtime.Serialization.SerializationException($"unknown envelope manifest '{manifest}'"),
+            };
+        }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException or DecoderFallbackException)
+        {
+            throw new System.Runtime.Serialization.SerializationException("a malformed envelope: " + e.Message, e);
+        }
+    }
+
+    private static byte[] Write(Request q)
+    {
+        var size = Size(q.Id) + Size(q.Service) + Size(q.Endpoint) + Size(q.ContentType) + 4 + 8 + 1 + Size(q.Body);
+        if (q.Headers is not null) foreach (var (k, v) in q.Headers) size += Size(k) + Size(v);
+        var writer = new Writer(new byte[size]);
+        writer.String(q.Id);
+        writer.String(q.Service);
+        writer.String(q.Endpoint);
+        writer.String(q.ContentType);
+        writer.Int(q.Headers?.Count ?? -1);
+        if (q.Headers is not null)
+            foreach (var (k, v) in q.Headers)
+            {
+                writer.String(k);
+                writer.String(v);
+            }
+        writer.Long(q.Timeout.Ticks);
+        writer.Bool(q.OneWay);
+        writer.Bytes(q.Body);
+        return writer.Done();
+    }
+
+    private static Request ReadRequest(ref Reader r)
+    {
+        var (id, service, endpoint, contentType) = (r.String(), r.String(), r.String(), r.String());
+        var count = r.Int();
+        IReadOnlyDictionary<string, string>? headers = null;
+        if (count == 0) headers = ImmutableDictionary<string, string>.Empty;
+        else if (count > 0)
+        {
+            var builder = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+            for (var i = 0; i < count; i++) builder[r.String() ?? ""] = r.String() ?? "";
+            headers = builder.ToImmutable();
+        }
+        var timeout = TimeSpan.FromTicks(r.Long());
+        var oneWay = r.Bool();
+        return new Request(id!, service!, endpoint!, r.Bytes()!, contentType!, headers!, timeout, oneWay);
+    }
+
+    private static byte[] Write(Response response)
+    {
+        var e = response.Error;
+        var size = Size(response.RequestId) + Size(response.Body) + 1 + (e is null ? 0 : Size(e.Id) + 4 + Size(e.Detail) + Size(e.Status));
+        var writer = new Writer(new byte[size]);
+        writer.String(response.RequestId);
+        writer.Bytes(response.Body);
+        writer.Bool(e is not null);
+        if (e is not null)
+        {
+            writer.String(e.Id);
+            writer.Int(e.Code);
+            writer.String(e.Detail);
+            writer.String(e.Status);
+        }
+        return writer.Done();
+    }
+
+    private static Response ReadResponse(ref Reader r)
+    {
+        var id = r.String();
+        var body = r.Bytes();
+        MicroError? error = r.Bool() ? new MicroError(r.String()!, r.Int(), r.String()!, r.String()!) : null;
+        return new Response(id!, body, error);
+    }
+
+    // A string or byte array: a 4-byte length (-1 for null), then the bytes.
+    private static int Size(string? s) => 4 + (s is null ? 0 : Encoding.UTF8.GetByteCount(s));
+    private static int Size(byte[]? b) => 4 + (b?.Length ?? 0);
+
+    private ref struct Writer(byte[] buffer)
+    {
+        private readonly Span<byte> _span = buffer;
+        private int _at;
+
+        public void Int(int value) { BinaryPrimitives.WriteInt32LittleEndian(_span[_at..], value); _at += 4; }
+        public void Long(long value) { BinaryPrimitives.WriteInt64LittleEndian(_span[_at..], value); _at += 8; }
+        public void Bool(bool value) => _span[_at++] = value ? (byte)1 : (byte)0;
+
+        public void String(string? value)
+        {
+            if (value is null) { Int(-1); return; }
+            var length = Encoding.UTF8.GetBytes(value, _span[(_at + 4)..]);
+            Int(length);
+            _at += length;
+        }
+
+        public void Bytes(byte[]? value)
+        {
+            if (value is null) { Int(-1); return; }
+            Int(value.Length);
+            value.CopyTo(_span[_at..]);
+            _at += value.Length;
+        }
+
+        public readonly byte[] Done() => buffer;
+    }
+
+    private ref struct Reader(byte[] buffer)
+    {
+        private readonly ReadOnlySpan<byte> _span = buffer;
+        private int _at;
+
+        public int Int() { var v = BinaryPrimitives.ReadInt32LittleEndian(_span[_at..]); _at += 4; return v; }
+        public long Long() { var v = BinaryPrimitives.ReadInt64LittleEndian(_span[_at..]); _at += 8; return v; }
+        public bool Bool() => _span[_at++] != 0;
+
+        public string? String()
+        {
+            var length = Int();
+            if (length < 0) return null;
+            var s = Encoding.UTF8.GetString(_span.Slice(_at, length));
+            _at += length;
+            return s;
+        }
+
+        public byte[]? Bytes()
+        {
+            var length = Int();
+            if (length < 0) return null;
+            var b = _span.Slice(_at, length).ToArray();
+            _at += length;
+            return b;
+        }
+    }
+}
