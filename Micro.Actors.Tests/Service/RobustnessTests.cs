@@ -92,6 +92,37 @@ public sealed class RobustnessTests
     }
 
     [Fact]
+    public async Task A_flood_at_a_slow_endpoint_gets_503_quickly_beyond_the_bounded_queue()
+    {
+        await using var cluster = new TestCluster();
+        await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s, poolSize: 2),
+            o => o.Config = TestCluster.FastConfig + "\nmicro.server.queue-size = 10");
+        var client = await cluster.StartClientAsync();
+        await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("warm"));
+
+        var options = new CallOptions { Retries = 0, Timeout = TimeSpan.FromSeconds(10) };
+        var flood = Enumerable.Range(0, 200).Select(async _ =>
+        {
+            var watch = Stopwatch.StartNew();
+            try
+            {
+                await client.Client.CallAsync<Pong>("echo", "Echo.Slow", new Slow(300), options);
+                return (Code: 200, watch.Elapsed);
+            }
+            catch (MicroException e) { return (e.Code, watch.Elapsed); }
+        }).ToList();
+        var results = await Task.WhenAll(flood);
+
+        // 2 running + 10 waiting are served; every other call is refused at once, not queued in memory.
+        var served = results.Count(r => r.Code == 200);
+        var refused = results.Where(r => r.Code == 503).ToList();
+        Assert.InRange(served, 12, 30);
+        Assert.Equal(200, served + refused.Count);
+        Assert.True(refused.Max(r => r.Elapsed) < TimeSpan.FromSeconds(2), $"a refusal took {refused.Max(r => r.Elapsed)}");
+        Assert.Equal("after", (await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("after"))).Text);
+    }
+
+    [Fact]
     public async Task Calls_after_stop_fail_at_once()
     {
         await using var cluster = new TestCluster();

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Micro.Actors.Codec;
 using Micro.Actors.Errors;
 using Micro.Actors.Server;
+using Micro.Actors.Service;
 
 namespace Micro.Actors.Client;
 
@@ -21,7 +22,7 @@ public sealed class MicroClient : IClient
     private readonly ActorSystem _system;
     private readonly IActorRef _registry;
     private readonly ClientDefaults _defaults;
-    private readonly ConcurrentDictionary<string, Lazy<IActorRef>> _routers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<BurstQueue<RouterActor.Call>>> _routers = new(StringComparer.Ordinal);
     private readonly Broker.IBroker _broker;
     private readonly Codecs _codecs;
     private readonly int _maxPayload;
@@ -100,8 +101,9 @@ public sealed class MicroClient : IClient
         var completion = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
         var request = new Request(Guid.NewGuid().ToString("N"), service, endpoint, data, codec.ContentType,
             headers, timeout, oneWay);
-        var router = RouterFor(service);
-        router.Tell(new RouterActor.Call(request, options, DateTime.UtcNow + timeout, completion));
+        var queue = RouterFor(service);
+        queue.Post(new RouterActor.Call(request, options, DateTime.UtcNow + timeout, completion));
+        var router = queue.Actor;
         if (cancellationToken.CanBeCanceled)
         {
             var registration = cancellationToken.Register(() => router.Tell(new RouterActor.Cancel(request.Id)));
@@ -125,7 +127,11 @@ public sealed class MicroClient : IClient
             : throw MicroError.BadRequest("micro.client", $"no codec for content type '{contentType}'; known: {string.Join(", ", _codecs.ContentTypes.Order())}").ToException();
     }
 
-    private IActorRef RouterFor(string service) =>
-        _routers.GetOrAdd(service, s => new Lazy<IActorRef>(() =>
-            _system.ActorOf(Props.Create(() => new RouterActor(s, _registry, _defaults)), "micro-router-" + Uri.EscapeDataString(s)))).Value;
+    private BurstQueue<RouterActor.Call> RouterFor(string service) =>
+        _routers.GetOrAdd(service, s => new Lazy<BurstQueue<RouterActor.Call>>(() =>
+        {
+            var queue = new BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+            queue.Actor = _system.ActorOf(Props.Create(() => new RouterActor(s, _registry, _defaults, queue)), "micro-router-" + Uri.EscapeDataString(s));
+            return queue;
+        })).Value;
 }

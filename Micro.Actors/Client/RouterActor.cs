@@ -4,6 +4,7 @@ using Micro.Actors.Errors;
 using Micro.Actors.Registry;
 using Micro.Actors.Selector;
 using Micro.Actors.Server;
+using Micro.Actors.Service;
 
 namespace Micro.Actors.Client;
 
@@ -21,12 +22,28 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
 
     public sealed record Cancel(string RequestId);
 
+    /// <summary>From the call queue (<see cref="Service.BurstQueue{T}"/>): calls are waiting.</summary>
+    public sealed class Drain
+    {
+        public static readonly Drain Instance = new();
+    }
+
     private sealed record Retry(string RequestId);
 
     private sealed class CheckDeadlines
     {
         public static readonly CheckDeadlines Instance = new();
     }
+
+    /// <summary>Sent to itself: every call queued before it has been taken, so what waits in the outbox goes now.</summary>
+    private sealed class Flush
+    {
+        public static readonly Flush Instance = new();
+    }
+
+    /// <summary>A batch stays well under the transport's smallest frame (32,000 bytes); a bigger request goes alone.</summary>
+    private const int BatchBytes = 24 * 1024;
+    private const int BatchCount = 64;
 
     /// <summary>A call between its arrival and its answer.</summary>
     private sealed class Pending(Call call, int retries)
@@ -56,17 +73,26 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private RegistryView _view = RegistryView.Empty;
     private IReadOnlyList<ServiceNode> _nodes = [];
     private IReadOnlyCollection<string> _serviceNames = [];
+    /// <summary>Requests waiting for the next <see cref="Flush"/>, per server.</summary>
+    private readonly Dictionary<IActorRef, List<Request>> _outbox = new();
+    private bool _flushing;
+    private bool _draining;
+    private readonly BurstQueue<Call>? _queue;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public RouterActor(string service, IActorRef registry, ClientDefaults defaults)
+    public RouterActor(string service, IActorRef registry, ClientDefaults defaults, BurstQueue<Call>? queue = null)
     {
+        _queue = queue;
         _service = service;
         _registry = registry;
         _defaults = defaults;
 
         Receive<Call>(OnCall);
+        Receive<Drain>(_ => DrainQueue());
         Receive<Response>(OnResponse);
+        Receive<ResponseBatch>(b => { foreach (var r in b.Responses) OnResponse(r); });
+        Receive<Flush>(_ => SendOutbox());
         Receive<RegistryView>(OnView);
         Receive<NodeSuspected>(OnSuspected);
         Receive<Retry>(r => { if (_calls.TryGetValue(r.RequestId, out var p) && p.AwaitingRetry) { p.AwaitingRetry = false; Dispatch(p); } });
@@ -78,9 +104,21 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
+        foreach (var call in _queue?.TakeAll() ?? [])
+            call.Completion.TrySetException(MicroError.ServiceUnavailable("micro.client", "this node is shutting down").ToException());
         foreach (var p in _calls.Values)
             p.Call.Completion.TrySetException(MicroError.ServiceUnavailable("micro.client", "this node is shutting down").ToException());
         _calls.Clear();
+    }
+
+    /// <summary>Takes every waiting call; those bound for one node leave together.</summary>
+    private void DrainQueue()
+    {
+        if (_queue is null) return;
+        _draining = true;
+        foreach (var call in _queue.TakeAll()) OnCall(call);
+        _draining = false;
+        SendOutbox();
     }
 
     private void OnCall(Call call)
@@ -121,7 +159,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         p.Attempts++;
         p.Tried.Add(node.Id);
         _lastSent[node.Id] = (now, node.HostPort);
-        node.Server.Tell(p.Request with { Timeout = remaining }, Self);
+        Send(node.Server, p.Request with { Timeout = remaining });
         if (p.Request.OneWay) Complete(p, null, null);
     }
 
@@ -136,12 +174,68 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         Failed(p, p.Node, response.Error);
     }
 
+    /// <summary>
+    /// Adaptive batching: a call alone goes at once (no added latency); while other calls are in
+    /// flight it waits in the outbox until this actor has taken every call already in its mailbox,
+    /// then all waiting for one node go in one remote message.
+    /// </summary>
+    private void Send(IActorRef server, Request request)
+    {
+        if (_calls.Count <= 1 && !_flushing && !_draining)
+        {
+            server.Tell(request, Self);
+            return;
+        }
+        if (!_outbox.TryGetValue(server, out var waiting)) _outbox[server] = waiting = [];
+        waiting.Add(request);
+        if (_flushing || _draining) return;
+        _flushing = true;
+        Self.Tell(Flush.Instance);
+    }
+
+    private void SendOutbox()
+    {
+        _flushing = false;
+        foreach (var (server, waiting) in _outbox)
+        {
+            if (waiting.Count == 0) continue;
+            if (waiting.Count == 1) server.Tell(waiting[0], Self);
+            else
+            {
+                var batch = new List<Request>(Math.Min(waiting.Count, BatchCount));
+                var bytes = 0;
+                foreach (var request in waiting)
+                {
+                    var size = request.Body.Length + MicroClient.HeaderBytes(request.Headers) + 256;
+                    if (batch.Count > 0 && (batch.Count == BatchCount || bytes + size > BatchBytes))
+                    {
+                        Tell(server, batch);
+                        batch = new List<Request>(BatchCount);
+                        bytes = 0;
+                    }
+                    batch.Add(request);
+                    bytes += size;
+                }
+                Tell(server, batch);
+            }
+            waiting.Clear();
+        }
+    }
+
+    private void Tell(IActorRef server, List<Request> batch)
+    {
+        if (batch.Count == 1) server.Tell(batch[0], Self);
+        else server.Tell(new RequestBatch(batch), Self);
+    }
+
     private void OnView(RegistryView view)
     {
         _view = view;
         _nodes = view.NodesOf(_service);
         _serviceNames = view.ServiceNames;
         foreach (var gone in _sidelinedUntil.Keys.Where(id => !view.Nodes.ContainsKey(id)).ToList()) _sidelinedUntil.Remove(gone);
+        foreach (var idle in _outbox.Where(o => o.Value.Count == 0 && !view.Nodes.Values.Any(n => n.Server.Equals(o.Key))).Select(o => o.Key).ToList())
+            _outbox.Remove(idle);
         foreach (var id in _lastSent.Keys.ToList())
         {
             if (!view.Nodes.TryGetValue(id, out var known)) Lost(id, "left the cluster");

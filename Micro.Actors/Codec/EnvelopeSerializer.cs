@@ -20,6 +20,8 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
     public const int Id = 4711;
     private const string RequestManifest = "Q";
     private const string ResponseManifest = "R";
+    private const string RequestBatchManifest = "QB";
+    private const string ResponseBatchManifest = "RB";
 
     public override int Identifier => Id;
 
@@ -27,15 +29,45 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
     {
         Request => RequestManifest,
         Response => ResponseManifest,
+        RequestBatch => RequestBatchManifest,
+        ResponseBatch => ResponseBatchManifest,
         _ => throw new ArgumentException($"{o.GetType()} is not an envelope", nameof(o)),
     };
 
-    public override byte[] ToBinary(object obj) => obj switch
+    public override byte[] ToBinary(object obj)
     {
-        Request q => Write(q),
-        Response r => Write(r),
-        _ => throw new ArgumentException($"{obj.GetType()} is not an envelope", nameof(obj)),
-    };
+        switch (obj)
+        {
+            case Request q:
+            {
+                var writer = new Writer(new byte[Size(q)]);
+                Write(ref writer, q);
+                return writer.Done();
+            }
+            case Response r:
+            {
+                var writer = new Writer(new byte[Size(r)]);
+                Write(ref writer, r);
+                return writer.Done();
+            }
+            case RequestBatch b:
+            {
+                var writer = new Writer(new byte[4 + b.Requests.Sum(Size)]);
+                writer.Int(b.Requests.Count);
+                foreach (var q in b.Requests) Write(ref writer, q);
+                return writer.Done();
+            }
+            case ResponseBatch b:
+            {
+                var writer = new Writer(new byte[4 + b.Responses.Sum(Size)]);
+                writer.Int(b.Responses.Count);
+                foreach (var r in b.Responses) Write(ref writer, r);
+                return writer.Done();
+            }
+            default:
+                throw new ArgumentException($"{obj.GetType()} is not an envelope", nameof(obj));
+        }
+    }
 
     public override object FromBinary(byte[] bytes, string manifest)
     {
@@ -46,6 +78,8 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
             {
                 RequestManifest => ReadRequest(ref reader),
                 ResponseManifest => ReadResponse(ref reader),
+                RequestBatchManifest => new RequestBatch(ReadMany(ref reader, static (ref Reader r) => ReadRequest(ref r))),
+                ResponseBatchManifest => new ResponseBatch(ReadMany(ref reader, static (ref Reader r) => ReadResponse(ref r))),
                 _ => throw new System.Runtime.Serialization.SerializationException($"unknown envelope manifest '{manifest}'"),
             };
         }
@@ -55,11 +89,26 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
         }
     }
 
-    private static byte[] Write(Request q)
+    private delegate T ReadOne<T>(ref Reader reader);
+
+    private static List<T> ReadMany<T>(ref Reader reader, ReadOne<T> read)
+    {
+        var count = reader.Int();
+        if (count < 0 || count > 100_000) throw new ArgumentOutOfRangeException(nameof(reader), $"a batch of {count}");
+        var items = new List<T>(count);
+        for (var i = 0; i < count; i++) items.Add(read(ref reader));
+        return items;
+    }
+
+    private static int Size(Request q)
     {
         var size = Size(q.Id) + Size(q.Service) + Size(q.Endpoint) + Size(q.ContentType) + 4 + 8 + 1 + Size(q.Body);
         if (q.Headers is not null) foreach (var (k, v) in q.Headers) size += Size(k) + Size(v);
-        var writer = new Writer(new byte[size]);
+        return size;
+    }
+
+    private static void Write(ref Writer writer, Request q)
+    {
         writer.String(q.Id);
         writer.String(q.Service);
         writer.String(q.Endpoint);
@@ -74,7 +123,6 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
         writer.Long(q.Timeout.Ticks);
         writer.Bool(q.OneWay);
         writer.Bytes(q.Body);
-        return writer.Done();
     }
 
     private static Request ReadRequest(ref Reader r)
@@ -94,11 +142,13 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
         return new Request(id!, service!, endpoint!, r.Bytes()!, contentType!, headers!, timeout, oneWay);
     }
 
-    private static byte[] Write(Response response)
+    private static int Size(Response response) => response.Error is { } e
+        ? Size(response.RequestId) + Size(response.Body) + 1 + Size(e.Id) + 4 + Size(e.Detail) + Size(e.Status)
+        : Size(response.RequestId) + Size(response.Body) + 1;
+
+    private static void Write(ref Writer writer, Response response)
     {
         var e = response.Error;
-        var size = Size(response.RequestId) + Size(response.Body) + 1 + (e is null ? 0 : Size(e.Id) + 4 + Size(e.Detail) + Size(e.Status));
-        var writer = new Writer(new byte[size]);
         writer.String(response.RequestId);
         writer.Bytes(response.Body);
         writer.Bool(e is not null);
@@ -109,7 +159,6 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
             writer.String(e.Detail);
             writer.String(e.Status);
         }
-        return writer.Done();
     }
 
     private static Response ReadResponse(ref Reader r)

@@ -12,7 +12,8 @@ namespace Micro.Actors.Server;
 internal sealed class ReplyRef : MinimalActorRef
 {
     /// <summary>What every reply of one server shares.</summary>
-    public sealed record Shared(IActorRefProvider Provider, IActorRef Server, ServerState State, ILoggingAdapter Log, int MaxPayload);
+    public sealed record Shared(IActorRefProvider Provider, IActorRef Server, ServerState State, ILoggingAdapter Log, int MaxPayload,
+        Service.BurstQueue<ServerActor.HandlerFree> Freed);
 
     private readonly Shared _shared;
     private readonly IActorRef? _caller;
@@ -24,10 +25,6 @@ internal sealed class ReplyRef : MinimalActorRef
     public ReplyRef(Shared shared, RequestContext context, IActorRef? caller, IActorRef handler, Codec.ICodec codec, EndpointCounters counters)
     {
         _shared = shared;
-        Path = shared.Provider.TempPath();
-        // Registered like Akka's own ask ref, so a reply that comes back from another node (a handler
-        // that forwarded the request with this Sender) finds its way.
-        shared.Provider.RegisterTempActor(this, Path);
         Context = context;
         _caller = caller;
         _handler = handler;
@@ -36,7 +33,29 @@ internal sealed class ReplyRef : MinimalActorRef
     }
 
     public override IActorRefProvider Provider => _shared.Provider;
-    public override ActorPath Path { get; }
+
+    /// <summary>
+    /// Made (and registered like Akka's own ask ref) only when asked for: that is when the ref
+    /// travels to another node (a handler that forwarded the request with this Sender), so the
+    /// reply finds its way back. A handler that just answers never needs it.
+    /// </summary>
+    public override ActorPath Path
+    {
+        get
+        {
+            lock (this)
+            {
+                if (_path is null)
+                {
+                    _path = _shared.Provider.TempPath();
+                    if (!IsCompleted) _shared.Provider.RegisterTempActor(this, _path);
+                }
+                return _path;
+            }
+        }
+    }
+
+    private ActorPath? _path;
     public RequestContext Context { get; }
     public bool IsCompleted => Volatile.Read(ref _done) == 1;
 
@@ -55,7 +74,9 @@ internal sealed class ReplyRef : MinimalActorRef
     /// <summary>Marks a one-way request done (there is nobody to answer).</summary>
     public void Finish()
     {
-        if (TryEnd()) Interlocked.Increment(ref _counters.Served);
+        if (!TryEnd()) return;
+        Interlocked.Increment(ref _counters.Served);
+        Hand(null);
     }
 
     /// <summary>Answers with an error unless already answered (used when the handler fails).</summary>
@@ -73,6 +94,7 @@ internal sealed class ReplyRef : MinimalActorRef
         {
             Interlocked.Increment(ref error is null ? ref _counters.Served : ref _counters.Failed);
             if (error is not null) _shared.Log.Warning("{0} one-way request {1} failed: {2}", Context.Endpoint, Context.Id, error);
+            Hand(null);
             return;
         }
         // The reply goes back in the caller's content type; one that cannot be sent is an error the caller sees.
@@ -94,17 +116,33 @@ internal sealed class ReplyRef : MinimalActorRef
             }
         }
         Interlocked.Increment(ref error is null ? ref _counters.Served : ref _counters.Failed);
-        _caller?.Tell(new Response(Context.Id, encoded, error), _shared.Server);
+        var response = new Response(Context.Id, encoded, error);
+        // Alone on this node: straight back (no added latency). With others in flight: through the
+        // server actor, which sends the answers ready together to one caller in one message.
+        if (_caller is not null && _shared.State.InFlight <= 1)
+        {
+            _caller.Tell(response, _shared.Server);
+            Hand(null);
+        }
+        else Hand(_caller is null ? null : response);
     }
 
-    /// <summary>Ends the request once: counts it done and gives its handler back to the server.</summary>
+    /// <summary>Ends the request once (the first answer wins).</summary>
     private bool TryEnd()
     {
         if (Interlocked.Exchange(ref _done, 1) == 1) return false;
-        _shared.State.Finished();
         Context.Release();
-        Provider.UnregisterTempActor(Path);
-        _shared.Server.Tell(new ServerActor.HandlerFree(_handler, this));
+        lock (this) if (_path is not null) Provider.UnregisterTempActor(_path);
         return true;
+    }
+
+    /// <summary>
+    /// Gives the handler back to the server, with the answer still to send if there is one. The
+    /// request counts as in flight (what a graceful stop waits for) until its answer has left.
+    /// </summary>
+    private void Hand(Response? response)
+    {
+        if (response is null) _shared.State.Finished();
+        _shared.Freed.Post(new ServerActor.HandlerFree(_handler, this, response is null ? null : _caller, response));
     }
 }

@@ -30,3 +30,13 @@ public sealed record GetDescriptor
 {
     public static readonly GetDescriptor Instance = new();
 }
+
+/// <summary>
+/// Requests to one node that were in flight together, in one remote message: the caller's router
+/// batches when more than one call is waiting, so one message carries the transport's fixed cost
+/// for many calls. Each request inside keeps its own id, deadline and answer.
+/// </summary>
+public sealed record RequestBatch(IReadOnlyList<Request> Requests);
+
+/// <summary>Answers to one caller that were ready together, in one remote message.</summary>
+public sealed record ResponseBatch(IReadOnlyList<Response> Responses);

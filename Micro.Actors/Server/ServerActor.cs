@@ -23,7 +23,29 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     public const string Name = "micro-server";
 
     /// <summary>Sent by a <see cref="ReplyRef"/> when its request is done: the handler is free.</summary>
-    public sealed record HandlerFree(IActorRef Handler, ReplyRef Reply);
+    /// <summary>Sent by a <see cref="ReplyRef"/> when its request is done: the handler is free, and here is the answer if the server is to send it.</summary>
+    public sealed record HandlerFree(IActorRef Handler, ReplyRef Reply, IActorRef? Caller = null, Response? Response = null);
+
+    /// <summary>From the queue of freed handlers: requests are done.</summary>
+    private sealed class DrainFreed
+    {
+        public static readonly DrainFreed Instance = new();
+    }
+
+    /// <summary>Sent to itself: every message queued before it has been taken, so the answers waiting go now.</summary>
+    private sealed class Flush
+    {
+        public static readonly Flush Instance = new();
+    }
+
+    /// <summary>An answer waiting for the next flush; <c>Counted</c>: its request is in flight until it leaves.</summary>
+    private readonly record struct Outgoing(Response Response, bool Counted);
+
+    private const int BatchBytes = 24 * 1024;
+    private const int BatchCount = 64;
+    private readonly Dictionary<IActorRef, List<Outgoing>> _outbox = new();
+    private bool _flushing;
+    private bool _draining;
 
     /// <summary>Sent when a graceful stop has drained the node: from now on, requests get 503 (callers retry elsewhere).</summary>
     public sealed class StopAccepting
@@ -81,7 +103,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         _service = identity.Service;
         _codecs = codecs;
         _state = state;
-        _replies = new ReplyRef.Shared(((ExtendedActorSystem)Context.System).Provider, Self, state, _log, maxPayload);
+        var freed = new Service.BurstQueue<HandlerFree>(DrainFreed.Instance) { Actor = Self };
+        _replies = new ReplyRef.Shared(((ExtendedActorSystem)Context.System).Provider, Self, state, _log, maxPayload, freed);
         foreach (var spec in groups)
         {
             var group = new Group(spec, queueLimit);
@@ -90,8 +113,17 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         }
         _endpointList = _routes.Count == 0 ? "(none)" : string.Join(", ", _routes.Keys.Order(StringComparer.Ordinal));
 
-        Receive<Request>(OnRequest);
-        Receive<HandlerFree>(OnHandlerFree);
+        Receive<Request>(r => OnRequest(r, Sender));
+        Receive<RequestBatch>(b => { foreach (var r in b.Requests) OnRequest(r, Sender); });
+        Receive<DrainFreed>(_ =>
+        {
+            // Answers that were ready together leave together: one message per caller.
+            _draining = true;
+            foreach (var free in freed.TakeAll()) OnHandlerFree(free);
+            _draining = false;
+            SendOutbox();
+        });
+        Receive<Flush>(_ => SendOutbox());
         Receive<CheckStuck>(_ => RetireStuckHandlers());
         Receive<Terminated>(t => OnHandlerStopped(t.ActorRef));
         Receive<StopAccepting>(_ => _stopping = true);
@@ -118,17 +150,18 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         return handler;
     }
 
-    private void OnRequest(Request request)
+    private void OnRequest(Request request, IActorRef sender)
     {
-        var caller = request.OneWay ? ActorRefs.NoSender : Sender;
+        var caller = request?.OneWay == true ? ActorRefs.NoSender : sender;
+        if (request is null) return; // a batch with a hole: nobody to answer
         // Whatever a peer sends, the door answers: a malformed envelope is a 400, never a crash.
         if (string.IsNullOrEmpty(request.Id) || string.IsNullOrEmpty(request.Endpoint) || string.IsNullOrEmpty(request.ContentType)
             || request.Headers is null || request.Body is null)
         {
-            _log.Warning("Malformed request envelope from {0}: {1}", Sender, request);
+            _log.Warning("Malformed request envelope from {0}: {1}", sender, request);
             if (!request.OneWay)
-                caller?.Tell(new Response(request.Id ?? "", null, MicroError.BadRequest(_service,
-                    "malformed request envelope: id, endpoint, content type, headers and body are all required")), Self);
+                Send(caller, new Response(request.Id ?? "", null, MicroError.BadRequest(_service,
+                    "malformed request envelope: id, endpoint, content type, headers and body are all required")), counted: false);
             return;
         }
         try { Accept(request, caller); }
@@ -213,6 +246,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     private void OnHandlerFree(HandlerFree free)
     {
+        if (free is { Caller: { } caller, Response: { } response }) Send(caller, response, counted: true);
         if (!_busy.TryGetValue(free.Handler, out var busy) || !ReferenceEquals(busy.Reply, free.Reply)) return;
         _busy.Remove(free.Handler);
         Release(busy.Group, free.Handler);
@@ -283,13 +317,58 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     private void Answer(Request request, IActorRef? caller, ICodec codec, object body)
     {
-        if (!request.OneWay) caller?.Tell(new Response(request.Id, codec.Encode(body), null), Self);
+        if (!request.OneWay) Send(caller, new Response(request.Id, codec.Encode(body), null), counted: false);
     }
 
     private void Refuse(Request request, IActorRef? caller, MicroError error)
     {
         if (request.OneWay) _log.Warning("One-way request {0} to {1} refused: {2}", request.Id, request.Endpoint, error);
-        else caller?.Tell(new Response(request.Id, null, error), Self);
+        else Send(caller, new Response(request.Id, null, error), counted: false);
+    }
+
+    /// <summary>Queues an answer for the next flush, which sends all answers to one caller in one message.</summary>
+    private void Send(IActorRef? caller, Response response, bool counted)
+    {
+        if (caller is null || caller.IsNobody())
+        {
+            if (counted) _state.Finished();
+            return;
+        }
+        if (!_outbox.TryGetValue(caller, out var waiting)) _outbox[caller] = waiting = [];
+        waiting.Add(new Outgoing(response, counted));
+        if (_flushing || _draining) return;
+        _flushing = true;
+        Self.Tell(Flush.Instance);
+    }
+
+    private void SendOutbox()
+    {
+        _flushing = false;
+        foreach (var (caller, waiting) in _outbox)
+        {
+            if (waiting.Count == 1) caller.Tell(waiting[0].Response, Self);
+            else if (waiting.Count > 1)
+            {
+                var batch = new List<Response>(Math.Min(waiting.Count, BatchCount));
+                var bytes = 0;
+                foreach (var (response, _) in waiting)
+                {
+                    var size = (response.Body?.Length ?? 0) + (response.Error?.Detail.Length * 3 ?? 0) + 128;
+                    if (batch.Count > 0 && (batch.Count == BatchCount || bytes + size > BatchBytes))
+                    {
+                        caller.Tell(new ResponseBatch(batch), Self);
+                        batch = new List<Response>(BatchCount);
+                        bytes = 0;
+                    }
+                    batch.Add(response);
+                    bytes += size;
+                }
+                caller.Tell(batch.Count == 1 ? batch[0] : new ResponseBatch(batch), Self);
+            }
+            foreach (var outgoing in waiting)
+                if (outgoing.Counted) _state.Finished();
+        }
+        _outbox.Clear(); // callers come and go (temp refs of other nodes' asks): keep no list per caller
     }
 }
 
