@@ -65,7 +65,7 @@ internal sealed class SubscriberActor : ReceiveActor
             _mediator.Tell(new Unsubscribe(_spec.Topic, Self));
         });
         Receive<MicroSubscriber.Failed>(f => Fail(f.Context, f.Cause));
-        if (spec.Function is { } function) ReceiveAsync<Event>(e => RunAsync(function, e));
+        if (spec.Function is { } function) Receive<Event>(e => Run(function, e));
         else Receive<Event>(Forward);
     }
 
@@ -111,12 +111,24 @@ internal sealed class SubscriberActor : ReceiveActor
         return null;
     }
 
-    private async Task RunAsync(Func<object, EventContext, Task> function, Event e)
+    /// <summary>
+    /// Runs the subscriber function. One that finishes at once costs no task machinery; one that
+    /// awaits holds this actor's next events until it is done (events are handled one at a time, in order).
+    /// </summary>
+    private void Run(Func<object, EventContext, Task> function, Event e)
     {
         if (Accept(e) is not { } message) return;
         var context = EventContext.Of(e, _spec.Queue);
-        try { await function(message, context).ConfigureAwait(true); }
-        catch (Exception ex) { Fail(context, ex); }
+        Task task;
+        try { task = function(message, context); }
+        catch (Exception ex) { Fail(context, ex); return; }
+        if (task.IsCompletedSuccessfully) return;
+        if (task.IsCompleted) { Fail(context, task.Exception?.InnerException ?? new TaskCanceledException(task)); return; }
+        Akka.Dispatch.ActorTaskScheduler.RunTask(async () =>
+        {
+            try { await task.ConfigureAwait(true); }
+            catch (Exception ex) { Fail(context, ex); }
+        });
     }
 
     private void Forward(Event e)

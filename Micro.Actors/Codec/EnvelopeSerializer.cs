@@ -9,7 +9,8 @@ using Micro.Actors.Server;
 namespace Micro.Actors.Codec;
 
 /// <summary>
-/// Akka serializer for the envelopes of every call (<see cref="Request"/>, <see cref="Response"/>):
+/// Akka serializer for the envelopes of every call and event (<see cref="Request"/>, <see cref="Response"/>,
+/// their batches, <see cref="Broker.Event"/>):
 /// a fixed binary layout of length-prefixed UTF-8 strings and the already-encoded body. Hyperion
 /// would write type names for the header dictionary and the error on every message; this writes
 /// only the fields, into one exactly-sized array. Nulls survive the trip (a malformed envelope stays
@@ -22,6 +23,7 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
     private const string ResponseManifest = "R";
     private const string RequestBatchManifest = "QB";
     private const string ResponseBatchManifest = "RB";
+    private const string EventManifest = "E";
 
     public override int Identifier => Id;
 
@@ -31,6 +33,7 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
         Response => ResponseManifest,
         RequestBatch => RequestBatchManifest,
         ResponseBatch => ResponseBatchManifest,
+        Broker.Event => EventManifest,
         _ => throw new ArgumentException($"{o.GetType()} is not an envelope", nameof(o)),
     };
 
@@ -48,6 +51,12 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
             {
                 var writer = new Writer(new byte[Size(r)]);
                 Write(ref writer, r);
+                return writer.Done();
+            }
+            case Broker.Event e:
+            {
+                var writer = new Writer(new byte[Size(e)]);
+                Write(ref writer, e);
                 return writer.Done();
             }
             case RequestBatch b:
@@ -79,6 +88,7 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
                 RequestManifest => ReadRequest(ref reader),
                 ResponseManifest => ReadResponse(ref reader),
                 RequestBatchManifest => new RequestBatch(ReadMany(ref reader, static (ref Reader r) => ReadRequest(ref r))),
+                EventManifest => ReadEvent(ref reader),
                 ResponseBatchManifest => new ResponseBatch(ReadMany(ref reader, static (ref Reader r) => ReadResponse(ref r))),
                 _ => throw new System.Runtime.Serialization.SerializationException($"unknown envelope manifest '{manifest}'"),
             };
@@ -102,9 +112,7 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
 
     private static int Size(Request q)
     {
-        var size = Size(q.Id) + Size(q.Service) + Size(q.Endpoint) + Size(q.ContentType) + 4 + 8 + 1 + Size(q.Body);
-        if (q.Headers is not null) foreach (var (k, v) in q.Headers) size += Size(k) + Size(v);
-        return size;
+        return Size(q.Id) + Size(q.Service) + Size(q.Endpoint) + Size(q.ContentType) + 4 + Size(q.Headers) + 8 + 1 + Size(q.Body);
     }
 
     private static void Write(ref Writer writer, Request q)
@@ -113,13 +121,7 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
         writer.String(q.Service);
         writer.String(q.Endpoint);
         writer.String(q.ContentType);
-        writer.Int(q.Headers?.Count ?? -1);
-        if (q.Headers is not null)
-            foreach (var (k, v) in q.Headers)
-            {
-                writer.String(k);
-                writer.String(v);
-            }
+        Write(ref writer, q.Headers);
         writer.Long(q.Timeout.Ticks);
         writer.Bool(q.OneWay);
         writer.Bytes(q.Body);
@@ -128,18 +130,58 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
     private static Request ReadRequest(ref Reader r)
     {
         var (id, service, endpoint, contentType) = (r.String(), r.String(), r.String(), r.String());
-        var count = r.Int();
-        IReadOnlyDictionary<string, string>? headers = null;
-        if (count == 0) headers = ImmutableDictionary<string, string>.Empty;
-        else if (count > 0)
-        {
-            var builder = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
-            for (var i = 0; i < count; i++) builder[r.String() ?? ""] = r.String() ?? "";
-            headers = builder.ToImmutable();
-        }
+        var headers = ReadHeaders(ref r);
         var timeout = TimeSpan.FromTicks(r.Long());
         var oneWay = r.Bool();
         return new Request(id!, service!, endpoint!, r.Bytes()!, contentType!, headers!, timeout, oneWay);
+    }
+
+    private static int Size(Broker.Event e) => Size(e.Topic) + Size(e.Id) + Size(e.ContentType) + 4 + Size(e.Headers) + 8 + Size(e.Body);
+
+    private static void Write(ref Writer writer, Broker.Event e)
+    {
+        writer.String(e.Topic);
+        writer.String(e.Id);
+        writer.String(e.ContentType);
+        Write(ref writer, e.Headers);
+        writer.Long(e.PublishedUtc.ToBinary());
+        writer.Bytes(e.Body);
+    }
+
+    private static Broker.Event ReadEvent(ref Reader r)
+    {
+        var (topic, id, contentType) = (r.String(), r.String(), r.String());
+        var headers = ReadHeaders(ref r);
+        var published = DateTime.FromBinary(r.Long());
+        return new Broker.Event(topic!, id!, contentType!, headers!, published, r.Bytes()!);
+    }
+
+    private static int Size(IReadOnlyDictionary<string, string>? headers)
+    {
+        var size = 0;
+        if (headers is not null) foreach (var (k, v) in headers) size += Size(k) + Size(v);
+        return size;
+    }
+
+    private static void Write(ref Writer writer, IReadOnlyDictionary<string, string>? headers)
+    {
+        writer.Int(headers?.Count ?? -1);
+        if (headers is null) return;
+        foreach (var (k, v) in headers)
+        {
+            writer.String(k);
+            writer.String(v);
+        }
+    }
+
+    private static IReadOnlyDictionary<string, string>? ReadHeaders(ref Reader r)
+    {
+        var count = r.Int();
+        if (count < 0) return null;
+        if (count == 0) return ImmutableDictionary<string, string>.Empty;
+        var builder = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < count; i++) builder[r.String() ?? ""] = r.String() ?? "";
+        return builder.ToImmutable();
     }
 
     private static int Size(Response response) => response.Error is { } e

@@ -41,6 +41,7 @@ public sealed class TypeAllowList : ITypeFilter
 
     private readonly ConcurrentDictionary<string, byte> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _verdicts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Type, byte> _types = new();
     private const int MaxVerdicts = 10_000; // a peer sending endless new names must not grow memory
 
     public TypeAllowList(IEnumerable<string>? entries = null)
@@ -61,6 +62,7 @@ public sealed class TypeAllowList : ITypeFilter
     /// <summary>Allows the assembly of <paramref name="type"/> and of its generic arguments (core types need nothing).</summary>
     public void Allow(Type type)
     {
+        if (!_types.TryAdd(type, 0)) return; // callers allow their message types on every call: make that free
         if (type.IsArray || type.IsByRef || type.IsPointer) { Allow(type.GetElementType()!); return; }
         if (type.IsGenericType) foreach (var argument in type.GetGenericArguments()) Allow(argument);
         if (type.IsGenericParameter) return;

@@ -1,5 +1,6 @@
 using Akka;
 using Akka.Actor;
+using Akka.Event;
 using Micro.Actors.Errors;
 
 namespace Micro.Actors.Server;
@@ -57,11 +58,26 @@ internal sealed class FunctionHandler : MicroHandler
 
     public FunctionHandler(Func<object, RequestContext, Task<object?>> handle)
     {
-        ReceiveAnyAsync(async message =>
+        // No ReceiveAsync: the server gives a handler one request at a time anyway, so there is nothing
+        // to hold back, and a function that finishes at once is answered without any task machinery.
+        var log = Context.GetLogger();
+        ReceiveAny(message =>
         {
-            var sender = Sender;
-            var result = await handle(message, Request).ConfigureAwait(true);
-            sender.Tell(result ?? Done.Instance);
+            var (sender, request) = (Sender, Request);
+            Task<object?> task;
+            try { task = handle(message, request); }
+            catch (Exception e) { task = Task.FromException<object?>(e); }
+            if (task.IsCompletedSuccessfully) sender.Tell(task.Result ?? Done.Instance);
+            else if (task.IsCompleted) Answer(task, sender, request, log);
+            else task.ContinueWith(t => Answer(t, sender, request, log), TaskScheduler.Default);
         });
+    }
+
+    private static void Answer(Task<object?> task, IActorRef sender, RequestContext request, ILoggingAdapter log)
+    {
+        if (task.IsCompletedSuccessfully) { sender.Tell(task.Result ?? Done.Instance); return; }
+        var cause = task.Exception?.InnerException ?? new TaskCanceledException(task);
+        if (cause is not MicroException) log.Error(cause, "{0} request {1} failed: {2}", request.Endpoint, request.Id, cause.Message);
+        sender.Tell(new Status.Failure(cause));
     }
 }
