@@ -25,10 +25,11 @@ public sealed class RouterActorTests : TestKit
     private static RegistryView View(params ServiceNode[] nodes) =>
         new(nodes.ToImmutableDictionary(n => n.Id), ImmutableHashSet<string>.Empty, true, []);
 
-    private (IActorRef Router, Akka.TestKit.TestProbe Registry) StartRouter()
+    private (IActorRef Router, Akka.TestKit.TestProbe Registry) StartRouter(Micro.Actors.Service.BurstQueue<RouterActor.Call>? queue = null)
     {
         var registry = CreateTestProbe();
-        var router = Sys.ActorOf(Props.Create(() => new RouterActor("greeter", registry.Ref, Defaults)));
+        var router = Sys.ActorOf(Props.Create(() => new RouterActor("greeter", registry.Ref, Defaults, queue)));
+        if (queue is not null) queue.Actor = router;
         registry.ExpectMsg<RegistryActor.Subscribe>();
         return (router, registry);
     }
@@ -139,5 +140,76 @@ public sealed class RouterActorTests : TestKit
         Assert.False(result.IsCompleted);
         b.Reply(new Response(retried.Id, Bytes("ok"), null));
         Assert.Equal(Bytes("ok"), await result);
+    }
+
+    /// <summary>Calls made together, through the client's queue: they leave in one batch.</summary>
+    private (List<RouterActor.Call> Calls, List<Task<byte[]?>> Results) Burst(Micro.Actors.Service.BurstQueue<RouterActor.Call> queue, params TimeSpan[] timeouts)
+    {
+        var made = timeouts.Select(t => NewCall(t)).ToList();
+        foreach (var (call, _) in made) queue.Post(call);
+        return (made.Select(m => m.Call).ToList(), made.Select(m => m.Result).ToList());
+    }
+
+    [Fact]
+    public async Task Calls_made_together_leave_in_one_batch_and_one_failing_call_fails_alone()
+    {
+        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var (router, _) = StartRouter(queue);
+        var server = CreateTestProbe();
+        router.Tell(View(Node(1, server.Ref)));
+
+        var (calls, results) = Burst(queue, Enumerable.Repeat(TimeSpan.FromSeconds(5), 5).ToArray());
+        var batch = server.ExpectMsg<RequestBatch>();
+        Assert.Equal(calls.Select(c => c.Request.Id), batch.Requests.Select(r => r.Id));
+
+        // The answers come back in one batch too; the handler of the third failed (a 500 is not retried).
+        server.Reply(new ResponseBatch(batch.Requests.Select((r, i) => i == 2
+            ? new Response(r.Id, null, MicroError.InternalServerError("greeter", "third failed"))
+            : new Response(r.Id, Bytes($"ok {i}"), null)).ToList()));
+        for (var i = 0; i < 5; i++)
+        {
+            if (i == 2) Assert.Equal(500, (await Assert.ThrowsAsync<MicroException>(() => results[i])).Code);
+            else Assert.Equal(Bytes($"ok {i}"), await results[i]);
+        }
+    }
+
+    [Fact]
+    public async Task A_batch_on_a_node_that_dies_fails_over_call_by_call_and_each_call_keeps_its_deadline()
+    {
+        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var (router, _) = StartRouter(queue);
+        var (a, b) = (CreateTestProbe(), CreateTestProbe());
+        var (nodeA, nodeB) = (Node(1, a.Ref), Node(2, b.Ref));
+        router.Tell(View(nodeA, nodeB));
+
+        var started = DateTime.UtcNow;
+        var (calls, results) = Burst(queue, TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        Assert.Equal(3, a.ExpectMsg<RequestBatch>().Requests.Count); // round robin starts at the first node
+
+        router.Tell(View(nodeA with { Status = NodeStatus.Unreachable }, nodeB));
+        var retried = b.ExpectMsg<RequestBatch>().Requests;
+        Assert.Equal(calls.Select(c => c.Request.Id).Order(), retried.Select(r => r.Id).Order());
+
+        // B answers the two long calls only: the short one ends at its own deadline, the others with their answers.
+        var e = await Assert.ThrowsAsync<MicroException>(() => results[0]);
+        Assert.Equal(408, e.Code);
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(380), TimeSpan.FromMilliseconds(900));
+        Assert.False(results[1].IsCompleted || results[2].IsCompleted);
+        b.Reply(new ResponseBatch(retried.Where(r => r.Id != calls[0].Request.Id).Select(r => new Response(r.Id, Bytes("from b"), null)).ToList()));
+        Assert.Equal(Bytes("from b"), await results[1]);
+        Assert.Equal(Bytes("from b"), await results[2]);
+    }
+
+    [Fact]
+    public async Task A_call_alone_goes_out_at_once_not_in_a_batch()
+    {
+        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var (router, _) = StartRouter(queue);
+        var server = CreateTestProbe();
+        router.Tell(View(Node(1, server.Ref)));
+        var (_, results) = Burst(queue, TimeSpan.FromSeconds(5));
+        var request = server.ExpectMsg<Request>();
+        server.Reply(new Response(request.Id, Bytes("alone"), null));
+        Assert.Equal(Bytes("alone"), await results[0]);
     }
 }
