@@ -15,7 +15,7 @@ public class HotPath
 {
     private ActorSystem _system = null!;
     private HyperionCodec _codec = null!;
-    private Akka.Serialization.Serializer _wire = null!;
+    private Akka.Serialization.SerializerWithStringManifest _wire = null!;
     private Request _request = null!;
     private byte[] _requestBytes = null!;
     private byte[] _body = null!;
@@ -30,7 +30,7 @@ public class HotPath
         _system = ActorSystem.Create("hotpath", Config.MicroConfig.Default.WithFallback("akka.actor.provider = local"));
         _codec = new HyperionCodec(_system);
         _codec.AllowList.Allow(typeof(BenchRequest));
-        _wire = _system.Serialization.FindSerializerForType(typeof(Request));
+        _wire = (Akka.Serialization.SerializerWithStringManifest)_system.Serialization.FindSerializerForType(typeof(Request));
         _body = _codec.Encode(new BenchRequest(Payload.Text));
         _request = new Request(Guid.NewGuid().ToString("N"), Servers.Service, Servers.Endpoint, _body, HyperionCodec.MediaType,
             ImmutableDictionary<string, string>.Empty, TimeSpan.FromSeconds(5));
@@ -53,7 +53,7 @@ public class HotPath
     public byte[] EnvelopeEncode() => _wire.ToBinary(_request);
 
     [Benchmark(Description = "envelope decode")]
-    public object EnvelopeDecode() => _wire.FromBinary(_requestBytes, typeof(Request));
+    public object EnvelopeDecode() => _wire.FromBinary(_requestBytes, _wire.Manifest(_request));
 
     [Benchmark(Description = "selection of 5 nodes")]
     public ServiceNode Select()
