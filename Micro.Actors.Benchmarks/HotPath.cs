@@ -27,7 +27,8 @@ public class HotPath
     [GlobalSetup]
     public void Setup()
     {
-        _system = ActorSystem.Create("hotpath", Config.MicroConfig.Default.WithFallback("akka.actor.provider = local"));
+        _system = ActorSystem.Create("hotpath", Akka.Configuration.ConfigurationFactory.ParseString("akka.actor.provider = local")
+            .WithFallback(Config.MicroConfig.Default));
         _codec = new HyperionCodec(_system);
         _codec.AllowList.Allow(typeof(BenchRequest));
         _wire = (Akka.Serialization.SerializerWithStringManifest)_system.Serialization.FindSerializerForType(typeof(Request));

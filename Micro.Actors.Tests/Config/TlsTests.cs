@@ -60,12 +60,13 @@ public sealed class TlsTests : IDisposable
     public async Task A_node_without_TLS_or_with_an_untrusted_certificate_can_neither_join_nor_call()
     {
         var (pfx, pem, _) = MakeCertificate("cluster");
-        var (strangerPfx, strangerPem, _) = MakeCertificate("stranger");
+        var (strangerPfx, _, _) = MakeCertificate("stranger");
         await using var cluster = new TestCluster();
         var member = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s), ByEnvironment(pfx, pem));
 
         var plain = await cluster.StartClientAsync(waitUntilUp: false);
-        var stranger = await cluster.StartClientAsync(ByEnvironment(strangerPfx, strangerPem), waitUntilUp: false);
+        // The stranger trusts the cluster's certificate: only the member's own check can keep it out.
+        var stranger = await cluster.StartClientAsync(ByEnvironment(strangerPfx, pem), waitUntilUp: false);
 
         // Each keeps trying to join through the TLS node; give them several join rounds.
         foreach (var outsider in new[] { plain, stranger })
@@ -96,6 +97,15 @@ public sealed class TlsTests : IDisposable
 
         var none = Assert.Throws<MicroConfigException>(() => Micro.Actors.Service.MicroService.Create("x", o => o.Config = "micro.tls.enabled = on"));
         Assert.Equal("micro.tls.enabled", none.Setting);
+
+        // TLS that trusts nothing would let the operating system's whole trust store in: refused unless asked for.
+        var untrusting = Assert.Throws<MicroConfigException>(() => Micro.Actors.Service.MicroService.Create("x", o =>
+            o.Environment = new Dictionary<string, string?> { ["MICRO_TLS_CERTIFICATE"] = pfx, ["MICRO_TLS_PASSWORD"] = "secret" }));
+        Assert.Equal("micro.tls.trusted-certificates", untrusting.Setting);
+        File.WriteAllText(Path.Combine(_dir, "empty.pem"), "no certificate here");
+        var empty = Assert.Throws<MicroConfigException>(() => Micro.Actors.Service.MicroService.Create("x", o =>
+            o.Environment = new Dictionary<string, string?> { ["MICRO_TLS_CERTIFICATE"] = pfx, ["MICRO_TLS_PASSWORD"] = "secret", ["MICRO_TLS_TRUSTED"] = Path.Combine(_dir, "empty.pem") }));
+        Assert.Equal("MICRO_TLS_TRUSTED", empty.Setting);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

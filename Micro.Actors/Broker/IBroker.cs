@@ -43,8 +43,9 @@ public sealed record PublishOptions
     /// </summary>
     public TimeSpan? WaitForSubscribers { get; init; }
 
-    /// <summary>Null: the object travels as it is. Another content type (application/json): the message
-    /// is encoded with that codec (or sent as is when it is bytes) and subscribers decode it.</summary>
+    /// <summary>Null: Hyperion (the message's own type travels with it). Another content type
+    /// (application/json): the message is encoded with that codec (or sent as is when it is bytes).
+    /// Subscribers decode it either way.</summary>
     public string? ContentType { get; init; }
 
     /// <summary>For encoded events: the message type's name, so that only subscribers of that type take it.</summary>

@@ -77,7 +77,8 @@ public sealed class PubSubBroker : IBroker
         var counters = new SubscriberCounters();
         var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var (codecs, mediator) = (_codecs, _mediator);
-        var actor = _system.ActorOf(Props.Create(() => new SubscriberActor(spec, counters, subscribed, codecs, mediator)),
+        var group = spec.Queue ?? "~" + Guid.NewGuid().ToString("N");
+        var actor = _system.ActorOf(Props.Create(() => new SubscriberActor(spec, group, counters, subscribed, codecs, mediator)),
             $"micro-subscriber-{Interlocked.Increment(ref _next)}");
         try { await subscribed.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false); }
         catch (Exception)

@@ -42,14 +42,15 @@ internal sealed class SubscriberActor : ReceiveActor
 
     private readonly Codec.Codecs _codecs;
 
-    public SubscriberActor(SubscriberSpec spec, SubscriberCounters counters, TaskCompletionSource subscribed, Codec.Codecs codecs, IActorRef mediator)
+    /// <param name="group">The queue group, or one of its own: made by the caller so that a restart keeps it (a new one would leave the old registration behind).</param>
+    public SubscriberActor(SubscriberSpec spec, string group, SubscriberCounters counters, TaskCompletionSource subscribed, Codec.Codecs codecs, IActorRef mediator)
     {
         _mediator = mediator;
         _codecs = codecs;
         _spec = spec;
         _counters = counters;
         _subscribed = subscribed;
-        _group = spec.Queue ?? "~" + Guid.NewGuid().ToString("N");
+        _group = group;
 
         Receive<SubscribeAck>(_ => { if (++_acks == 2) _subscribed.TrySetResult(); });
         Receive<UnsubscribeAck>(_ =>
@@ -103,7 +104,7 @@ internal sealed class SubscriberActor : ReceiveActor
             if (_codecs.TryGet(e.ContentType, out var codec)) return codec.Decode(data, type);
             _log.Warning("Event {0} on topic {1} is {2}, which this node cannot read: skipped", e.Id, e.Topic, e.ContentType);
         }
-        catch (Codec.CodecException ex)
+        catch (Exception ex) // a codec's own failure too: the event is skipped and counted, the subscriber goes on
         {
             _log.Warning("Event {0} on topic {1} does not read as {2}: {3}", e.Id, e.Topic, type.Name, ex.Message);
         }

@@ -41,10 +41,6 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         public static readonly Flush Instance = new();
     }
 
-    /// <summary>A batch stays well under the transport's smallest frame (32,000 bytes); a bigger request goes alone.</summary>
-    private const int BatchBytes = 24 * 1024;
-    private const int BatchCount = 64;
-
     /// <summary>A call between its arrival and its answer.</summary>
     private sealed class Pending(Call call, int retries)
     {
@@ -73,9 +69,8 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private RegistryView _view = RegistryView.Empty;
     private IReadOnlyList<ServiceNode> _nodes = [];
     private IReadOnlyCollection<string> _serviceNames = [];
-    /// <summary>Requests waiting for the next <see cref="Flush"/>, per server.</summary>
-    private readonly Dictionary<IActorRef, List<Request>> _outbox = new();
-    private bool _flushing;
+    /// <summary>Requests waiting for the next flush, per server.</summary>
+    private readonly Outbox<Request> _outbox = new(r => r.Body.Length + MicroClient.HeaderBytes(r.Headers) + 256, b => new RequestBatch(b));
     private bool _draining;
     private readonly BurstQueue<Call>? _queue;
 
@@ -92,7 +87,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         Receive<Drain>(_ => DrainQueue());
         Receive<Response>(OnResponse);
         Receive<ResponseBatch>(b => { foreach (var r in b.Responses) OnResponse(r); });
-        Receive<Flush>(_ => SendOutbox());
+        Receive<Flush>(_ => _outbox.Flush(Self));
         Receive<RegistryView>(OnView);
         Receive<NodeSuspected>(OnSuspected);
         Receive<Retry>(r => { if (_calls.TryGetValue(r.RequestId, out var p) && p.AwaitingRetry) { p.AwaitingRetry = false; Dispatch(p); } });
@@ -104,10 +99,30 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
 
     protected override void PostStop()
     {
-        foreach (var call in _queue?.TakeAll() ?? [])
-            call.Completion.TrySetException(MicroError.ServiceUnavailable("micro.client", "this node is shutting down").ToException());
-        foreach (var p in _calls.Values)
-            p.Call.Completion.TrySetException(MicroError.ServiceUnavailable("micro.client", "this node is shutting down").ToException());
+        // Calls handed over after this would wait for a router that is gone: they fail at once instead.
+        var stopping = MicroError.ServiceUnavailable("micro.client", "this node is shutting down").ToException();
+        _queue?.Close(call => call.Completion.TrySetException(stopping));
+        FailAll(stopping);
+    }
+
+    /// <summary>
+    /// A router that failed is restarted in place: its calls in flight fail (they were its state),
+    /// but the queue stays open, so later calls to the service keep working (Akka's default would
+    /// run PostStop and close it for good).
+    /// </summary>
+    protected override void PreRestart(Exception reason, object message) =>
+        FailAll(MicroError.InternalServerError("micro.client", $"the router of {_service} failed ({reason.Message}); try again").ToException());
+
+    /// <summary>Calls may have been signalled to the instance that failed: look again.</summary>
+    protected override void PostRestart(Exception reason)
+    {
+        base.PostRestart(reason);
+        Self.Tell(Drain.Instance);
+    }
+
+    private void FailAll(Exception error)
+    {
+        foreach (var p in _calls.Values) p.Call.Completion.TrySetException(error);
         _calls.Clear();
     }
 
@@ -118,7 +133,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         _draining = true;
         foreach (var call in _queue.TakeAll()) OnCall(call);
         _draining = false;
-        SendOutbox();
+        _outbox.Flush(Self);
     }
 
     private void OnCall(Call call)
@@ -181,51 +196,12 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     /// </summary>
     private void Send(IActorRef server, Request request)
     {
-        if (_calls.Count <= 1 && !_flushing && !_draining)
+        if (_calls.Count <= 1 && _outbox.IsEmpty && !_draining)
         {
             server.Tell(request, Self);
             return;
         }
-        if (!_outbox.TryGetValue(server, out var waiting)) _outbox[server] = waiting = [];
-        waiting.Add(request);
-        if (_flushing || _draining) return;
-        _flushing = true;
-        Self.Tell(Flush.Instance);
-    }
-
-    private void SendOutbox()
-    {
-        _flushing = false;
-        foreach (var (server, waiting) in _outbox)
-        {
-            if (waiting.Count == 0) continue;
-            if (waiting.Count == 1) server.Tell(waiting[0], Self);
-            else
-            {
-                var batch = new List<Request>(Math.Min(waiting.Count, BatchCount));
-                var bytes = 0;
-                foreach (var request in waiting)
-                {
-                    var size = request.Body.Length + MicroClient.HeaderBytes(request.Headers) + 256;
-                    if (batch.Count > 0 && (batch.Count == BatchCount || bytes + size > BatchBytes))
-                    {
-                        Tell(server, batch);
-                        batch = new List<Request>(BatchCount);
-                        bytes = 0;
-                    }
-                    batch.Add(request);
-                    bytes += size;
-                }
-                Tell(server, batch);
-            }
-            waiting.Clear();
-        }
-    }
-
-    private void Tell(IActorRef server, List<Request> batch)
-    {
-        if (batch.Count == 1) server.Tell(batch[0], Self);
-        else server.Tell(new RequestBatch(batch), Self);
+        if (_outbox.Add(server, request) && !_draining) Self.Tell(Flush.Instance);
     }
 
     private void OnView(RegistryView view)
@@ -234,8 +210,6 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         _nodes = view.NodesOf(_service);
         _serviceNames = view.ServiceNames;
         foreach (var gone in _sidelinedUntil.Keys.Where(id => !view.Nodes.ContainsKey(id)).ToList()) _sidelinedUntil.Remove(gone);
-        foreach (var idle in _outbox.Where(o => o.Value.Count == 0 && !view.Nodes.Values.Any(n => n.Server.Equals(o.Key))).Select(o => o.Key).ToList())
-            _outbox.Remove(idle);
         foreach (var id in _lastSent.Keys.ToList())
         {
             if (!view.Nodes.TryGetValue(id, out var known)) Lost(id, "left the cluster");

@@ -12,7 +12,7 @@ public sealed class Codecs
 
     public IReadOnlyCollection<string> ContentTypes => _byType.Keys;
 
-    /// <summary>True for the content type whose messages travel as objects (no codec on the way).</summary>
+    /// <summary>True for Hyperion, whose bytes name their own type: a reply is read as whatever it is, never handed out raw.</summary>
     public static bool IsNative(string contentType) =>
         string.Equals(contentType, HyperionCodec.MediaType, StringComparison.OrdinalIgnoreCase);
 

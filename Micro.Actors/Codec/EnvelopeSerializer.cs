@@ -179,9 +179,10 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
         var count = r.Int();
         if (count < 0) return null;
         if (count == 0) return ImmutableDictionary<string, string>.Empty;
-        var builder = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
-        for (var i = 0; i < count; i++) builder[r.String() ?? ""] = r.String() ?? "";
-        return builder.ToImmutable();
+        if (count > 10_000) throw new ArgumentOutOfRangeException(nameof(r), $"{count} headers");
+        var headers = new Dictionary<string, string>(count, StringComparer.Ordinal);
+        for (var i = 0; i < count; i++) headers[r.String() ?? ""] = r.String() ?? "";
+        return headers;
     }
 
     private static int Size(Response response) => response.Error is { } e
@@ -207,7 +208,7 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
     {
         var id = r.String();
         var body = r.Bytes();
-        MicroError? error = r.Bool() ? new MicroError(r.String()!, r.Int(), r.String()!, r.String()!) : null;
+        MicroError? error = r.Bool() ? new MicroError(r.String() ?? "", r.Int(), r.String() ?? "", r.String() ?? "") : null;
         return new Response(id!, body, error);
     }
 

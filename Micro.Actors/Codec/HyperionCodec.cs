@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Hyperion.Internal;
 
@@ -32,10 +33,14 @@ public sealed class HyperionCodec : ICodec
         catch (EvilDeserializationException e) { throw NotAllowed(e); }
     }
 
-    public object Decode(ReadOnlySpan<byte> data, Type type)
+    public object Decode(ReadOnlyMemory<byte> data, Type type)
     {
+        // The body is usually a whole array already: no copy on the hot path.
+        var bytes = MemoryMarshal.TryGetArray(data, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : data.ToArray();
         object result;
-        try { result = _serializer.FromBinary(data.ToArray(), type); }
+        try { result = _serializer.FromBinary(bytes, type); }
         catch (Exception e) when (Evil(e) is { } evil) { throw NotAllowed(evil); }
         catch (Exception e) { throw new CodecException($"the bytes are not a Hyperion-encoded {type.Name}: {e.InnerException?.Message ?? e.Message}", e); }
         return type.IsInstanceOfType(result) ? result : throw new CodecException($"the bytes hold a {result.GetType().Name}, not a {type.Name}");

@@ -26,8 +26,9 @@ public sealed class JsonCodec : ICodec
 
     public byte[] Encode(object message) => JsonSerializer.SerializeToUtf8Bytes(message, message.GetType(), Options);
 
-    public object Decode(ReadOnlySpan<byte> data, Type type)
+    public object Decode(ReadOnlyMemory<byte> memory, Type type)
     {
+        var data = memory.Span;
         try
         {
             return JsonSerializer.Deserialize(data, type, Options)

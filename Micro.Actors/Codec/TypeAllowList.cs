@@ -42,6 +42,7 @@ public sealed class TypeAllowList : ITypeFilter
     private readonly ConcurrentDictionary<string, byte> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> _verdicts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Type, byte> _types = new();
+    private int _version;
     private const int MaxVerdicts = 10_000; // a peer sending endless new names must not grow memory
 
     public TypeAllowList(IEnumerable<string>? entries = null)
@@ -56,13 +57,16 @@ public sealed class TypeAllowList : ITypeFilter
     public void Allow(string entry)
     {
         if (string.IsNullOrWhiteSpace(entry)) throw new ArgumentException("An allow-list entry cannot be blank", nameof(entry));
-        if (_entries.TryAdd(entry.Trim(), 0)) _verdicts.Clear();
+        if (!_entries.TryAdd(entry.Trim(), 0)) return;
+        Interlocked.Increment(ref _version);
+        _verdicts.Clear();
     }
 
     /// <summary>Allows the assembly of <paramref name="type"/> and of its generic arguments (core types need nothing).</summary>
     public void Allow(Type type)
     {
-        if (!_types.TryAdd(type, 0)) return; // callers allow their message types on every call: make that free
+        // Callers allow their message types on every call: a lock-free look first makes that free.
+        if (_types.ContainsKey(type) || !_types.TryAdd(type, 0)) return;
         if (type.IsArray || type.IsByRef || type.IsPointer) { Allow(type.GetElementType()!); return; }
         if (type.IsGenericType) foreach (var argument in type.GetGenericArguments()) Allow(argument);
         if (type.IsGenericParameter) return;
@@ -75,11 +79,14 @@ public sealed class TypeAllowList : ITypeFilter
     public bool IsAllowed(string typeName)
     {
         if (_verdicts.TryGetValue(typeName, out var known)) return known;
+        var version = Volatile.Read(ref _version);
         var index = 0;
         bool verdict;
         try { verdict = Check(typeName, ref index) && index >= typeName.Length; }
         catch (IndexOutOfRangeException) { verdict = false; } // a name that does not parse is not allowed
-        if (_verdicts.Count < MaxVerdicts) _verdicts[typeName] = verdict;
+        // Kept only if no entry was added meanwhile (a "no" from before an Allow must not stick).
+        if (_verdicts.Count < MaxVerdicts && Volatile.Read(ref _version) == version) _verdicts[typeName] = verdict;
+        if (Volatile.Read(ref _version) != version) _verdicts.TryRemove(typeName, out _);
         return verdict;
     }
 

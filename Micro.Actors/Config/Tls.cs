@@ -15,11 +15,14 @@ public sealed class TlsOptions
     /// <summary>This node's certificate, with its private key.</summary>
     public required X509Certificate2 Certificate { get; init; }
 
-    /// <summary>
-    /// The certificates to trust: a private CA, or the self-signed certificate the nodes share.
-    /// Empty: the operating system's trust store decides.
-    /// </summary>
+    /// <summary>The certificates to trust: a private CA, or the self-signed certificate the nodes share.</summary>
     public X509Certificate2Collection Trusted { get; init; } = [];
+
+    /// <summary>
+    /// Trust whatever the operating system trusts instead of <see cref="Trusted"/>. Off by default:
+    /// with it, any certificate from a public CA (valid for client and server authentication) may join.
+    /// </summary>
+    public bool TrustSystemStore { get; init; }
 
     /// <summary>Also require the peer's certificate to name the host it is reached at (off: the chain decides).</summary>
     public bool ValidateHostname { get; init; }
@@ -31,7 +34,9 @@ internal static class Tls
     /// <summary>TLS as configured, or null when it is off.</summary>
     public static TlsOptions? Resolve(Akka.Configuration.Config config, TlsOptions? option, Func<string, string?> env)
     {
-        if (option is not null) return option;
+        if (option is not null)
+            return option.Trusted.Count > 0 || option.TrustSystemStore ? option
+                : throw new MicroConfigException("option Tls", "no certificate to trust: set Trusted (your CA or the nodes' shared certificate), or TrustSystemStore");
         var path = Env(env, "MICRO_TLS_CERTIFICATE") ?? config.GetString("micro.tls.certificate.path", "");
         var thumbprint = config.GetString("micro.tls.certificate.thumbprint", "");
         var enabled = config.GetBoolean("micro.tls.enabled") || Env(env, "MICRO_TLS_CERTIFICATE") is not null;
@@ -74,8 +79,19 @@ internal static class Tls
                 throw new MicroConfigException(Setting(env, "MICRO_TLS_TRUSTED", "micro.tls.trusted-certificates"),
                     $"'{trustedPath}' cannot be read as PEM certificates: {e.Message}");
             }
+            if (trusted.Count == 0)
+                throw new MicroConfigException(Setting(env, "MICRO_TLS_TRUSTED", "micro.tls.trusted-certificates"), $"'{trustedPath}' holds no PEM certificate");
         }
-        return new TlsOptions { Certificate = certificate, Trusted = trusted, ValidateHostname = config.GetBoolean("micro.tls.validate-hostname") };
+        var systemStore = config.GetBoolean("micro.tls.trust-system-store");
+        if (trusted.Count == 0 && !systemStore)
+            throw new MicroConfigException("micro.tls.trusted-certificates",
+                "TLS is on but nothing is trusted: give the PEM file of your CA or of the nodes' shared certificate (or MICRO_TLS_TRUSTED), " +
+                "or set micro.tls.trust-system-store = on to trust what the operating system trusts");
+        return new TlsOptions
+        {
+            Certificate = certificate, Trusted = trusted, TrustSystemStore = systemStore,
+            ValidateHostname = config.GetBoolean("micro.tls.validate-hostname"),
+        };
     }
 
     /// <summary>Akka's transport setup for these options: mutual TLS, the peer checked against <see cref="TlsOptions.Trusted"/>.</summary>
@@ -96,6 +112,10 @@ internal static class Tls
         }
         using var chain = new X509Chain();
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        // Every node is both client and server of the other: its certificate must allow both
+        // (one without any usage extension allows all).
+        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1"));
+        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2"));
         if (tls.Trusted.Count > 0)
         {
             chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;

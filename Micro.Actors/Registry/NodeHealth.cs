@@ -14,7 +14,13 @@ public sealed class NodeHealth
 
     public bool IsEmpty => _avoidUntil.IsEmpty;
 
-    public bool ShouldAvoid(Address node) => _avoidUntil.TryGetValue(node, out var until) && until > DateTime.UtcNow;
+    public bool ShouldAvoid(Address node)
+    {
+        if (!_avoidUntil.TryGetValue(node, out var until)) return false;
+        if (until > DateTime.UtcNow) return true;
+        _avoidUntil.TryRemove(KeyValuePair.Create(node, until)); // an expired suspicion: gone, so routing is cheap again
+        return false;
+    }
 
     internal void Unreachable(Address node) => _avoidUntil[node] = DateTime.MaxValue;
 
@@ -24,7 +30,11 @@ public sealed class NodeHealth
 
     internal void Suspect(Address node, TimeSpan howLong)
     {
-        var until = DateTime.UtcNow + howLong;
+        var now = DateTime.UtcNow;
+        // Suspicions of nodes that have since left would otherwise stay forever.
+        foreach (var (address, expires) in _avoidUntil)
+            if (expires <= now) _avoidUntil.TryRemove(KeyValuePair.Create(address, expires));
+        var until = now + howLong;
         _avoidUntil.AddOrUpdate(node, until, (_, current) => current == DateTime.MaxValue ? current : until);
     }
 

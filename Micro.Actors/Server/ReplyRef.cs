@@ -43,7 +43,7 @@ internal sealed class ReplyRef : MinimalActorRef
     {
         get
         {
-            lock (this)
+            lock (_pathLock)
             {
                 if (_path is null)
                 {
@@ -56,6 +56,7 @@ internal sealed class ReplyRef : MinimalActorRef
     }
 
     private ActorPath? _path;
+    private readonly object _pathLock = new();
     public RequestContext Context { get; }
     public bool IsCompleted => Volatile.Read(ref _done) == 1;
 
@@ -132,7 +133,7 @@ internal sealed class ReplyRef : MinimalActorRef
     {
         if (Interlocked.Exchange(ref _done, 1) == 1) return false;
         Context.Release();
-        lock (this) if (_path is not null) Provider.UnregisterTempActor(_path);
+        lock (_pathLock) if (_path is not null) Provider.UnregisterTempActor(_path);
         return true;
     }
 

@@ -52,8 +52,11 @@ public sealed class RequestContext
         Volatile.Write(ref _released, true);
         if (Interlocked.Exchange(ref _cancellation, null) is { } cts)
         {
-            cts.Cancel();
-            cts.Dispose();
+            // The handler's own callbacks run here, on the answering thread: one that throws must
+            // not stop the answer from leaving.
+            try { cts.Cancel(); }
+            catch (AggregateException) { }
+            finally { cts.Dispose(); }
         }
     }
 }

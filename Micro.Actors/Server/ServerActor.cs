@@ -3,6 +3,7 @@ using Akka.Event;
 using System.Diagnostics;
 using Micro.Actors.Codec;
 using Micro.Actors.Errors;
+using Micro.Actors.Service;
 
 namespace Micro.Actors.Server;
 
@@ -22,7 +23,6 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 {
     public const string Name = "micro-server";
 
-    /// <summary>Sent by a <see cref="ReplyRef"/> when its request is done: the handler is free.</summary>
     /// <summary>Sent by a <see cref="ReplyRef"/> when its request is done: the handler is free, and here is the answer if the server is to send it.</summary>
     public sealed record HandlerFree(IActorRef Handler, ReplyRef Reply, IActorRef? Caller = null, Response? Response = null);
 
@@ -38,14 +38,12 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         public static readonly Flush Instance = new();
     }
 
-    /// <summary>An answer waiting for the next flush; <c>Counted</c>: its request is in flight until it leaves.</summary>
-    private readonly record struct Outgoing(Response Response, bool Counted);
-
-    private const int BatchBytes = 24 * 1024;
-    private const int BatchCount = 64;
-    private readonly Dictionary<IActorRef, List<Outgoing>> _outbox = new();
-    private bool _flushing;
+    /// <summary>Answers waiting for the next flush, per caller.</summary>
+    private readonly Outbox<Response> _outbox = new(r => (r.Body?.Length ?? 0) + (r.Error?.Detail?.Length * 3 ?? 0) + 128, b => new ResponseBatch(b));
+    /// <summary>Answers in the outbox whose requests still count as in flight (a graceful stop waits until they leave).</summary>
+    private int _counted;
     private bool _draining;
+    private readonly BurstQueue<HandlerFree> _freed;
 
     /// <summary>Sent when a graceful stop has drained the node: from now on, requests get 503 (callers retry elsewhere).</summary>
     public sealed class StopAccepting
@@ -103,8 +101,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         _service = identity.Service;
         _codecs = codecs;
         _state = state;
-        var freed = new Service.BurstQueue<HandlerFree>(DrainFreed.Instance) { Actor = Self };
-        _replies = new ReplyRef.Shared(((ExtendedActorSystem)Context.System).Provider, Self, state, _log, maxPayload, freed);
+        _freed = new BurstQueue<HandlerFree>(DrainFreed.Instance) { Actor = Self };
+        _replies = new ReplyRef.Shared(((ExtendedActorSystem)Context.System).Provider, Self, state, _log, maxPayload, _freed);
         foreach (var spec in groups)
         {
             var group = new Group(spec, queueLimit);
@@ -119,7 +117,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         {
             // Answers that were ready together leave together: one message per caller.
             _draining = true;
-            foreach (var free in freed.TakeAll()) OnHandlerFree(free);
+            foreach (var free in _freed.TakeAll()) OnHandlerFree(free);
             _draining = false;
             SendOutbox();
         });
@@ -127,6 +125,31 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         Receive<CheckStuck>(_ => RetireStuckHandlers());
         Receive<Terminated>(t => OnHandlerStopped(t.ActorRef));
         Receive<StopAccepting>(_ => _stopping = true);
+    }
+
+    /// <summary>
+    /// Answers that arrive after the server has stopped cannot leave; they must not keep a graceful
+    /// stop waiting for them either. Callers retry elsewhere or end at their deadline.
+    /// </summary>
+    protected override void PostStop()
+    {
+        SendOutbox();
+        _freed.Close(free =>
+        {
+            if (free.Response is null) return;
+            free.Caller?.Tell(free.Response); // no batching any more, but the answer still goes
+            _state.Finished();
+        });
+        foreach (var (_, busy) in _busy)
+            busy.Reply.Fail(MicroError.ServiceUnavailable(_service, $"node {_identity.Node} stopped while handling {busy.Reply.Context.Endpoint}; try another node"));
+        // Work the handlers never got: 503, so callers retry elsewhere rather than wait for their deadline.
+        foreach (var group in _handlers.Values.Distinct())
+            while (group.Waiting.TryDequeue(out var work))
+            {
+                _state.Finished();
+                if (!work.Request.OneWay)
+                    work.Caller?.Tell(new Response(work.Request.Id, null, MicroError.ServiceUnavailable(_service, $"node {_identity.Node} stopped; try another node")));
+            }
     }
 
     /// <summary>
@@ -334,41 +357,14 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             if (counted) _state.Finished();
             return;
         }
-        if (!_outbox.TryGetValue(caller, out var waiting)) _outbox[caller] = waiting = [];
-        waiting.Add(new Outgoing(response, counted));
-        if (_flushing || _draining) return;
-        _flushing = true;
-        Self.Tell(Flush.Instance);
+        if (counted) _counted++;
+        if (_outbox.Add(caller, response) && !_draining) Self.Tell(Flush.Instance);
     }
 
     private void SendOutbox()
     {
-        _flushing = false;
-        foreach (var (caller, waiting) in _outbox)
-        {
-            if (waiting.Count == 1) caller.Tell(waiting[0].Response, Self);
-            else if (waiting.Count > 1)
-            {
-                var batch = new List<Response>(Math.Min(waiting.Count, BatchCount));
-                var bytes = 0;
-                foreach (var (response, _) in waiting)
-                {
-                    var size = (response.Body?.Length ?? 0) + (response.Error?.Detail.Length * 3 ?? 0) + 128;
-                    if (batch.Count > 0 && (batch.Count == BatchCount || bytes + size > BatchBytes))
-                    {
-                        caller.Tell(new ResponseBatch(batch), Self);
-                        batch = new List<Response>(BatchCount);
-                        bytes = 0;
-                    }
-                    batch.Add(response);
-                    bytes += size;
-                }
-                caller.Tell(batch.Count == 1 ? batch[0] : new ResponseBatch(batch), Self);
-            }
-            foreach (var outgoing in waiting)
-                if (outgoing.Counted) _state.Finished();
-        }
-        _outbox.Clear(); // callers come and go (temp refs of other nodes' asks): keep no list per caller
+        _outbox.Flush(Self);
+        for (; _counted > 0; _counted--) _state.Finished();
     }
 }
 

@@ -166,34 +166,45 @@ public sealed class MicroService : IAsyncDisposable
             .And(new TypeAllowListSetup(allowList));
         if (Settings.Tls is { } tls) setup = setup.And(Tls.Setup(tls));
         var system = ActorSystem.Create(Settings.ClusterName, setup);
-        var cluster = Cluster.Get(system);
-        // Our own mediator (same path on every node), whose queue-group routing avoids nodes that are down.
-        var health = new NodeHealth();
-        var mediator = system.ActorOf(DistributedPubSubMediator.Props(
-            DistributedPubSubSettings.Create(system).WithRoutingLogic(new AvoidingRoutingLogic(health))), "micro-pubsub");
-        cluster.RegisterOnMemberUp(() => _up.TrySetResult());
-
-        var codecs = new Codecs([new HyperionCodec(system), JsonCodec.Instance, .. _options.Codecs]);
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var registry = system.ActorOf(Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
-        if (Name is not null)
+        Cluster cluster;
+        try
         {
-            var groups = _groups.ToList();
-            var self = cluster.SelfAddress;
-            var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
-            var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs, Settings.MaxPayloadBytes)), ServerActor.Name);
-            var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
-                groups.SelectMany(g => g.Endpoints).Select(Describe).ToList(), server);
-            _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
-        }
-        _broker = new PubSubBroker(system, mediator, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange);
+            cluster = Cluster.Get(system);
+            // Our own mediator (same path on every node), whose queue-group routing avoids nodes that are down.
+            var health = new NodeHealth();
+            var mediator = system.ActorOf(DistributedPubSubMediator.Props(
+                DistributedPubSubSettings.Create(system).WithRoutingLogic(new AvoidingRoutingLogic(health))), "micro-pubsub");
+            cluster.RegisterOnMemberUp(() => _up.TrySetResult());
 
-        _client = new MicroClient(system, registry, new ClientDefaults(
-            Settings.RequestTimeout, Settings.Retries,
-            _options.Selector ?? (Settings.Strategy == "round-robin" ? new RoundRobinSelector() : RandomSelector.Instance),
-            Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason), _broker, codecs, Settings.MaxPayloadBytes);
-        _registry = new ClusterRegistry(registry, ready.Task, Settings.RequestTimeout, NotJoinedReason);
-        AddShutdownTasks(system, cluster);
+            var codecs = new Codecs([new HyperionCodec(system), JsonCodec.Instance, .. _options.Codecs]);
+            var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var registry = system.ActorOf(Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
+            if (Name is not null)
+            {
+                var groups = _groups.ToList();
+                var self = cluster.SelfAddress;
+                var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
+                var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs, Settings.MaxPayloadBytes)), ServerActor.Name);
+                var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
+                    groups.SelectMany(g => g.Endpoints).Select(Describe).ToList(), server);
+                _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
+            }
+            _broker = new PubSubBroker(system, mediator, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange);
+
+            _client = new MicroClient(system, registry, new ClientDefaults(
+                Settings.RequestTimeout, Settings.Retries,
+                _options.Selector ?? (Settings.Strategy == "round-robin" ? new RoundRobinSelector() : RandomSelector.Instance),
+                Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason), _broker, codecs, Settings.MaxPayloadBytes);
+            _registry = new ClusterRegistry(registry, ready.Task, Settings.RequestTimeout, NotJoinedReason);
+            AddShutdownTasks(system, cluster);
+        }
+        catch
+        {
+            // A node that could not be wired must not keep its port (and the service may be started again).
+            await system.Terminate().ConfigureAwait(false);
+            lock (_gate) _stopped = null;
+            throw;
+        }
         _system = system;
         _stopped = AfterStopAsync(system);
         // Subscribed before joining, so the descriptor other nodes fetch lists them from the start.
@@ -284,14 +295,13 @@ public sealed class MicroService : IAsyncDisposable
         // router picks it any more.
         shutdown.AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "micro-leave-and-drain", async () =>
         {
+            var deadline = DateTime.UtcNow + Settings.DrainTimeout; // leaving and draining share it
             if (Name is not null && cluster.SelfMember.Status == MemberStatus.Up)
             {
                 cluster.Leave(cluster.SelfAddress);
-                await WaitUntil(() => cluster.SelfMember.Status is not (MemberStatus.Up or MemberStatus.Leaving),
-                    DateTime.UtcNow + Settings.DrainTimeout).ConfigureAwait(false);
+                await WaitUntil(() => cluster.SelfMember.Status is not (MemberStatus.Up or MemberStatus.Leaving), deadline).ConfigureAwait(false);
             }
-            await WaitUntil(() => _state.InFlight == 0 || DateTime.UtcNow > _state.LatestDeadline,
-                DateTime.UtcNow + Settings.DrainTimeout).ConfigureAwait(false);
+            await WaitUntil(() => _state.InFlight == 0 || DateTime.UtcNow > _state.LatestDeadline, deadline).ConfigureAwait(false);
             if (_state.InFlight > 0)
                 system.Log.Warning("Stopping with {0} request(s) still running after the drain timeout", _state.InFlight);
             // Stragglers from callers that have not heard of the leave yet get 503 and retry elsewhere.
