@@ -88,6 +88,52 @@ public sealed class PubSubTests
     }
 
     [Fact]
+    public async Task A_burst_from_many_threads_arrives_whole_once_per_queue_spread_over_its_members_and_in_order_one_at_a_time_for_an_awaiting_subscriber()
+    {
+        await using var cluster = new TestCluster();
+        var (q1, q2, probe) = (new Inbox(), new Inbox(), new Inbox());
+        var ordered = new ConcurrentQueue<(int Thread, int N)>();
+        var (running, overlapped) = (0, 0);
+        var publisher = await cluster.StartServiceAsync("publisher");
+        await cluster.StartServiceAsync("workers", s => s.Subscribe<Numbered>("burst", q1.Handle, queue: "q"));
+        await cluster.StartServiceAsync("workers", s => s
+            .Subscribe<Numbered>("burst", q2.Handle, queue: "q")
+            .Subscribe<Numbered>("burst-all", async (m, c) =>
+            {
+                if (m.N < 0) { await probe.Handle(m, c); return; }
+                if (Interlocked.Increment(ref running) > 1) Interlocked.Increment(ref overlapped);
+                if (m.N % 7 == 0) await Task.Delay(1); // some events await: the rest of their batch must wait
+                ordered.Enqueue((m.N / 10_000, m.N % 10_000));
+                Interlocked.Decrement(ref running);
+            }));
+        await ProbeUntilAllSeeAsync(publisher, "burst", q1, q2);
+        await ProbeUntilAllSeeAsync(publisher, "burst-all", probe);
+        // The registry lists the queue group ("burst" leaves event by event) and no queue on "burst-all" (it leaves in batches).
+        await Eventually.TrueAsync(async () => (await publisher.Registry.GetServiceAsync("workers"))!.Nodes.Sum(n => n.Subscriptions.Count) == 3,
+            TimeSpan.FromSeconds(10), "the subscriptions in the publisher's registry");
+
+        const int threads = 4, each = 500;
+        await Task.WhenAll(Enumerable.Range(0, threads).Select(t => Task.Run(async () =>
+        {
+            for (var i = 0; i < each; i++)
+            {
+                await publisher.Broker.PublishAsync("burst", new Numbered(t * 10_000 + i));
+                await publisher.Broker.PublishAsync("burst-all", new Numbered(t * 10_000 + i));
+            }
+        })));
+
+        await Eventually.TrueAsync(() => q1.Events.Count + q2.Events.Count >= threads * each && ordered.Count >= threads * each,
+            TimeSpan.FromSeconds(20), $"{threads * each} events (queue {q1.Events.Count + q2.Events.Count}, ordered {ordered.Count})");
+        await Task.Delay(300); // any duplicate would arrive within this
+        var expected = Enumerable.Range(0, threads).SelectMany(t => Enumerable.Range(0, each).Select(i => t * 10_000 + i)).Order();
+        Assert.Equal(expected, q1.Events.Select(e => e.N).Concat(q2.Events.Select(e => e.N)).Order());
+        Assert.True(q1.Events.Count > threads * each / 10 && q2.Events.Count > threads * each / 10, $"the queue shares the burst per event ({q1.Events.Count}/{q2.Events.Count})");
+        Assert.Equal(0, overlapped);
+        for (var t = 0; t < threads; t++) // each publishing thread's events in the order it published them
+            Assert.Equal(Enumerable.Range(0, each), ordered.Where(e => e.Thread == t).Select(e => e.N));
+    }
+
+    [Fact]
     public async Task A_throwing_subscriber_is_logged_counted_and_keeps_receiving()
     {
         await using var cluster = new TestCluster();

@@ -9,6 +9,12 @@ public sealed record Event(
     DateTime PublishedUtc,
     byte[] Body);
 
+/// <summary>
+/// Events of one topic published together, carried as one remote message: the per-message cost of the
+/// transport and the mediator is paid once per batch, not once per event.
+/// </summary>
+public sealed record EventBatch(IReadOnlyList<Event> Events);
+
 /// <summary>What a subscriber can know about the event it is handling.</summary>
 public sealed record EventContext(string Topic, string Id, string ContentType,
     IReadOnlyDictionary<string, string> Headers, DateTime PublishedUtc, string? Queue)

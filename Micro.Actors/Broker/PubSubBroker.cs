@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Micro.Actors.Codec;
 using Micro.Actors.Errors;
+using Micro.Actors.Service;
 
 namespace Micro.Actors.Broker;
 
@@ -19,16 +20,19 @@ public sealed class PubSubBroker : IBroker
     private readonly Action<SubscriptionInfo, bool> _onChange;
     private readonly Codecs _codecs;
     private readonly int _maxPayload;
+    private readonly BurstQueue<PublisherActor.Outgoing> _outgoing = new(PublisherActor.Drain.Instance);
     private int _next;
 
     /// <param name="onChange">Told of every subscription added (true) or removed (false), for the node's descriptor.</param>
-    internal PubSubBroker(ActorSystem system, IActorRef mediator, Codecs codecs, int maxPayload, Action<SubscriptionInfo, bool> onChange)
+    internal PubSubBroker(ActorSystem system, IActorRef mediator, IActorRef registry, Codecs codecs, int maxPayload, Action<SubscriptionInfo, bool> onChange)
     {
         _maxPayload = maxPayload;
         _codecs = codecs;
         _system = system;
         _mediator = mediator;
         _onChange = onChange;
+        var outgoing = _outgoing;
+        outgoing.Actor = system.ActorOf(Props.Create(() => new PublisherActor(outgoing, mediator, registry)), "micro-publisher");
     }
 
     public async Task PublishAsync(string topic, object message, PublishOptions? options = null, CancellationToken cancellationToken = default)
@@ -53,7 +57,7 @@ public sealed class PubSubBroker : IBroker
         var e = new Event(topic, Guid.NewGuid().ToString("N"), contentType, headers, DateTime.UtcNow, data);
         if (options.WaitForSubscribers is not { } wait)
         {
-            _mediator.Tell(new Publish(topic, e, options.OnePerQueue));
+            _outgoing.Post(new PublisherActor.Outgoing(e, options.OnePerQueue));
             return;
         }
         // The mediator holds the event until a subscriber is known or the time is up.

@@ -66,8 +66,16 @@ internal sealed class SubscriberActor : ReceiveActor
             _mediator.Tell(new Unsubscribe(_spec.Topic, Self));
         });
         Receive<MicroSubscriber.Failed>(f => Fail(f.Context, f.Cause));
-        if (spec.Function is { } function) Receive<Event>(e => Run(function, e));
-        else Receive<Event>(Forward);
+        if (spec.Function is { } function)
+        {
+            Receive<Event>(e => Run(function, [e], 0));
+            Receive<EventBatch>(b => Run(function, b.Events, 0));
+        }
+        else
+        {
+            Receive<Event>(Forward);
+            Receive<EventBatch>(b => { foreach (var e in b.Events) Forward(e); });
+        }
     }
 
     protected override void PreStart()
@@ -113,23 +121,43 @@ internal sealed class SubscriberActor : ReceiveActor
     }
 
     /// <summary>
-    /// Runs the subscriber function. One that finishes at once costs no task machinery; one that
-    /// awaits holds this actor's next events until it is done (events are handled one at a time, in order).
+    /// Runs the subscriber function on <paramref name="events"/> from <paramref name="from"/> on. Calls
+    /// that finish at once cost no task machinery; one that awaits holds the rest of the batch and this
+    /// actor's next events until it is done (events are handled one at a time, in order).
     /// </summary>
-    private void Run(Func<object, EventContext, Task> function, Event e)
+    private void Run(Func<object, EventContext, Task> function, IReadOnlyList<Event> events, int from)
     {
-        if (Accept(e) is not { } message) return;
+        for (var i = from; i < events.Count; i++)
+        {
+            if (Start(function, events[i]) is not { } pending) continue;
+            var next = i + 1;
+            Akka.Dispatch.ActorTaskScheduler.RunTask(async () =>
+            {
+                await Finish(pending).ConfigureAwait(true);
+                for (var j = next; j < events.Count; j++)
+                    if (Start(function, events[j]) is { } later) await Finish(later).ConfigureAwait(true);
+            });
+            return;
+        }
+    }
+
+    /// <summary>Starts the function on one event: null when it is already done (or failed, counted), else what it still runs.</summary>
+    private (Task Task, EventContext Context)? Start(Func<object, EventContext, Task> function, Event e)
+    {
+        if (Accept(e) is not { } message) return null;
         var context = EventContext.Of(e, _spec.Queue);
         Task task;
         try { task = function(message, context); }
-        catch (Exception ex) { Fail(context, ex); return; }
-        if (task.IsCompletedSuccessfully) return;
-        if (task.IsCompleted) { Fail(context, task.Exception?.InnerException ?? new TaskCanceledException(task)); return; }
-        Akka.Dispatch.ActorTaskScheduler.RunTask(async () =>
-        {
-            try { await task.ConfigureAwait(true); }
-            catch (Exception ex) { Fail(context, ex); }
-        });
+        catch (Exception ex) { Fail(context, ex); return null; }
+        if (task.IsCompletedSuccessfully) return null;
+        if (task.IsCompleted) { Fail(context, task.Exception?.InnerException ?? new TaskCanceledException(task)); return null; }
+        return (task, context);
+    }
+
+    private async Task Finish((Task Task, EventContext Context) pending)
+    {
+        try { await pending.Task.ConfigureAwait(true); }
+        catch (Exception ex) { Fail(pending.Context, ex); }
     }
 
     private void Forward(Event e)

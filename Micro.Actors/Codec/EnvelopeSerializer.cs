@@ -10,7 +10,7 @@ namespace Micro.Actors.Codec;
 
 /// <summary>
 /// Akka serializer for the envelopes of every call and event (<see cref="Request"/>, <see cref="Response"/>,
-/// their batches, <see cref="Broker.Event"/>):
+/// their batches, <see cref="Broker.Event"/> and its batch):
 /// a fixed binary layout of length-prefixed UTF-8 strings and the already-encoded body. Hyperion
 /// would write type names for the header dictionary and the error on every message; this writes
 /// only the fields, into one exactly-sized array. Nulls survive the trip (a malformed envelope stays
@@ -24,6 +24,7 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
     private const string RequestBatchManifest = "QB";
     private const string ResponseBatchManifest = "RB";
     private const string EventManifest = "E";
+    private const string EventBatchManifest = "EB";
 
     public override int Identifier => Id;
 
@@ -34,6 +35,7 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
         RequestBatch => RequestBatchManifest,
         ResponseBatch => ResponseBatchManifest,
         Broker.Event => EventManifest,
+        Broker.EventBatch => EventBatchManifest,
         _ => throw new ArgumentException($"{o.GetType()} is not an envelope", nameof(o)),
     };
 
@@ -57,6 +59,13 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
             {
                 var writer = new Writer(new byte[Size(e)]);
                 Write(ref writer, e);
+                return writer.Done();
+            }
+            case Broker.EventBatch b:
+            {
+                var writer = new Writer(new byte[4 + b.Events.Sum(Size)]);
+                writer.Int(b.Events.Count);
+                foreach (var e in b.Events) Write(ref writer, e);
                 return writer.Done();
             }
             case RequestBatch b:
@@ -89,6 +98,7 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
                 ResponseManifest => ReadResponse(ref reader),
                 RequestBatchManifest => new RequestBatch(ReadMany(ref reader, static (ref Reader r) => ReadRequest(ref r))),
                 EventManifest => ReadEvent(ref reader),
+                EventBatchManifest => new Broker.EventBatch(ReadMany(ref reader, static (ref Reader r) => ReadEvent(ref r))),
                 ResponseBatchManifest => new ResponseBatch(ReadMany(ref reader, static (ref Reader r) => ReadResponse(ref r))),
                 _ => throw new System.Runtime.Serialization.SerializationException($"unknown envelope manifest '{manifest}'"),
             };

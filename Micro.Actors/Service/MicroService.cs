@@ -189,7 +189,7 @@ public sealed class MicroService : IAsyncDisposable
                     groups.SelectMany(g => g.Endpoints).Select(Describe).ToList(), server);
                 _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
             }
-            _broker = new PubSubBroker(system, mediator, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange);
+            _broker = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange);
 
             _client = new MicroClient(system, registry, new ClientDefaults(
                 Settings.RequestTimeout, Settings.Retries,

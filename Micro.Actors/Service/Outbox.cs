@@ -28,26 +28,33 @@ internal sealed class Outbox<T>(Func<T, int> sizeOf, Func<List<T>, object> batch
     public void Flush(IActorRef sender)
     {
         foreach (var (to, items) in _waiting)
-        {
-            var batch = new List<T>(Math.Min(items.Count, MaxCount));
-            var bytes = 0;
-            foreach (var item in items)
-            {
-                var size = sizeOf(item);
-                if (batch.Count > 0 && (batch.Count == MaxCount || bytes + size > MaxBytes))
-                {
-                    Send(to, batch, sender);
-                    batch = new List<T>(MaxCount);
-                    bytes = 0;
-                }
-                batch.Add(item);
-                bytes += size;
-            }
-            Send(to, batch, sender);
-        }
+            foreach (var batch in Cut(items, sizeOf))
+                to.Tell(batch.Count == 1 ? batch[0] : batchOf(batch), sender);
         _waiting.Clear(); // destinations come and go (nodes, callers' temp refs): keep nothing between flushes
     }
 
-    private void Send(IActorRef to, List<T> batch, IActorRef sender) =>
-        to.Tell(batch.Count == 1 ? batch[0] : batchOf(batch), sender);
+    /// <summary><paramref name="items"/> in order, cut into batches of at most 64 items and 24 KiB (an item bigger than that alone).</summary>
+    public static IEnumerable<List<T>> Cut(List<T> items, Func<T, int> sizeOf)
+    {
+        if (items.Count == 1)
+        {
+            yield return items;
+            yield break;
+        }
+        var batch = new List<T>(Math.Min(items.Count, MaxCount));
+        var bytes = 0;
+        foreach (var item in items)
+        {
+            var size = sizeOf(item);
+            if (batch.Count > 0 && (batch.Count == MaxCount || bytes + size > MaxBytes))
+            {
+                yield return batch;
+                batch = new List<T>(MaxCount);
+                bytes = 0;
+            }
+            batch.Add(item);
+            bytes += size;
+        }
+        yield return batch;
+    }
 }
