@@ -1,4 +1,6 @@
 using Akka.Actor;
+using Akka.Streams;
+using Akka.Streams.Dsl;
 using Micro.Actors.Server;
 
 namespace Micro.Actors.Benchmarks;
@@ -6,6 +8,24 @@ namespace Micro.Actors.Benchmarks;
 /// <summary>The request and reply of the Micro.Actors and raw Akka points (the same shape as the proto messages).</summary>
 public sealed record BenchRequest(string Text);
 public sealed record BenchReply(string Text);
+
+/// <summary>Asks for a stream of <paramref name="Count"/> replies (the streaming points).</summary>
+public sealed record StreamRequest(int Count);
+
+/// <summary>
+/// The raw Akka side of the streaming point: answers a <see cref="StreamRequest"/> with a stream ref
+/// of replies, as a plain Akka.Streams user would.
+/// </summary>
+public sealed class StreamerActor : ReceiveActor
+{
+    public StreamerActor()
+    {
+        var materializer = Context.System.Materializer();
+        Receive<StreamRequest>(r => Akka.Streams.Dsl.Source.Repeat(new BenchReply(Payload.Text)).Take(r.Count)
+            .RunWith(Akka.Streams.Dsl.StreamRefs.SourceRef<BenchReply>(), materializer)
+            .PipeTo(Sender));
+    }
+}
 
 /// <summary>The event of the pub/sub points.</summary>
 public sealed record BenchEvent(long Number, string Text);

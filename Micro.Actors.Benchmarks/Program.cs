@@ -11,7 +11,7 @@ var quick = new Option<bool>("--quick") { Description = "3 s points and 1.5 s wa
 var smoke = new Option<bool>("--smoke") { Description = "One short point of every scenario (the test suite runs this)" };
 var json = new Option<string?>("--json") { Description = "Write every point to this JSON file" };
 var chart = new Option<string?>("--chart") { Description = "Write a chart of RPC round trips/s by concurrency (.png or .svg)" };
-var scenarios = new Option<string[]>("--scenario") { Description = "rpc, pubsub, join, memory, scale (repeatable; default all)", Arity = ArgumentArity.ZeroOrMore };
+var scenarios = new Option<string[]>("--scenario") { Description = "rpc, pubsub, stream, join, memory, scale (repeatable; default all)", Arity = ArgumentArity.ZeroOrMore };
 var systems = new Option<string[]>("--system") { Description = "micro, akka, grpc, protoactor (repeatable; default all)", Arity = ArgumentArity.ZeroOrMore };
 var concurrency = new Option<int[]>("--concurrency") { Description = "Calls in flight (repeatable; default 1, 16, 128)", Arity = ArgumentArity.ZeroOrMore };
 var scale = new Option<int[]>("--nodes") { Description = "Cluster sizes of the scale scenario (repeatable; default 5, 10, 20)", Arity = ArgumentArity.ZeroOrMore };
@@ -31,11 +31,11 @@ root.SetAction(async (r, _) =>
         r.GetValue(systems) is { Length: > 0 } s ? s : ["micro", "akka", "grpc", "protoactor"],
         r.GetValue(scale) is { Length: > 0 } n ? n : isSmoke ? [3] : [5, 10, 20],
         JoinSamples: isSmoke ? 1 : 3);
-    var chosen = r.GetValue(scenarios) is { Length: > 0 } sc ? sc : ["rpc", "pubsub", "join", "memory", "scale"];
-    var unknown = chosen.Except(["rpc", "pubsub", "join", "memory", "scale"]).ToList();
+    var chosen = r.GetValue(scenarios) is { Length: > 0 } sc ? sc : ["rpc", "pubsub", "stream", "join", "memory", "scale"];
+    var unknown = chosen.Except(["rpc", "pubsub", "stream", "join", "memory", "scale"]).ToList();
     if (unknown.Count > 0)
     {
-        Console.Error.WriteLine($"error: no scenario {string.Join(", ", unknown)}; use rpc, pubsub, join, memory or scale");
+        Console.Error.WriteLine($"error: no scenario {string.Join(", ", unknown)}; use rpc, pubsub, stream, join, memory or scale");
         return 2;
     }
     var watch = Stopwatch.StartNew();
@@ -47,6 +47,7 @@ root.SetAction(async (r, _) =>
         {
             "rpc" => await Scenarios.RpcAsync(options, Progress),
             "pubsub" => await Scenarios.PubSubAsync(options, Progress),
+            "stream" => await Scenarios.StreamAsync(options, Progress),
             "join" => await Scenarios.JoinAsync(options, Progress),
             "memory" => await Scenarios.MemoryAsync(options, Progress),
             _ => await Scenarios.ScaleAsync(options, Progress),
@@ -59,7 +60,7 @@ root.SetAction(async (r, _) =>
     return 0;
 });
 
-var kind = new Argument<string>("kind") { Description = "micro-akka, micro-sub, akka-sub, micro-idle, akka-idle, grpc, proto" };
+var kind = new Argument<string>("kind") { Description = "micro-akka, micro-stream, micro-sub, akka-sub, micro-idle, akka-idle, grpc, proto" };
 var port = new Option<int>("--port") { Required = true };
 var seed = new Option<string?>("--seed");
 var serve = new Command("serve", "Run one server side (used by the runner)") { kind, port, seed };

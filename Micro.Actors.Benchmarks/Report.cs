@@ -44,6 +44,8 @@ public static class Report
         }
         if (Ops("micro", "pubsub", 1) is { } ms && Ops("akka", "pubsub", 1) is { } am)
             output.WriteLine($"  pubsub micro/mediator {ms / am:0.00} (>= 0.9)");
+        if (Ops("micro", "stream", 1) is { } mst && Ops("akka", "stream", 1) is { } ast)
+            output.WriteLine($"  stream micro/akka stream ref {mst / ast:0.00}");
         var mem = points.Where(p => p.Scenario == "memory").ToDictionary(p => p.System, p => p.Value ?? 0);
         if (mem.TryGetValue("micro", out var mm) && mem.TryGetValue("akka", out var am2) && am2 > 0)
             output.WriteLine($"  idle RSS micro/akka {mm / am2:0.00} (<= 1.2)");

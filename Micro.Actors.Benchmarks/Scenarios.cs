@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Streams;
 using Grpc.Net.Client;
 using Micro.Actors.Benchmarks.Wire;
 using Micro.Actors.Client;
@@ -217,6 +218,61 @@ public static class Scenarios
     }
 
     private static bool IsCancelled(this CancellationTokenSource cts) => cts.IsCancellationRequested;
+
+    /// <summary>
+    /// Items per second through one server stream from the server process to this one: a Micro.Actors
+    /// server stream against a raw Akka.Streams stream ref of the same replies, from the same node.
+    /// </summary>
+    public static async Task<List<Point>> StreamAsync(RunOptions o, Action<string> progress)
+    {
+        var port = FreePort();
+        using var server = await ChildProcess.StartAsync(Startup, "serve", "micro-stream", "--port", $"{port}");
+        var client = await ClientAsync(port);
+        var points = new List<Point>();
+        try
+        {
+            var materializer = client.System.Materializer();
+            var streamer = await client.System.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/streamer").ResolveOne(Startup);
+            await UntilAnswersAsync(async () => { await foreach (var _ in client.Client.StreamAsync<BenchReply>(Servers.Service, "Bench.Stream", new StreamRequest(1))) { } });
+            foreach (var system in new[] { "micro", "akka" })
+            {
+                progress($"stream {system}");
+                // Reads until the time is up, then cancels: the count is what crossed in that time.
+                async Task<long> ReadFor(TimeSpan span)
+                {
+                    long items = 0;
+                    using var stop = new CancellationTokenSource(span);
+                    if (system == "micro")
+                    {
+                        try
+                        {
+                            await foreach (var _ in client.Client.StreamAsync<BenchReply>(Servers.Service, "Bench.Stream", new StreamRequest(int.MaxValue), cancellationToken: stop.Token))
+                                items++;
+                        }
+                        catch (OperationCanceledException) { }
+                        return items;
+                    }
+                    var source = await streamer.Ask<Akka.Streams.ISourceRef<BenchReply>>(new StreamRequest(int.MaxValue), Startup);
+                    var (kill, done) = source.Source.ViaMaterialized(Akka.Streams.KillSwitches.Single<BenchReply>(), Akka.Streams.Dsl.Keep.Right)
+                        .ToMaterialized(Akka.Streams.Dsl.Sink.ForEach<BenchReply>(_ => Interlocked.Increment(ref items)), Akka.Streams.Dsl.Keep.Both)
+                        .Run(materializer);
+                    try { await Task.Delay(span, CancellationToken.None); }
+                    finally { kill.Shutdown(); }
+                    await done;
+                    return Interlocked.Read(ref items);
+                }
+                await ReadFor(o.Warmup);
+                var allocated = GC.GetTotalAllocatedBytes(precise: true);
+                var watch = Stopwatch.StartNew();
+                var read = await ReadFor(o.Duration);
+                var elapsed = watch.Elapsed.TotalSeconds;
+                var bytes = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+                points.Add(new Point(system, "stream", 1, read / elapsed, 0, 0, 0, (double)bytes / Math.Max(1, read)));
+            }
+        }
+        finally { await client.StopAsync(); }
+        return points;
+    }
 
     /// <summary>Seconds from starting a service process to the first answered call from this node.</summary>
     public static async Task<List<Point>> JoinAsync(RunOptions o, Action<string> progress)

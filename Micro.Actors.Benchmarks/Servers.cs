@@ -50,6 +50,13 @@ public static class Servers
         return node;
     }
 
+    private static async IAsyncEnumerable<BenchReply> Replies(int count)
+    {
+        var reply = new BenchReply(Payload.Text);
+        for (var i = 0; i < count; i++) yield return reply;
+        await Task.CompletedTask;
+    }
+
     public static async Task ServeAsync(string kind, int port, string? seed)
     {
         switch (kind)
@@ -59,6 +66,14 @@ public static class Servers
                 var node = Node(Service, port, seed, s => s.Handle<EchoActor>("Bench", e => e.Map<BenchRequest, BenchReply>("Echo")));
                 await node.StartAsync();
                 node.System.ActorOf(Props.Create<EchoActor>(), "echo");
+                await node.WhenUp;
+                break;
+            }
+            case "micro-stream": // a server-stream endpoint and, beside it, a raw stream-ref actor
+            {
+                var node = Node(Service, port, seed, s => s.HandleServerStream<StreamRequest, BenchReply>("Bench.Stream", (r, _) => Replies(r.Count)));
+                await node.StartAsync();
+                node.System.ActorOf(Props.Create<StreamerActor>(), "streamer");
                 await node.WhenUp;
                 break;
             }

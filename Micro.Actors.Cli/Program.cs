@@ -10,6 +10,7 @@ using Micro.Actors.Errors;
 using Micro.Actors.Registry;
 using Micro.Actors.Server;
 using Micro.Actors.Service;
+using Micro.Actors.Streaming;
 
 namespace Micro.Actors.Cli;
 
@@ -51,6 +52,11 @@ public static class Program
         call.SetAction((r, ct) => WithInput(r.GetValue(json)!, r.GetValue(headers) ?? [], (body, metadata) =>
             WithNode(r, (node, o) => Call(node, o, r.GetValue(service)!, r.GetValue(endpoint)!, body, metadata, ct))));
 
+        var stream = new Command("stream", "Open a streaming endpoint with a JSON request and print each reply as one JSON line as it arrives " +
+            "(a bidirectional or client stream takes its requests as JSON lines from stdin when the request is -)") { service, endpoint, json, headers };
+        stream.SetAction((r, ct) => WithInput(r.GetValue(json) is "-" ? "{}" : r.GetValue(json)!, r.GetValue(headers) ?? [], (body, metadata) =>
+            WithNode(r, (node, o) => Stream(node, o, r.GetValue(service)!, r.GetValue(endpoint)!, r.GetValue(json) is "-" ? null : body, metadata, ct))));
+
         var publish = new Command("publish", "Publish a JSON event on a topic") { topic, eventJson, type, headers };
         publish.SetAction((r, ct) => WithInput(r.GetValue(eventJson)!, r.GetValue(headers) ?? [], (body, metadata) =>
             WithNode(r, (node, o) => Publish(node, o, r.GetValue(topic)!, body, r.GetValue(type)!, metadata, ct))));
@@ -63,7 +69,7 @@ public static class Program
 
         var root = new RootCommand("micro: list, inspect, call and publish to the services of a Micro.Actors cluster")
         {
-            services, inspect, call, publish, health, stats,
+            services, inspect, call, stream, publish, health, stats,
         };
         root.Options.Add(Seeds);
         root.Options.Add(ClusterName);
@@ -202,6 +208,52 @@ public static class Program
         using var doc = JsonDocument.Parse(reply);
         Console.WriteLine(JsonSerializer.Serialize(doc.RootElement, Pretty));
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Streams replies as JSON lines. The endpoint's kind comes from the registry: a server stream gets
+    /// <paramref name="body"/>; a client or bidirectional stream gets it as its one request, or (with
+    /// <paramref name="body"/> null, "-") every line of stdin.
+    /// </summary>
+    private static async Task<int> Stream(MicroService node, Settings o, string service, string endpoint, byte[]? body, Dictionary<string, string> metadata, CancellationToken ct)
+    {
+        var found = await FindAsync(node, service, ct).ConfigureAwait(false);
+        var info = found.Nodes.SelectMany(n => n.Endpoints).FirstOrDefault(e => e.Name == endpoint);
+        var options = new CallOptions { ContentType = JsonCodec.MediaType, Timeout = o.Timeout, Headers = metadata };
+        if (info?.Stream == StreamKind.Client)
+        {
+            WriteLine(await node.Client.ClientStreamAsync<byte[], byte[]>(service, endpoint, Requests(body, ct), options, ct).ConfigureAwait(false));
+            return ExitCodes.Ok;
+        }
+        var replies = info?.Stream == StreamKind.Bidirectional
+            ? node.Client.StreamAsync<byte[], byte[]>(service, endpoint, Requests(body, ct), options, ct)
+            : node.Client.StreamAsync<byte[]>(service, endpoint, body ?? "{}"u8.ToArray(), options, ct); // not a stream, or unknown: the client says what is wrong
+        await foreach (var reply in replies.ConfigureAwait(false)) WriteLine(reply);
+        return ExitCodes.Ok;
+
+        static void WriteLine(byte[] json)
+        {
+            using var doc = JsonDocument.Parse(json);
+            Console.WriteLine(JsonSerializer.Serialize(doc.RootElement, JsonCodec.Options));
+            Console.Out.Flush();
+        }
+    }
+
+    /// <summary>The one request given, or stdin's JSON lines (each checked as JSON before it goes).</summary>
+    private static async IAsyncEnumerable<byte[]> Requests(byte[]? body, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        if (body is not null)
+        {
+            yield return body;
+            yield break;
+        }
+        while (await Console.In.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try { using var _ = JsonDocument.Parse(line); }
+            catch (JsonException e) { throw MicroError.BadRequest("micro.cli", $"stdin line is not JSON ({e.Message}): {line}").ToException(); }
+            yield return System.Text.Encoding.UTF8.GetBytes(line);
+        }
     }
 
     private static async Task<int> Publish(MicroService node, Settings o, string topic, byte[] body, string type, Dictionary<string, string> metadata, CancellationToken ct)

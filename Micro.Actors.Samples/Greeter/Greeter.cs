@@ -13,6 +13,14 @@ public sealed record HelloReply(string Message, string Node);
 
 public sealed record AuditEvent(string Who, string What);
 
+/// <summary>Greeter.Count streams <c>{"n":1}</c> … <c>{"n":To}</c>.</summary>
+public sealed record CountRequest(int To);
+
+public sealed record CountReply(int N);
+
+/// <summary>A line of Greeter.Chat (bidirectional): the greeter answers each one as it comes.</summary>
+public sealed record ChatMessage(string Text);
+
 /// <summary>Asks the greeter to take its time (deadline and drain demos).</summary>
 public sealed record WaitRequest(int Milliseconds);
 
@@ -53,10 +61,31 @@ public static class GreeterService
 {
     public const string Name = "greeter";
 
-    /// <summary>The greeter's endpoints: Greeter.Hello (request/reply) and Greeter.Audit (one-way).</summary>
+    /// <summary>
+    /// The greeter's endpoints: Greeter.Hello (request/reply), Greeter.Audit (one-way), Greeter.Wait,
+    /// Greeter.Count (a server stream) and Greeter.Chat (a bidirectional stream).
+    /// </summary>
     public static MicroService AddGreeter(this MicroService service) =>
         service.Handle<GreeterHandler>("Greeter", e => e
-            .Map<HelloRequest, HelloReply>("Hello")
-            .Map<AuditEvent>("Audit")
-            .Map<WaitRequest, HelloReply>("Wait"));
+                .Map<HelloRequest, HelloReply>("Hello")
+                .Map<AuditEvent>("Audit")
+                .Map<WaitRequest, HelloReply>("Wait"))
+            .HandleServerStream<CountRequest, CountReply>("Greeter.Count", (r, context) => Count(r.To, context.Cancellation))
+            .HandleBidiStream<ChatMessage, ChatMessage>("Greeter.Chat", (lines, context) => Chat(lines, context.Cancellation));
+
+    private static async IAsyncEnumerable<CountReply> Count(int to, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
+    {
+        if (to < 0) throw Errors.MicroError.BadRequest("greeter", $"cannot count to {to}: give a number of 0 or more").ToException();
+        for (var n = 1; n <= to; n++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            yield return new CountReply(n);
+        }
+        await Task.CompletedTask;
+    }
+
+    private static async IAsyncEnumerable<ChatMessage> Chat(IAsyncEnumerable<ChatMessage> lines, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
+    {
+        await foreach (var line in lines.WithCancellation(cancellation)) yield return new ChatMessage($"you said: {line.Text}");
+    }
 }

@@ -37,6 +37,7 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output) : IDisposable
         foreach (var system in new[] { "micro", "akka" })
         {
             Assert.True(all.Single(p => Of(p, "scenario") == "pubsub" && Of(p, "system") == system).GetProperty("ops_per_sec").GetDouble() > 0);
+            Assert.True(all.Single(p => Of(p, "scenario") == "stream" && Of(p, "system") == system).GetProperty("ops_per_sec").GetDouble() > 0);
             Assert.True(all.Single(p => Of(p, "scenario") == "memory" && Of(p, "system") == system).GetProperty("value").GetDouble() > 10);
         }
         Assert.InRange(all.Single(p => Of(p, "scenario") == "join").GetProperty("value").GetDouble(), 0.05, 60);

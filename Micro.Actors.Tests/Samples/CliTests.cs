@@ -47,6 +47,25 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
     private Task<(int Exit, string Out, string Err, TimeSpan Took)> Micro(params string[] args) => MicroWithStdin(null, args);
 
     [Fact]
+    public async Task Stream_prints_each_reply_as_a_json_line_and_sends_stdin_lines_to_a_bidirectional_stream()
+    {
+        var count = await Micro("stream", "greeter", "Greeter.Count", """{"to":5}""");
+        Assert.True(count.Exit == 0, count.Err);
+        Assert.Equal(Enumerable.Range(1, 5).Select(n => $$"""{"n":{{n}}}"""), count.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        var chat = await MicroWithStdin("{\"text\":\"hi\"}\n{\"text\":\"bye\"}\n", "stream", "greeter", "Greeter.Chat", "-");
+        Assert.True(chat.Exit == 0, chat.Err);
+        Assert.Equal(["""{"text":"you said: hi"}""", """{"text":"you said: bye"}"""], chat.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        var unary = await Micro("stream", "greeter", "Greeter.Hello", """{"name":"x"}""");
+        Assert.Equal(2, unary.Exit);
+        Assert.Contains("not a streaming endpoint", unary.Err);
+        var negative = await Micro("stream", "greeter", "Greeter.Count", """{"to":-1}""");
+        Assert.Equal(2, negative.Exit);
+        Assert.Contains("cannot count to -1", negative.Err);
+    }
+
+    [Fact]
     public async Task Services_lists_the_greeter_as_a_table_and_as_json()
     {
         var table = await Micro("services");
@@ -116,7 +135,7 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
 
         var endpoint = await Micro("call", "greeter", "Greeter.Bye", "{}");
         Assert.Equal(3, endpoint.Exit);
-        Assert.Contains("its endpoints are: Greeter.Audit, Greeter.Hello, Greeter.Wait", endpoint.Err);
+        Assert.Contains("its endpoints are: Greeter.Audit, Greeter.Chat, Greeter.Count, Greeter.Hello, Greeter.Wait", endpoint.Err);
 
         var slow = await Micro("call", "greeter", "Greeter.Wait", """{"milliseconds":5000}""", "--timeout", "1");
         Assert.Equal(4, slow.Exit);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Micro.Actors.Codec;
 using Micro.Actors.Errors;
@@ -27,8 +28,12 @@ public sealed class MicroClient : IClient
     private readonly Codecs _codecs;
     private readonly int _maxPayload;
 
-    internal MicroClient(ActorSystem system, IActorRef registry, ClientDefaults defaults, Broker.IBroker broker, Codecs codecs, int maxPayload)
+    private readonly Streaming.StreamClient _streams;
+
+    internal MicroClient(ActorSystem system, IActorRef registry, ClientDefaults defaults, Broker.IBroker broker, Codecs codecs, int maxPayload,
+        TimeSpan streamIdleTimeout, int streamBuffer)
     {
+        _streams = new Streaming.StreamClient(system, registry, defaults, streamIdleTimeout, streamBuffer);
         _codecs = codecs;
         _maxPayload = maxPayload;
         _system = system;
@@ -46,6 +51,12 @@ public sealed class MicroClient : IClient
         var codec = Codec(options?.ContentType);
         if (codec is HyperionCodec hyperion) hyperion.AllowList.Allow(typeof(TResponse)); // the type this caller expects back
         var reply = await SendAsync(service, endpoint, request, codec, options, oneWay: false, cancellationToken).ConfigureAwait(false);
+        return Read<TResponse>(reply, codec, service, endpoint);
+    }
+
+    /// <summary>A reply's bytes as the caller's type.</summary>
+    private static TResponse Read<TResponse>(byte[]? reply, ICodec codec, string service, string endpoint)
+    {
         object? body = reply;
         // Native replies are read as whatever they are (a handler that returns nothing sends Done); other
         // codecs need the type, or hand over raw bytes to a caller that asks for byte[] (e.g. a gateway).
@@ -68,6 +79,66 @@ public sealed class MicroClient : IClient
         };
     }
 
+    public async IAsyncEnumerable<TResponse> StreamAsync<TResponse>(string service, string endpoint, object request,
+        CallOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (request is not byte[] && request.GetType().GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IAsyncEnumerable<>)))
+            throw MicroError.BadRequest("micro.client", "a stream of requests goes to StreamAsync<TRequest, TResponse> (or ClientStreamAsync), not as one request").ToException();
+        var (codec, o) = Prepare<TResponse>(service, endpoint, options);
+        var body = Encode(request, codec, o);
+        await foreach (var item in OpenAndReadAsync(service, endpoint, Streaming.StreamKind.Server, codec, body, null, o, cancellationToken).ConfigureAwait(false))
+            yield return Read<TResponse>(item, codec, service, endpoint);
+    }
+
+    public async IAsyncEnumerable<TResponse> StreamAsync<TRequest, TResponse>(string service, string endpoint, IAsyncEnumerable<TRequest> requests,
+        CallOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var (codec, o) = Prepare<TResponse>(service, endpoint, options);
+        await foreach (var item in OpenAndReadAsync(service, endpoint, Streaming.StreamKind.Bidirectional, codec, null, EncodeAll(requests, codec, o), o, cancellationToken).ConfigureAwait(false))
+            yield return Read<TResponse>(item, codec, service, endpoint);
+    }
+
+    public async Task<TResponse> ClientStreamAsync<TRequest, TResponse>(string service, string endpoint, IAsyncEnumerable<TRequest> requests,
+        CallOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var (codec, o) = Prepare<TResponse>(service, endpoint, options);
+        byte[]? reply = null;
+        await foreach (var item in OpenAndReadAsync(service, endpoint, Streaming.StreamKind.Client, codec, null, EncodeAll(requests, codec, o), o, cancellationToken).ConfigureAwait(false))
+            reply = item;
+        return reply is null
+            ? throw MicroError.InternalServerError("micro.client", $"{service} {endpoint} ended its stream without a reply").ToException()
+            : Read<TResponse>(reply, codec, service, endpoint);
+    }
+
+    /// <summary>The codec and options of a stream, its names checked and its reply type allowed.</summary>
+    private (ICodec Codec, CallOptions Options) Prepare<TResponse>(string service, string endpoint, CallOptions? options)
+    {
+        options ??= CallOptions.Default;
+        var codec = Codec(options.ContentType);
+        if (codec is HyperionCodec hyperion) hyperion.AllowList.Allow(typeof(TResponse)); // the type this caller expects back
+        Check(service, endpoint);
+        return (codec, options);
+    }
+
+    /// <summary>Opens a stream (sending <paramref name="requests"/>, if any, as the handler takes them) and reads its replies' bytes.</summary>
+    private async IAsyncEnumerable<byte[]> OpenAndReadAsync(string service, string endpoint, Streaming.StreamKind kind, ICodec codec, byte[]? body,
+        IAsyncEnumerable<byte[]>? requests, CallOptions options, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var (opened, node) = await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options, cancellationToken).ConfigureAwait(false);
+        var sending = requests is null ? null : _streams.Send(opened, requests);
+        await foreach (var item in _streams.ReadAsync(opened, $"{service} {endpoint} at {node.HostPort}", sending, cancellationToken).ConfigureAwait(false))
+            yield return item;
+    }
+
+    private async IAsyncEnumerable<byte[]> EncodeAll<TRequest>(IAsyncEnumerable<TRequest> requests, ICodec codec, CallOptions options,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var request in requests.WithCancellation(cancellationToken).ConfigureAwait(false))
+            yield return Encode(request ?? throw new ArgumentException("a stream of requests carries messages, not nulls", nameof(requests)), codec, options);
+    }
+
     public Task TellAsync(string service, string endpoint, object message,
         CallOptions? options = null, CancellationToken cancellationToken = default) =>
         SendAsync(service, endpoint, message, Codec(options?.ContentType), options, oneWay: true, cancellationToken);
@@ -75,29 +146,13 @@ public sealed class MicroClient : IClient
     private Task<byte[]?> SendAsync(string service, string endpoint, object body, ICodec codec, CallOptions? options, bool oneWay,
         CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(service))
-            throw MicroError.BadRequest("micro.client", "no service named: give the service to call, e.g. \"greeter\"").ToException();
-        if (string.IsNullOrWhiteSpace(endpoint) || endpoint.IndexOf('.') is <= 0 || endpoint.EndsWith('.'))
-            throw MicroError.BadRequest("micro.client", $"'{endpoint}' is not an endpoint: use Group.Method, e.g. Greeter.Hello").ToException();
-        ArgumentNullException.ThrowIfNull(body);
-        if (_system.WhenTerminated.IsCompleted)
-            throw MicroError.ServiceUnavailable("micro.client", "this node has stopped; calls need a running node").ToException();
+        Check(service, endpoint);
         options ??= CallOptions.Default;
         var timeout = options.Timeout ?? _defaults.RequestTimeout;
         if (timeout <= TimeSpan.Zero)
             throw MicroError.BadRequest("micro.client", $"timeout {timeout} must be longer than zero").ToException();
-
-        // Encoded here, on the caller's thread: its size is known before it goes, and a type that cannot
-        // travel is the caller's 400 rather than a message the transport drops.
-        byte[] data;
-        if (codec is HyperionCodec hyperion) hyperion.AllowList.Allow(body.GetType()); // this node's own code sends it
-        try { data = body is byte[] raw && !Codecs.IsNative(codec.ContentType) ? raw : codec.Encode(body); }
-        catch (Exception e) { throw MicroError.BadRequest("micro.client", $"the request cannot be written as {codec.ContentType}: {e.Message}").ToException(); }
+        var data = Encode(body, codec, options);
         var headers = options.Headers ?? NoHeaders;
-        var size = data.Length + HeaderBytes(headers);
-        if (size > _maxPayload)
-            throw MicroError.New("micro.client", 413, $"the request is {size} bytes with its headers; one message carries at most {_maxPayload} bytes " +
-                $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or send less)").ToException();
         var completion = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
         var request = new Request(Guid.NewGuid().ToString("N"), service, endpoint, data, codec.ContentType,
             headers, timeout, oneWay);
@@ -110,6 +165,34 @@ public sealed class MicroClient : IClient
             completion.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
         }
         return completion.Task;
+    }
+
+    private void Check(string service, string endpoint)
+    {
+        if (string.IsNullOrWhiteSpace(service))
+            throw MicroError.BadRequest("micro.client", "no service named: give the service to call, e.g. \"greeter\"").ToException();
+        if (string.IsNullOrWhiteSpace(endpoint) || endpoint.IndexOf('.') is <= 0 || endpoint.EndsWith('.'))
+            throw MicroError.BadRequest("micro.client", $"'{endpoint}' is not an endpoint: use Group.Method, e.g. Greeter.Hello").ToException();
+        if (_system.WhenTerminated.IsCompleted)
+            throw MicroError.ServiceUnavailable("micro.client", "this node has stopped; calls need a running node").ToException();
+    }
+
+    /// <summary>
+    /// A request's bytes, made here on the caller's thread: its size is known before it goes, and a
+    /// type that cannot travel is the caller's 400 rather than a message the transport drops.
+    /// </summary>
+    private byte[] Encode(object body, ICodec codec, CallOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        byte[] data;
+        if (codec is HyperionCodec hyperion) hyperion.AllowList.Allow(body.GetType()); // this node's own code sends it
+        try { data = body is byte[] raw && !Codecs.IsNative(codec.ContentType) ? raw : codec.Encode(body); }
+        catch (Exception e) { throw MicroError.BadRequest("micro.client", $"the request cannot be written as {codec.ContentType}: {e.Message}").ToException(); }
+        var size = data.Length + HeaderBytes(options.Headers ?? NoHeaders);
+        if (size > _maxPayload)
+            throw MicroError.New("micro.client", 413, $"the request is {size} bytes with its headers; one message carries at most {_maxPayload} bytes " +
+                $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or send less)").ToException();
+        return data;
     }
 
     /// <summary>What headers add to a message on the wire (UTF-8, at most 3 bytes per char, plus length prefixes).</summary>

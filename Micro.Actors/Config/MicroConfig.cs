@@ -36,7 +36,8 @@ public static class MicroConfig
         // Cluster.Tools' defaults (pub/sub serializers and settings) from the start: Micro.Actors runs
         // its own mediator rather than the extension's, so nothing else would load them in time.
         return ConfigurationFactory.ParseString(overrides).WithFallback(loaded)
-            .WithFallback(Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.DefaultConfig());
+            .WithFallback(Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.DefaultConfig())
+            .WithFallback(Akka.Streams.ActorMaterializer.DefaultConfig()); // stream refs' serializer, for streaming calls
     }
 
     private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";

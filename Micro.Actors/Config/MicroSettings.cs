@@ -29,6 +29,10 @@ public sealed record MicroSettings
     public required int QueueSize { get; init; }
     public required TimeSpan DrainTimeout { get; init; }
     public required TimeSpan DescriptorTimeout { get; init; }
+    /// <summary>Items a stream's writer may run ahead of what the other side has asked for (micro.streaming.buffer).</summary>
+    public required int StreamBuffer { get; init; }
+    /// <summary>A stream with no item for this long ends with 408 (micro.streaming.idle-timeout).</summary>
+    public required TimeSpan StreamIdleTimeout { get; init; }
     /// <summary>The largest encoded payload a call may carry: the transport's frame size less room for the envelope.</summary>
     public required int MaxPayloadBytes { get; init; }
     /// <summary>Assemblies, namespaces or types this node builds from bytes, beside the ones it allows by itself.</summary>
@@ -88,6 +92,8 @@ public sealed record MicroSettings
             QueueSize = Read(config, "micro.server.queue-size", c => c.GetInt("micro.server.queue-size")),
             DrainTimeout = Positive(null, config, "micro.server.drain-timeout", ""),
             DescriptorTimeout = Positive(null, config, "micro.registry.descriptor-timeout", ""),
+            StreamBuffer = Read(config, "micro.streaming.buffer", c => c.GetInt("micro.streaming.buffer")),
+            StreamIdleTimeout = Positive(null, config, "micro.streaming.idle-timeout", ""),
             Tls = Config.Tls.Resolve(config, options.Tls, Env),
             AllowedTypes = [.. Read(config, Codec.SafeHyperionSerializer.AllowedTypesSetting, c => c.GetStringList(Codec.SafeHyperionSerializer.AllowedTypesSetting)), .. options.AllowedTypes],
             MaxPayloadBytes = (int)Math.Max(1024, Read(config, FrameSizeSetting, c => c.GetByteSize(FrameSizeSetting) ?? 128000) - EnvelopeAllowance),
@@ -95,6 +101,8 @@ public sealed record MicroSettings
         if (settings.AllowedTypes.FirstOrDefault(string.IsNullOrWhiteSpace) is not null)
             throw new MicroConfigException(options.AllowedTypes.Any(string.IsNullOrWhiteSpace) ? "option AllowedTypes" : Codec.SafeHyperionSerializer.AllowedTypesSetting,
                 "an entry is blank: name an assembly, a namespace or a type");
+        if (settings.StreamBuffer < 1)
+            throw new MicroConfigException("micro.streaming.buffer", $"a buffer of {settings.StreamBuffer}: use 1 or more");
         if (settings.Retries < 0)
             throw new MicroConfigException(options.Retries is null ? "micro.client.retries" : "option Retries", $"{settings.Retries} retries: use 0 or more");
         if (settings.PoolSize < 1)

@@ -8,7 +8,7 @@ namespace Micro.Actors.Registry;
 /// (<c>{"name":"string"}</c>) so that tools can show and build requests.
 /// </summary>
 public sealed record EndpointInfo(string Name, string RequestType, string? ResponseType,
-    string? RequestShape = null, string? ResponseShape = null);
+    string? RequestShape = null, string? ResponseShape = null, Streaming.StreamKind? Stream = null);
 
 /// <summary>What a node says about itself; served by its descriptor actor at <c>/user/micro-descriptor</c>.</summary>
 public sealed record NodeDescriptor(

@@ -21,7 +21,8 @@ internal static class Selection
         IReadOnlyList<Func<ServiceNode, bool>> filters,
         string? address,
         IReadOnlySet<string> tried,
-        Func<ServiceNode, bool> isSidelined)
+        Func<ServiceNode, bool> isSidelined,
+        bool streaming = false)
     {
         if (nodes.Count == 0)
             return new([], MicroError.NotFound("micro.client",
@@ -31,6 +32,10 @@ internal static class Selection
         if (withEndpoint.Count == 0)
             return new([], MicroError.NotFound("micro.client",
                 $"{service} has no endpoint {endpoint}; its endpoints are: {List(nodes.SelectMany(n => n.Endpoints).Select(e => e.Name))}"));
+
+        if (!streaming && !Server.BuiltIn.IsBuiltIn(endpoint) && withEndpoint[0].Endpoints.First(e => e.Name == endpoint).Stream is not null)
+            return new([], MicroError.BadRequest("micro.client",
+                $"{service} {endpoint} is a streaming endpoint: open it with StreamAsync (or ClientStreamAsync), not CallAsync"));
 
         var matching = withEndpoint;
         if (address is not null)

@@ -11,6 +11,16 @@ public sealed class RequestContext
         Deadline = deadlineUtc;
     }
 
+    /// <summary>A stream's context: no deadline; cancelled when the caller goes away or cancels.</summary>
+    internal RequestContext(Request request, CancellationToken stream)
+    {
+        Request = request;
+        Deadline = DateTime.MaxValue;
+        _stream = stream;
+    }
+
+    private readonly CancellationToken? _stream;
+
     internal Request Request { get; }
 
     /// <summary>The call's id: the same on every retry of one call (retries make handlers at-least-once).</summary>
@@ -20,16 +30,18 @@ public sealed class RequestContext
     public string ContentType => Request.ContentType;
     /// <summary>The caller's metadata (go-micro's context metadata).</summary>
     public IReadOnlyDictionary<string, string> Headers => Request.Headers;
-    /// <summary>When the caller stops waiting, on this node's clock (UTC).</summary>
+    /// <summary>When the caller stops waiting, on this node's clock (UTC); <see cref="DateTime.MaxValue"/> for a stream.</summary>
     public DateTime Deadline { get; }
-    public TimeSpan Remaining => Deadline - DateTime.UtcNow is var r && r > TimeSpan.Zero ? r : TimeSpan.Zero;
+    public TimeSpan Remaining => _stream is not null ? Timeout.InfiniteTimeSpan
+        : Deadline - DateTime.UtcNow is var r && r > TimeSpan.Zero ? r : TimeSpan.Zero;
     public bool IsOneWay => Request.OneWay;
 
-    /// <summary>Cancelled at the deadline: pass it on to work the caller will no longer wait for.</summary>
+    /// <summary>Cancelled at the deadline (a stream: when the caller cancels or is gone): pass it on to work the caller will no longer wait for.</summary>
     public CancellationToken Cancellation
     {
         get
         {
+            if (_stream is { } stream) return stream;
             if (Volatile.Read(ref _released)) return new CancellationToken(canceled: true);
             var cts = Volatile.Read(ref _cancellation);
             if (cts is null)

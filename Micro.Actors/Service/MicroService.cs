@@ -26,6 +26,7 @@ public sealed class MicroService : IAsyncDisposable
     private readonly MicroServiceOptions _options;
     private readonly Akka.Configuration.Config _config;
     private readonly List<HandlerGroup> _groups = [];
+    private readonly List<Streaming.StreamEndpoint> _streams = [];
     private readonly List<SubscriberSpec> _subscribers = [];
     private readonly List<SubscriptionInfo> _subscriptions = [];
     private readonly List<ISubscription> _declared = [];
@@ -124,6 +125,34 @@ public sealed class MicroService : IAsyncDisposable
         return Add(new HandlerGroup(endpoint, Props.Create(() => new FunctionHandler(run)), map.Endpoints, poolSize));
     }
 
+    /// <summary>Serves <paramref name="endpoint"/> as a server stream: one request, the replies the function yields (back-pressured: it waits while the caller is behind).</summary>
+    public MicroService HandleServerStream<TRequest, TResponse>(string endpoint, Func<TRequest, RequestContext, IAsyncEnumerable<TResponse>> handler) =>
+        AddStream(Streaming.StreamEndpoint.ServerStream(Checked(endpoint), handler));
+
+    /// <summary>Serves <paramref name="endpoint"/> as a client stream: the caller's requests in (read them at your pace), one reply out.</summary>
+    public MicroService HandleClientStream<TRequest, TResponse>(string endpoint, Func<IAsyncEnumerable<TRequest>, RequestContext, Task<TResponse>> handler) =>
+        AddStream(Streaming.StreamEndpoint.ClientStream(Checked(endpoint), handler));
+
+    /// <summary>Serves <paramref name="endpoint"/> as a bidirectional stream: requests in and replies out, each at its own pace.</summary>
+    public MicroService HandleBidiStream<TRequest, TResponse>(string endpoint, Func<IAsyncEnumerable<TRequest>, RequestContext, IAsyncEnumerable<TResponse>> handler) =>
+        AddStream(Streaming.StreamEndpoint.Bidirectional(Checked(endpoint), handler));
+
+    private static string Checked(string endpoint)
+    {
+        SplitEndpoint(endpoint);
+        return endpoint;
+    }
+
+    private MicroService AddStream(Streaming.StreamEndpoint stream)
+    {
+        if (Name is null) throw new InvalidOperationException("A client-only node serves no endpoints: use MicroService.Create(name)");
+        if (_system is not null) throw new InvalidOperationException("Register handlers before the service starts");
+        if (_groups.SelectMany(g => g.Endpoints).Any(e => e.Name == stream.Name) || _streams.Any(e => e.Name == stream.Name))
+            throw new ArgumentException($"{stream.Name} already has a handler");
+        _streams.Add(stream);
+        return this;
+    }
+
     /// <summary>
     /// Subscribes a function to <paramref name="topic"/> (go-micro's RegisterSubscriber). With a
     /// <paramref name="queue"/>, each event goes to one member of the queue group; without, to every subscriber.
@@ -161,6 +190,11 @@ public sealed class MicroService : IAsyncDisposable
             if (endpoint.ResponseType is { } response) allowList.Allow(response);
         }
         foreach (var spec in _subscribers) allowList.Allow(spec.MessageType);
+        foreach (var stream in _streams)
+        {
+            allowList.Allow(stream.RequestType);
+            allowList.Allow(stream.ResponseType);
+        }
         var setup = BootstrapSetup.Create()
             .WithConfig(MicroConfig.ForNode(_config, Settings, Name))
             .And(new TypeAllowListSetup(allowList));
@@ -186,7 +220,9 @@ public sealed class MicroService : IAsyncDisposable
                 var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
                 var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs, Settings.MaxPayloadBytes)), ServerActor.Name);
                 var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
-                    groups.SelectMany(g => g.Endpoints).Select(Describe).ToList(), server);
+                    [.. groups.SelectMany(g => g.Endpoints).Select(Describe), .. _streams.Select(Describe)], server);
+                system.ActorOf(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout, Settings.MaxPayloadBytes)),
+                    Streaming.StreamServerActor.Name);
                 _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
             }
             _broker = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange);
@@ -194,7 +230,7 @@ public sealed class MicroService : IAsyncDisposable
             _client = new MicroClient(system, registry, new ClientDefaults(
                 Settings.RequestTimeout, Settings.Retries,
                 _options.Selector ?? (Settings.Strategy == "round-robin" ? new RoundRobinSelector() : RandomSelector.Instance),
-                Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason), _broker, codecs, Settings.MaxPayloadBytes);
+                Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason), _broker, codecs, Settings.MaxPayloadBytes, Settings.StreamIdleTimeout, Settings.StreamBuffer);
             _registry = new ClusterRegistry(registry, ready.Task, Settings.RequestTimeout, NotJoinedReason);
             AddShutdownTasks(system, cluster);
         }
@@ -256,20 +292,23 @@ public sealed class MicroService : IAsyncDisposable
         if (Name is null) throw new InvalidOperationException("A client-only node serves no endpoints: use MicroService.Create(name)");
         if (_system is not null) throw new InvalidOperationException("Register handlers before the service starts");
         var taken = _groups.SelectMany(g => g.Endpoints).Select(e => e.Name).Intersect(group.Endpoints.Select(e => e.Name)).ToList();
+        taken.AddRange(_streams.Select(e => e.Name).Intersect(group.Endpoints.Select(e => e.Name)));
         if (taken.Count > 0) throw new ArgumentException($"{string.Join(", ", taken)} already has a handler");
         _groups.Add(group);
         return this;
     }
 
-    private static EndpointInfo Describe(EndpointSpec e)
+    private static EndpointInfo Describe(EndpointSpec e) =>
+        new(e.Name, e.RequestType.FullName!, e.ResponseType?.FullName, Shape(e.RequestType), Shape(e.ResponseType));
+
+    private static EndpointInfo Describe(Streaming.StreamEndpoint e) =>
+        new(e.Name, e.RequestType.FullName!, e.ResponseType.FullName, Shape(e.RequestType), Shape(e.ResponseType), e.Kind);
+
+    private static string? Shape(Type? t)
     {
-        static string? Shape(Type? t)
-        {
-            if (t is null) return null;
-            try { return JsonCodec.Shape(t); }
-            catch (Exception) { return null; } // a type JSON cannot describe still serves .NET callers
-        }
-        return new EndpointInfo(e.Name, e.RequestType.FullName!, e.ResponseType?.FullName, Shape(e.RequestType), Shape(e.ResponseType));
+        if (t is null) return null;
+        try { return JsonCodec.Shape(t); }
+        catch (Exception) { return null; } // a type JSON cannot describe still serves .NET callers
     }
 
     private void OnSubscriptionChange(SubscriptionInfo info, bool added)

@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Micro.Actors.Errors;
+using Micro.Actors.Server;
+using Micro.Actors.Service;
+using Micro.Actors.Streaming;
+using Micro.Actors.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Micro.Actors.Tests.Streaming;
+
+public sealed record CountTo(int To);
+public sealed record Counted(int N);
+
+/// <summary>Streams between two nodes of a real cluster: every kind, back-pressure, and every way a stream can end.</summary>
+public sealed class StreamingTests(ITestOutputHelper output)
+{
+    /// <summary>What a producing handler did, seen from the test.</summary>
+    private sealed class Probe
+    {
+        public long Produced;
+        public readonly TaskCompletionSource Cancelled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private static async IAsyncEnumerable<Counted> Count(int to, Probe? probe, RequestContext context, int failAfter = int.MaxValue,
+        TimeSpan? pauseAfterFirst = null)
+    {
+        using var _ = context.Cancellation.Register(() => probe?.Cancelled.TrySetResult());
+        for (var n = 1; n <= to; n++)
+        {
+            if (n > failAfter) throw new InvalidOperationException($"cannot count past {failAfter}");
+            if (n == 2 && pauseAfterFirst is { } pause) await Task.Delay(pause, context.Cancellation);
+            if (probe is not null) Interlocked.Increment(ref probe.Produced);
+            yield return new Counted(n);
+        }
+    }
+
+    private static async IAsyncEnumerable<T> Items<T>(IEnumerable<T> items, TimeSpan? gap = null, [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        foreach (var item in items)
+        {
+            if (gap is { } g) await Task.Delay(g, cancellation);
+            yield return item;
+        }
+    }
+
+    private static async Task<(TestCluster Cluster, MicroService Server, MicroService Caller)> StartAsync(Action<MicroService> register,
+        string extraConfig = "")
+    {
+        var cluster = new TestCluster();
+        var server = await cluster.StartServiceAsync("counter", register, o => o.Config = TestCluster.FastConfig + "\n" + extraConfig);
+        var caller = await cluster.StartClientAsync(o => o.Config = TestCluster.FastConfig + "\n" + extraConfig);
+        await Eventually.TrueAsync(async () => (await caller.Registry.GetServiceAsync("counter")) is not null, TimeSpan.FromSeconds(10), "the counter in the registry");
+        return (cluster, server, caller);
+    }
+
+    [Fact]
+    public async Task Every_kind_of_stream_works_across_nodes_and_the_registry_lists_them_as_streams()
+    {
+        var (cluster, _, caller) = await StartAsync(s => s
+            .HandleServerStream<CountTo, Counted>("Counter.Count", (r, c) => Count(r.To, null, c))
+            .HandleClientStream<Counted, Counted>("Counter.Sum", async (requests, _) =>
+            {
+                var sum = 0;
+                await foreach (var r in requests) sum += r.N;
+                return new Counted(sum);
+            })
+            .HandleBidiStream<Counted, Counted>("Counter.Double", (requests, _) => Double(requests))
+            .Handle<CountTo, Counted>("Counter.One", (r, _) => Task.FromResult(new Counted(r.To))));
+        await using var _ = cluster;
+
+        var counted = new List<int>();
+        await foreach (var c in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(100))) counted.Add(c.N);
+        Assert.Equal(Enumerable.Range(1, 100), counted);
+
+        var sum = await caller.Client.ClientStreamAsync<Counted, Counted>("counter", "Counter.Sum", Items(Enumerable.Range(1, 1000).Select(n => new Counted(n))));
+        Assert.Equal(500_500, sum.N);
+
+        var doubled = new List<int>();
+        await foreach (var c in caller.Client.StreamAsync<Counted, Counted>("counter", "Counter.Double", Items(Enumerable.Range(1, 50).Select(n => new Counted(n)))))
+            doubled.Add(c.N);
+        Assert.Equal(Enumerable.Range(1, 50).Select(n => 2 * n), doubled);
+
+        var node = (await caller.Registry.GetServiceAsync("counter"))!.Nodes.Single();
+        Assert.Equal(StreamKind.Server, node.Endpoints.Single(e => e.Name == "Counter.Count").Stream);
+        Assert.Equal(StreamKind.Client, node.Endpoints.Single(e => e.Name == "Counter.Sum").Stream);
+        Assert.Equal(StreamKind.Bidirectional, node.Endpoints.Single(e => e.Name == "Counter.Double").Stream);
+        Assert.Null(node.Endpoints.Single(e => e.Name == "Counter.One").Stream);
+
+        // Wrong turns are typed errors that say what to do.
+        var unknown = await Assert.ThrowsAsync<MicroException>(async () => { await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Nope", new CountTo(1))) { } });
+        Assert.Equal(404, unknown.Code);
+        var unary = await Assert.ThrowsAsync<MicroException>(async () => { await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.One", new CountTo(1))) { } });
+        Assert.Equal(400, unary.Code);
+        Assert.Contains("not a streaming endpoint", unary.Error.Detail);
+        var kind = await Assert.ThrowsAsync<MicroException>(() => caller.Client.ClientStreamAsync<Counted, Counted>("counter", "Counter.Count", Items(new[] { new Counted(1) })));
+        Assert.Equal(400, kind.Code);
+        Assert.Contains("server stream", kind.Error.Detail);
+        var called = await Assert.ThrowsAsync<MicroException>(() => caller.Client.CallAsync<Counted>("counter", "Counter.Count", new CountTo(1)));
+        Assert.Equal(400, called.Code);
+        Assert.Contains("is a streaming endpoint", called.Error.Detail);
+        var nobody = await Assert.ThrowsAsync<MicroException>(async () => { await foreach (var __ in caller.Client.StreamAsync<Counted>("nobody", "X.Y", new CountTo(1))) { } });
+        Assert.Equal(404, nobody.Code);
+    }
+
+    private static async IAsyncEnumerable<Counted> Double(IAsyncEnumerable<Counted> requests)
+    {
+        await foreach (var r in requests) yield return new Counted(2 * r.N);
+    }
+
+    [Fact]
+    public async Task A_slow_reader_holds_back_a_producer_of_a_million_items_and_its_cancel_reaches_the_handler()
+    {
+        var probe = new Probe();
+        var (cluster, _, caller) = await StartAsync(s => s.HandleServerStream<CountTo, Counted>("Counter.Count", (r, c) => Count(r.To, probe, c)));
+        await using var _ = cluster;
+
+        using var cancel = new CancellationTokenSource();
+        var (read, most) = (0, 0L);
+        var watch = Stopwatch.StartNew();
+        var reading = Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var c in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(1_000_000), cancellationToken: cancel.Token))
+            {
+                Assert.Equal(++read, c.N);
+                most = Math.Max(most, Interlocked.Read(ref probe.Produced) - read);
+                if (read == 600) cancel.Cancel();
+                await Task.Delay(1); // one item per millisecond (at best)
+            }
+        });
+        await reading;
+        output.WriteLine($"read {read} in {watch.ElapsedMilliseconds} ms; the producer was at most {most} items ahead");
+        // The producer's side holds its queue (micro.streaming.buffer = 16) and the stream ref's window (32): a bounded lead.
+        Assert.InRange(most, 1, 200);
+        await probe.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var stopped = Interlocked.Read(ref probe.Produced);
+        Assert.True(stopped < 2_000, $"the producer stopped at {stopped}");
+    }
+
+    [Fact]
+    public async Task A_handler_that_throws_ends_the_callers_reading_with_its_typed_error_after_the_items_before_it()
+    {
+        var (cluster, _, caller) = await StartAsync(s => s
+            .HandleServerStream<CountTo, Counted>("Counter.Count", (r, c) => Count(r.To, null, c, failAfter: 3))
+            .HandleServerStream<CountTo, Counted>("Counter.Refuse", (_, _) => throw MicroError.New("counter", 422, "cannot count today").ToException()));
+        await using var _ = cluster;
+
+        var seen = new List<int>();
+        var e = await Assert.ThrowsAsync<MicroException>(async () =>
+        {
+            await foreach (var c in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(10))) seen.Add(c.N);
+        });
+        Assert.Equal([1, 2, 3], seen);
+        Assert.Equal(500, e.Code);
+        Assert.Contains("cannot count past 3", e.Error.Detail);
+
+        var own = await Assert.ThrowsAsync<MicroException>(async () => { await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Refuse", new CountTo(1))) { } });
+        Assert.Equal(422, own.Code);
+    }
+
+    [Fact]
+    public async Task An_idle_stream_times_out_with_408_and_the_handler_is_cancelled()
+    {
+        var probe = new Probe();
+        var (cluster, _, caller) = await StartAsync(
+            s => s.HandleServerStream<CountTo, Counted>("Counter.Count", (r, c) => Count(r.To, probe, c, pauseAfterFirst: TimeSpan.FromMinutes(5))),
+            "micro.streaming.idle-timeout = 1s");
+        await using var _ = cluster;
+
+        var watch = Stopwatch.StartNew();
+        var seen = 0;
+        var e = await Assert.ThrowsAsync<MicroException>(async () =>
+        {
+            await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(10))) seen++;
+        });
+        output.WriteLine($"408 after {watch.ElapsedMilliseconds} ms");
+        Assert.Equal(1, seen);
+        Assert.Equal(408, e.Code);
+        Assert.Contains("micro.streaming.idle-timeout", e.Error.Detail);
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(5));
+        await probe.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task When_the_handlers_node_dies_the_reader_fails_with_503_instead_of_hanging()
+    {
+        var (cluster, server, caller) = await StartAsync(s => s.HandleServerStream<CountTo, Counted>("Counter.Count",
+            (r, c) => Count(r.To, null, c, pauseAfterFirst: TimeSpan.FromMinutes(5))));
+        await using var _ = cluster;
+
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = Assert.ThrowsAsync<MicroException>(async () =>
+        {
+            await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(10))) first.TrySetResult();
+        });
+        await first.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var watch = Stopwatch.StartNew();
+        await server.System.Terminate(); // a crash: no leave
+        var e = await reading.WaitAsync(TimeSpan.FromSeconds(25));
+        output.WriteLine($"{e.Code} after {watch.ElapsedMilliseconds} ms: {e.Error.Detail}");
+        Assert.Equal(503, e.Code);
+    }
+}

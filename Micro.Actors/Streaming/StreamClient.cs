@@ -1,0 +1,132 @@
+using System.Runtime.CompilerServices;
+using Akka.Actor;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using Micro.Actors.Client;
+using Micro.Actors.Codec;
+using Micro.Actors.Errors;
+using Micro.Actors.Registry;
+using Micro.Actors.Selector;
+using Micro.Actors.Server;
+
+namespace Micro.Actors.Streaming;
+
+/// <summary>
+/// The caller's side of streams. Opening goes through the registry and the selector like a call:
+/// a random node with the endpoint, another one if it refuses or does not answer in time. Once open,
+/// a stream is bound to its node; reading pulls one item at a time (back-pressure to the handler),
+/// and requests are pulled from the caller's sequence only as fast as the handler takes them.
+/// </summary>
+internal sealed class StreamClient(ActorSystem system, IActorRef registry, ClientDefaults defaults, TimeSpan idle, int buffer)
+{
+    private const string ErrorId = "micro.stream";
+    private readonly IMaterializer _materializer = system.Materializer();
+
+    /// <summary>Opens a stream: the body of its one request (server streams), or none (the requests follow through <see cref="StreamOpened.Requests"/>).</summary>
+    public async Task<(StreamOpened Opened, ServiceNode Node)> OpenAsync(string service, string endpoint, StreamKind? kind, byte[]? body,
+        string contentType, CallOptions options, CancellationToken cancellation)
+    {
+        var timeout = options.Timeout ?? defaults.RequestTimeout;
+        var deadline = DateTime.UtcNow + timeout;
+        var retries = Math.Max(0, options.Retries ?? defaults.Retries);
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        MicroError? last = null;
+        for (var attempt = 0; attempt <= retries; attempt++)
+        {
+            var view = await ViewAsync(service, deadline, cancellation).ConfigureAwait(false);
+            var candidates = Selection.Narrow(view.NodesOf(service), view.ServiceNames, service, endpoint, options.Filters, options.Address, tried, _ => false, streaming: true);
+            if (candidates.Error is { } error) throw (last is not null && error.Code == 503 ? last : error).ToException();
+            var info = candidates.Nodes[0].Endpoints.First(e => e.Name == endpoint);
+            if (info.Stream is not { } actual)
+                throw MicroError.BadRequest(ErrorId, $"{service} {endpoint} is not a streaming endpoint: call it with CallAsync").ToException();
+            if (kind is { } wanted && wanted != actual)
+                throw MicroError.BadRequest(ErrorId, $"{service} {endpoint} is a {Describe(actual)} stream; open it with {OpenWith(actual)}").ToException();
+            var node = (options.Selector ?? defaults.Selector).Select(candidates.Nodes);
+            tried.Add(node.Id);
+            var remaining = deadline - DateTime.UtcNow;
+            if (remaining <= TimeSpan.Zero) break;
+            var server = system.ActorSelection(new RootActorPath(node.Address) / "user" / StreamServerActor.Name);
+            var open = new StreamOpen(Guid.NewGuid().ToString("N"), service, endpoint, contentType, options.Headers ?? new Dictionary<string, string>(), body);
+            try
+            {
+                // Leave time for another node: a node that does not answer gets its share of the deadline, not all of it.
+                var answer = await server.Ask<object>(open, remaining / (retries - attempt + 1), cancellation).ConfigureAwait(false);
+                switch (answer)
+                {
+                    case StreamOpened opened: return (opened, node);
+                    case StreamRefused { Error.Code: 503 } refused: last = refused.Error; continue;
+                    case StreamRefused refused: throw refused.Error.ToException();
+                }
+            }
+            catch (AskTimeoutException)
+            {
+                last = MicroError.Timeout(ErrorId, $"{service} at {node.HostPort} did not open {endpoint} in time");
+            }
+        }
+        throw (last ?? MicroError.Timeout(ErrorId, $"{service} {endpoint} could not be opened within {timeout.TotalSeconds:0.###} s")).ToException();
+    }
+
+    /// <summary>The replies of an open stream, one pull at a time; the end of the enumeration (or its cancellation) cancels the stream.</summary>
+    public async IAsyncEnumerable<byte[]> ReadAsync(StreamOpened opened, string what, UniqueKillSwitch? requests,
+        [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        var (stop, queue) = opened.Responses.Source.IdleTimeout(idle)
+            .ViaMaterialized(KillSwitches.Single<Response>(), Keep.Right)
+            .ToMaterialized(ChannelSink.AsReader<Response>(buffer, singleReader: true), Keep.Both)
+            .Run(_materializer);
+        var finished = false;
+        try
+        {
+            while (true)
+            {
+                var next = await StreamServerActor.PullAsync(queue, what, idle, cancellation).ConfigureAwait(false);
+                if (!next.HasValue) break;
+                if (next.Value.Error is { } error) throw error.ToException();
+                yield return next.Value.Body ?? [];
+            }
+            finished = true;
+        }
+        finally
+        {
+            stop.Shutdown();
+            if (!finished) requests?.Abort(new OperationCanceledException("the caller stopped reading"));
+        }
+    }
+
+    /// <summary>Sends the caller's requests into an open stream, each pulled from <paramref name="requests"/> only when the handler wants one.</summary>
+    public UniqueKillSwitch Send(StreamOpened opened, IAsyncEnumerable<byte[]> requests) =>
+        Source.From(() => requests)
+            .Select(data => new Response("", data, null))
+            .ViaMaterialized(KillSwitches.Single<Response>(), Keep.Right)
+            .To(opened.Requests!.Sink)
+            .Run(_materializer);
+
+    /// <summary>The registry's view once it can say whether <paramref name="service"/> exists (this node joined, its descriptors in).</summary>
+    private async Task<RegistryView> ViewAsync(string service, DateTime deadline, CancellationToken cancellation)
+    {
+        while (true)
+        {
+            var view = await registry.Ask<RegistryView>(RegistryActor.GetView.Instance, TimeSpan.FromSeconds(5), cancellation).ConfigureAwait(false);
+            if (view.IsSettled(service)) return view;
+            if (DateTime.UtcNow >= deadline)
+                throw MicroError.ServiceUnavailable(ErrorId, view.MembershipKnown
+                    ? $"the registry is still learning about {service}; try again shortly"
+                    : defaults.NotJoinedReason()).ToException();
+            await Task.Delay(50, cancellation).ConfigureAwait(false);
+        }
+    }
+
+    private static string Describe(StreamKind kind) => kind switch
+    {
+        StreamKind.Server => "server",
+        StreamKind.Client => "client",
+        _ => "bidirectional",
+    };
+
+    private static string OpenWith(StreamKind kind) => kind switch
+    {
+        StreamKind.Server => "StreamAsync(service, endpoint, request)",
+        StreamKind.Client => "ClientStreamAsync(service, endpoint, requests)",
+        _ => "StreamAsync(service, endpoint, requests)",
+    };
+}
