@@ -126,9 +126,9 @@ public sealed class MicroClient : IClient
     private async IAsyncEnumerable<byte[]> OpenAndReadAsync(string service, string endpoint, Streaming.StreamKind kind, ICodec codec, byte[]? body,
         IAsyncEnumerable<byte[]>? requests, CallOptions options, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (opened, node) = await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options, cancellationToken).ConfigureAwait(false);
+        var (opened, node, cancel) = await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options, cancellationToken).ConfigureAwait(false);
         var sending = requests is null ? null : _streams.Send(opened, requests);
-        await foreach (var item in _streams.ReadAsync(opened, $"{service} {endpoint} at {node.HostPort}", sending, cancellationToken).ConfigureAwait(false))
+        await foreach (var item in _streams.ReadAsync(opened, $"{service} {endpoint} at {node.HostPort}", sending, cancel, cancellationToken).ConfigureAwait(false))
             yield return item;
     }
 

@@ -137,6 +137,14 @@ public sealed class MicroService : IAsyncDisposable
     public MicroService HandleBidiStream<TRequest, TResponse>(string endpoint, Func<IAsyncEnumerable<TRequest>, RequestContext, IAsyncEnumerable<TResponse>> handler) =>
         AddStream(Streaming.StreamEndpoint.Bidirectional(Checked(endpoint), handler));
 
+    /// <summary>
+    /// Serves <paramref name="endpoint"/> as a stream of <paramref name="kind"/> with an actor per stream, made from
+    /// <paramref name="props"/>: it gets a <see cref="Streaming.StreamCall{TRequest}"/> and replies with the
+    /// <c>Source&lt;TResponse, NotUsed&gt;</c> of its replies (back-pressure is the source's own).
+    /// </summary>
+    public MicroService HandleStream<TRequest, TResponse>(string endpoint, Streaming.StreamKind kind, Props props) =>
+        AddStream(Streaming.StreamEndpoint.Actor<TRequest, TResponse>(Checked(endpoint), kind, props));
+
     private static string Checked(string endpoint)
     {
         SplitEndpoint(endpoint);

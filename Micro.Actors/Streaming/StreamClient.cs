@@ -23,7 +23,7 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
     private readonly IMaterializer _materializer = system.Materializer();
 
     /// <summary>Opens a stream: the body of its one request (server streams), or none (the requests follow through <see cref="StreamOpened.Requests"/>).</summary>
-    public async Task<(StreamOpened Opened, ServiceNode Node)> OpenAsync(string service, string endpoint, StreamKind? kind, byte[]? body,
+    public async Task<(StreamOpened Opened, ServiceNode Node, Action Cancel)> OpenAsync(string service, string endpoint, StreamKind? kind, byte[]? body,
         string contentType, CallOptions options, CancellationToken cancellation)
     {
         var timeout = options.Timeout ?? defaults.RequestTimeout;
@@ -53,7 +53,7 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
                 var answer = await server.Ask<object>(open, remaining / (retries - attempt + 1), cancellation).ConfigureAwait(false);
                 switch (answer)
                 {
-                    case StreamOpened opened: return (opened, node);
+                    case StreamOpened opened: return (opened, node, () => server.Tell(new StreamCancel(open.Id)));
                     case StreamRefused { Error.Code: 503 } refused: last = refused.Error; continue;
                     case StreamRefused refused: throw refused.Error.ToException();
                 }
@@ -67,7 +67,7 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
     }
 
     /// <summary>The replies of an open stream, one pull at a time; the end of the enumeration (or its cancellation) cancels the stream.</summary>
-    public async IAsyncEnumerable<byte[]> ReadAsync(StreamOpened opened, string what, UniqueKillSwitch? requests,
+    public async IAsyncEnumerable<byte[]> ReadAsync(StreamOpened opened, string what, UniqueKillSwitch? requests, Action cancel,
         [EnumeratorCancellation] CancellationToken cancellation = default)
     {
         var (stop, queue) = opened.Responses.Source.IdleTimeout(idle)
@@ -89,7 +89,11 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
         finally
         {
             stop.Shutdown();
-            if (!finished) requests?.Abort(new OperationCanceledException("the caller stopped reading"));
+            if (!finished)
+            {
+                cancel();
+                requests?.Abort(new OperationCanceledException("the caller stopped reading"));
+            }
         }
     }
 

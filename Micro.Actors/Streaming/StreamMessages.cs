@@ -26,5 +26,11 @@ internal sealed record StreamOpen(string Id, string Service, string Endpoint, st
 /// <summary>The stream is open: replies come from <paramref name="Responses"/>; requests (if the endpoint takes a stream) go into <paramref name="Requests"/>.</summary>
 internal sealed record StreamOpened(ISourceRef<Response> Responses, ISinkRef<Response>? Requests);
 
+/// <summary>
+/// The caller stopped reading: the handler is cancelled at once (the stream ref's own teardown tells
+/// the other side too, but only as fast as death watch; this is one message).
+/// </summary>
+internal sealed record StreamCancel(string Id);
+
 /// <summary>The node would not open the stream (unknown endpoint, bad request, shutting down).</summary>
 internal sealed record StreamRefused(MicroError Error);

@@ -29,6 +29,9 @@ internal sealed class StreamServerActor : ReceiveActor
     private readonly int _maxPayload;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IMaterializer _materializer = Context.System.Materializer();
+    private readonly StreamHost _host;
+    /// <summary>The streams this node serves, by id, to cancel on the caller's word.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _open = new(StringComparer.Ordinal);
 
     public StreamServerActor(IReadOnlyList<StreamEndpoint> endpoints, Codecs codecs, int buffer, TimeSpan idle, int maxPayload)
     {
@@ -37,6 +40,11 @@ internal sealed class StreamServerActor : ReceiveActor
         _buffer = buffer;
         _idle = idle;
         _maxPayload = maxPayload;
+        _host = new StreamHost(Context.System, _materializer, idle);
+        Receive<StreamCancel>(c =>
+        {
+            if (_open.TryRemove(c.Id, out var stream)) stream.Cancel();
+        });
         Receive<StreamOpen>(open =>
         {
             var sender = Sender;
@@ -53,6 +61,11 @@ internal sealed class StreamServerActor : ReceiveActor
     private MicroError? Check(StreamOpen open, out StreamEndpoint? endpoint, out ICodec? codec, out object? request)
     {
         (codec, request) = (null, null);
+        if (string.IsNullOrEmpty(open.Id) || _open.ContainsKey(open.Id))
+        {
+            endpoint = null;
+            return MicroError.BadRequest(ErrorId, "a stream needs an id of its own");
+        }
         if (open.Endpoint is null || !_endpoints.TryGetValue(open.Endpoint, out endpoint))
         {
             endpoint = null;
@@ -73,6 +86,7 @@ internal sealed class StreamServerActor : ReceiveActor
     private async Task<object> OpenAsync(StreamOpen open, StreamEndpoint endpoint, ICodec codec, object? request)
     {
         var cancellation = new CancellationTokenSource();
+        _open[open.Id] = cancellation;
         // The handler writes into a bounded channel (it waits when the caller is behind); the stream ref
         // takes from it. When the stream ends for any reason (the caller cancels or goes away, or all
         // was sent) the handler's cancellation fires.
@@ -95,7 +109,11 @@ internal sealed class StreamServerActor : ReceiveActor
         var opened = new StreamOpened(await repliesRef.ConfigureAwait(false), requestsRef);
         var context = new RequestContext(new Request(open.Id, open.Service, open.Endpoint, open.Body ?? [], open.ContentType,
             open.Headers, Timeout.InfiniteTimeSpan, false), cancellation.Token);
-        _ = Task.Run(() => PumpAsync(endpoint, codec, request, requests, context, replies.Writer, cancellation.Token));
+        _ = Task.Run(async () =>
+        {
+            try { await PumpAsync(endpoint, codec, request, requests, context, replies.Writer, cancellation.Token).ConfigureAwait(false); }
+            finally { _open.TryRemove(open.Id, out _); }
+        });
         return opened;
     }
 
@@ -105,7 +123,7 @@ internal sealed class StreamServerActor : ReceiveActor
     {
         try
         {
-            await foreach (var item in endpoint.Run(request, requests, context).WithCancellation(cancellation).ConfigureAwait(false))
+            await foreach (var item in endpoint.Run(request, requests, context, _host).WithCancellation(cancellation).ConfigureAwait(false))
             {
                 byte[] data;
                 try { data = item is byte[] raw && !Codecs.IsNative(codec.ContentType) ? raw : codec.Encode(item); }
