@@ -150,6 +150,44 @@ public sealed class StreamingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Opening_picks_nodes_at_random_and_tries_another_when_one_does_not_answer()
+    {
+        await using var cluster = new TestCluster();
+        var (servedA, servedB) = (0, 0);
+        var a = await cluster.StartServiceAsync("counter", s => s.HandleServerStream<CountTo, Counted>("Counter.Count", (r, c) =>
+        {
+            Interlocked.Increment(ref servedA);
+            return Count(r.To, null, c);
+        }));
+        await cluster.StartServiceAsync("counter", s => s.HandleServerStream<CountTo, Counted>("Counter.Count", (r, c) =>
+        {
+            Interlocked.Increment(ref servedB);
+            return Count(r.To, null, c);
+        }));
+        var caller = await cluster.StartClientAsync();
+        await Eventually.TrueAsync(async () => (await caller.Registry.GetServiceAsync("counter"))?.Nodes.Count == 2, TimeSpan.FromSeconds(10), "both counters in the registry");
+
+        for (var i = 0; i < 20; i++)
+            await foreach (var _ in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(1))) { }
+        Assert.Equal(20, servedA + servedB);
+        Assert.True(servedA > 0 && servedB > 0, $"random selection uses both nodes ({servedA}/{servedB})");
+
+        // One node's stream server stops answering: every open still succeeds, on the other node, within its deadline.
+        a.System.ActorSelection("/user/" + StreamServerActor.Name).Tell(PoisonPill.Instance);
+        var watch = Stopwatch.StartNew();
+        var (beforeA, beforeB) = (servedA, servedB);
+        for (var i = 0; i < 8; i++)
+        {
+            var items = 0;
+            await foreach (var _ in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(3), new Micro.Actors.Client.CallOptions { Timeout = TimeSpan.FromSeconds(1) }))
+                items++;
+            Assert.Equal(3, items);
+        }
+        output.WriteLine($"8 opens with one node silent: {watch.ElapsedMilliseconds} ms");
+        Assert.Equal((beforeA, beforeB + 8), (servedA, servedB));
+    }
+
+    [Fact]
     public async Task A_slow_reader_holds_back_a_producer_of_a_million_items_and_its_cancel_reaches_the_handler()
     {
         var probe = new Probe();
@@ -181,9 +219,9 @@ public sealed class StreamingTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_handler_that_throws_ends_the_callers_reading_with_its_typed_error_after_the_items_before_it()
+    public async Task A_handler_that_throws_or_a_malformed_open_ends_with_a_typed_error_and_the_node_goes_on()
     {
-        var (cluster, _, caller) = await StartAsync(s => s
+        var (cluster, server, caller) = await StartAsync(s => s
             .HandleServerStream<CountTo, Counted>("Counter.Count", (r, c) => Count(r.To, null, c, failAfter: 3))
             .HandleServerStream<CountTo, Counted>("Counter.Refuse", (_, _) => throw MicroError.New("counter", 422, "cannot count today").ToException()));
         await using var _ = cluster;
@@ -199,6 +237,26 @@ public sealed class StreamingTests(ITestOutputHelper output)
 
         var own = await Assert.ThrowsAsync<MicroException>(async () => { await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Refuse", new CountTo(1))) { } });
         Assert.Equal(422, own.Code);
+
+        // Hostile opens, straight at the node's stream server: each is refused with 400, and the node goes on serving.
+        var streams = caller.System.ActorSelection(new RootActorPath(Akka.Cluster.Cluster.Get(server.System).SelfAddress) / "user" / StreamServerActor.Name);
+        var headers = new Dictionary<string, string>();
+        foreach (var (open, expected) in new[]
+        {
+            (new StreamOpen("h1", "counter", "Counter.Count", "application/x-hyperion", null!, [1]), "malformed"),
+            (new StreamOpen("h2", "counter", "Counter.Count", "application/x-hyperion", headers, [0xFF, 0x00, 0x13]), "is not a CountTo"),
+            (new StreamOpen("h3", "counter", "Counter.Count", "text/nonsense", headers, [1]), "no codec"),
+            (new StreamOpen("h4", "counter", "Counter.Count", "application/x-hyperion", headers, null), "none came"),
+        })
+        {
+            var answer = await streams.Ask<object>(open, TimeSpan.FromSeconds(5));
+            var refused = Assert.IsType<StreamRefused>(answer);
+            Assert.Equal(400, refused.Error.Code);
+            Assert.Contains(expected, refused.Error.Detail);
+        }
+        var still = 0;
+        await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(3))) still++;
+        Assert.Equal(3, still);
     }
 
     [Fact]

@@ -36,8 +36,8 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
             var view = await ViewAsync(service, deadline, cancellation).ConfigureAwait(false);
             var candidates = Selection.Narrow(view.NodesOf(service), view.ServiceNames, service, endpoint, options.Filters, options.Address, tried, _ => false, streaming: true);
             if (candidates.Error is { } error) throw (last is not null && error.Code == 503 ? last : error).ToException();
-            var info = candidates.Nodes[0].Endpoints.First(e => e.Name == endpoint);
-            if (info.Stream is not { } actual)
+            var info = candidates.Nodes[0].Endpoints.FirstOrDefault(e => e.Name == endpoint);
+            if (info?.Stream is not { } actual)
                 throw MicroError.BadRequest(ErrorId, $"{service} {endpoint} is not a streaming endpoint: call it with CallAsync").ToException();
             if (kind is { } wanted && wanted != actual)
                 throw MicroError.BadRequest(ErrorId, $"{service} {endpoint} is a {Describe(actual)} stream; open it with {OpenWith(actual)}").ToException();

@@ -72,6 +72,8 @@ internal sealed class StreamServerActor : ReceiveActor
             return MicroError.NotFound(ErrorId, $"{open.Service} has no streaming endpoint {open.Endpoint}; its streaming endpoints are: " +
                 (_endpoints.Count == 0 ? "(none)" : string.Join(", ", _endpoints.Keys.Order(StringComparer.Ordinal))));
         }
+        if (open.Headers is null || open.Service is null)
+            return MicroError.BadRequest(ErrorId, "a malformed stream open: it names no service or carries no headers");
         if (open.ContentType is null || !_codecs.TryGet(open.ContentType, out codec))
             return MicroError.BadRequest(ErrorId, $"no codec for content type '{open.ContentType}'; known: {string.Join(", ", _codecs.ContentTypes.Order())}");
         if (endpoint.TakesStream) return null;
