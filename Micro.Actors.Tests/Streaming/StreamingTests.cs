@@ -13,6 +13,7 @@ namespace Micro.Actors.Tests.Streaming;
 
 public sealed record CountTo(int To);
 public sealed record Counted(int N);
+public sealed record Text(string Value);
 
 /// <summary>Streams between two nodes of a real cluster: every kind, back-pressure, and every way a stream can end.</summary>
 public sealed class StreamingTests(ITestOutputHelper output)
@@ -243,10 +244,11 @@ public sealed class StreamingTests(ITestOutputHelper output)
         var headers = new Dictionary<string, string>();
         foreach (var (open, expected) in new[]
         {
-            (new StreamOpen("h1", "counter", "Counter.Count", "application/x-hyperion", null!, [1]), "malformed"),
-            (new StreamOpen("h2", "counter", "Counter.Count", "application/x-hyperion", headers, [0xFF, 0x00, 0x13]), "is not a CountTo"),
-            (new StreamOpen("h3", "counter", "Counter.Count", "text/nonsense", headers, [1]), "no codec"),
-            (new StreamOpen("h4", "counter", "Counter.Count", "application/x-hyperion", headers, null), "none came"),
+            (new StreamOpen(Guid.NewGuid().ToString("N"), "counter", "Counter.Count", "application/x-hyperion", null!, [1]), "malformed"),
+            (new StreamOpen(Guid.NewGuid().ToString("N"), "counter", "Counter.Count", "application/x-hyperion", headers, [0xFF, 0x00, 0x13]), "is not a CountTo"),
+            (new StreamOpen(Guid.NewGuid().ToString("N"), "counter", "Counter.Count", "text/nonsense", headers, [1]), "no codec"),
+            (new StreamOpen(Guid.NewGuid().ToString("N"), "counter", "Counter.Count", "application/x-hyperion", headers, null), "none came"),
+            (new StreamOpen("../../x", "counter", "Counter.Count", "application/x-hyperion", headers, [1]), "an id of its own"),
         })
         {
             var answer = await streams.Ask<object>(open, TimeSpan.FromSeconds(5));
@@ -264,7 +266,14 @@ public sealed class StreamingTests(ITestOutputHelper output)
     {
         var probe = new Probe();
         var (cluster, _, caller) = await StartAsync(
-            s => s.HandleServerStream<CountTo, Counted>("Counter.Count", (r, c) => Count(r.To, probe, c, pauseAfterFirst: TimeSpan.FromMinutes(5))),
+            s => s.HandleServerStream<CountTo, Counted>("Counter.Count", (r, c) => Count(r.To, probe, c, pauseAfterFirst: TimeSpan.FromMinutes(5)))
+                .HandleClientStream<Counted, Counted>("Counter.Sum", async (requests, _) =>
+                {
+                    var sum = 0;
+                    await foreach (var r in requests) sum += r.N;
+                    return new Counted(sum);
+                })
+                .HandleBidiStream<Text, Text>("Counter.Echo", (requests, _) => requests),
             "micro.streaming.idle-timeout = 1s");
         await using var _ = cluster;
 
@@ -280,6 +289,19 @@ public sealed class StreamingTests(ITestOutputHelper output)
         Assert.Contains("micro.streaming.idle-timeout", e.Error.Detail);
         Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(5));
         await probe.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // An upload longer than the idle timeout, with requests flowing, is not idle: its one reply comes at the end.
+        var sum = await caller.Client.ClientStreamAsync<Counted, Counted>("counter", "Counter.Sum",
+            Items(Enumerable.Range(1, 4).Select(n => new Counted(n)), gap: TimeSpan.FromMilliseconds(600)));
+        Assert.Equal(10, sum.N);
+
+        // A request that cannot go (bigger than a frame) fails the caller with its own error, not "the node is gone".
+        var big = await Assert.ThrowsAsync<MicroException>(async () =>
+        {
+            await foreach (var __ in caller.Client.StreamAsync<Text, Text>("counter", "Counter.Echo",
+                Items(new[] { new Text("small"), new Text(new string('x', 200_000)) }))) { }
+        });
+        Assert.Equal(413, big.Code);
     }
 
     [Fact]

@@ -69,12 +69,12 @@ internal sealed class SubscriberActor : ReceiveActor
         if (spec.Function is { } function)
         {
             Receive<Event>(e => Run(function, [e], 0));
-            Receive<EventBatch>(b => Run(function, b.Events, 0));
+            Receive<EventBatch>(b => Run(function, b.Events ?? [], 0));
         }
         else
         {
             Receive<Event>(Forward);
-            Receive<EventBatch>(b => { foreach (var e in b.Events) Forward(e); });
+            Receive<EventBatch>(b => { foreach (var e in b.Events ?? []) Forward(e); });
         }
     }
 
@@ -92,10 +92,13 @@ internal sealed class SubscriberActor : ReceiveActor
         new OneForOneStrategy(-1, -1, _ => Directive.Restart, loggingEnabled: false);
 
     /// <summary>The event's message as this subscriber's type, decoding it if it came encoded; null (counted, logged) if it doesn't fit.</summary>
-    private object? Accept(Event e)
+    private object? Accept(Event? e)
     {
         Interlocked.Increment(ref _counters.Received);
-        return Decode(e, e.Body);
+        if (e?.Headers is not null && e.Body is not null && e.ContentType is not null) return Decode(e, e.Body);
+        _log.Warning("A malformed event on topic {0} (no headers, body or content type): skipped", _spec.Topic);
+        Interlocked.Increment(ref _counters.Failed);
+        return null;
     }
 
     private object? Decode(Event e, byte[] data)

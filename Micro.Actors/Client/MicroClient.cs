@@ -128,7 +128,8 @@ public sealed class MicroClient : IClient
     {
         var (opened, node, cancel) = await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options, cancellationToken).ConfigureAwait(false);
         var sending = requests is null ? null : _streams.Send(opened, requests);
-        await foreach (var item in _streams.ReadAsync(opened, $"{service} {endpoint} at {node.HostPort}", sending, cancel, cancellationToken).ConfigureAwait(false))
+        var what = $"{service} {endpoint} at {node.HostPort}";
+        await foreach (var item in _streams.ReadAsync(opened, what, sending, kind == Streaming.StreamKind.Client, cancel, cancellationToken).ConfigureAwait(false))
             yield return item;
     }
 

@@ -60,17 +60,31 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
             }
             catch (AskTimeoutException)
             {
+                server.Tell(new StreamCancel(open.Id)); // it may open after all: nobody would read it
                 last = MicroError.Timeout(ErrorId, $"{service} at {node.HostPort} did not open {endpoint} in time");
+            }
+            catch (OperationCanceledException)
+            {
+                server.Tell(new StreamCancel(open.Id));
+                throw;
             }
         }
         throw (last ?? MicroError.Timeout(ErrorId, $"{service} {endpoint} could not be opened within {timeout.TotalSeconds:0.###} s")).ToException();
     }
 
-    /// <summary>The replies of an open stream, one pull at a time; the end of the enumeration (or its cancellation) cancels the stream.</summary>
-    public async IAsyncEnumerable<byte[]> ReadAsync(StreamOpened opened, string what, UniqueKillSwitch? requests, Action cancel,
+    /// <summary>The caller's requests on their way: the switch that stops them, and how their sending ended.</summary>
+    public sealed record Sending(UniqueKillSwitch Switch, Task Done);
+
+    /// <summary>
+    /// The replies of an open stream, one pull at a time; the end of the enumeration (or its cancellation)
+    /// cancels the stream. A client stream's one reply comes only at the end, so it has no idle timeout
+    /// of its own (the handler's side times out silent requests).
+    /// </summary>
+    public async IAsyncEnumerable<byte[]> ReadAsync(StreamOpened opened, string what, Sending? requests, bool replyAtEnd, Action cancel,
         [EnumeratorCancellation] CancellationToken cancellation = default)
     {
-        var (stop, queue) = opened.Responses.Source.IdleTimeout(idle)
+        var source = replyAtEnd ? opened.Responses.Source : opened.Responses.Source.IdleTimeout(idle);
+        var (stop, queue) = source
             .ViaMaterialized(KillSwitches.Single<Response>(), Keep.Right)
             .ToMaterialized(ChannelSink.AsReader<Response>(buffer, singleReader: true), Keep.Both)
             .Run(_materializer);
@@ -79,9 +93,24 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
         {
             while (true)
             {
-                var next = await StreamServerActor.PullAsync(queue, what, idle, cancellation).ConfigureAwait(false);
+                Akka.Util.Option<Response> next;
+                Exception? failed = null;
+                try
+                {
+                    next = await StreamServerActor.PullAsync(queue, what, idle, cancellation).ConfigureAwait(false);
+                    if (next.HasValue && next.Value.Error is { } error) throw error.ToException();
+                }
+                catch (MicroException e) when (requests is not null)
+                {
+                    // The caller's own requests may have failed (one that cannot be encoded, a sequence that
+                    // threw): that, not the handler's view of it, is what the caller needs to hear.
+                    await Task.WhenAny(requests.Done, Task.Delay(200, CancellationToken.None)).ConfigureAwait(false);
+                    failed = requests.Done.IsFaulted ? requests.Done.Exception!.GetBaseException() : e;
+                    next = default;
+                }
+                if (failed is not null)
+                    throw failed as MicroException ?? MicroError.BadRequest(ErrorId, $"the requests of {what} failed: {failed.Message}").ToException();
                 if (!next.HasValue) break;
-                if (next.Value.Error is { } error) throw error.ToException();
                 yield return next.Value.Body ?? [];
             }
             finished = true;
@@ -89,21 +118,26 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
         finally
         {
             stop.Shutdown();
-            if (!finished)
+            if (finished) requests?.Switch.Shutdown(); // the handler is done: nothing more to send
+            else
             {
                 cancel();
-                requests?.Abort(new OperationCanceledException("the caller stopped reading"));
+                requests?.Switch.Abort(new OperationCanceledException("the caller stopped reading"));
             }
         }
     }
 
     /// <summary>Sends the caller's requests into an open stream, each pulled from <paramref name="requests"/> only when the handler wants one.</summary>
-    public UniqueKillSwitch Send(StreamOpened opened, IAsyncEnumerable<byte[]> requests) =>
-        Source.From(() => requests)
+    public Sending Send(StreamOpened opened, IAsyncEnumerable<byte[]> requests)
+    {
+        var (stop, done) = Source.From(() => requests)
             .Select(data => new Response("", data, null))
             .ViaMaterialized(KillSwitches.Single<Response>(), Keep.Right)
+            .WatchTermination(Keep.Both)
             .To(opened.Requests!.Sink)
             .Run(_materializer);
+        return new Sending(stop, done);
+    }
 
     /// <summary>The registry's view once it can say whether <paramref name="service"/> exists (this node joined, its descriptors in).</summary>
     private async Task<RegistryView> ViewAsync(string service, DateTime deadline, CancellationToken cancellation)

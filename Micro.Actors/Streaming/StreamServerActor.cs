@@ -43,7 +43,7 @@ internal sealed class StreamServerActor : ReceiveActor
         _host = new StreamHost(Context.System, _materializer, idle);
         Receive<StreamCancel>(c =>
         {
-            if (_open.TryRemove(c.Id, out var stream)) stream.Cancel();
+            if (c.Id is not null && _open.TryRemove(c.Id, out var stream)) stream.Cancel();
         });
         Receive<StreamOpen>(open =>
         {
@@ -61,10 +61,10 @@ internal sealed class StreamServerActor : ReceiveActor
     private MicroError? Check(StreamOpen open, out StreamEndpoint? endpoint, out ICodec? codec, out object? request)
     {
         (codec, request) = (null, null);
-        if (string.IsNullOrEmpty(open.Id) || _open.ContainsKey(open.Id))
+        if (open.Id is not { Length: 32 } id || !id.All(char.IsAsciiHexDigitLower) || _open.ContainsKey(id))
         {
             endpoint = null;
-            return MicroError.BadRequest(ErrorId, "a stream needs an id of its own");
+            return MicroError.BadRequest(ErrorId, "a stream needs an id of its own (32 lowercase hex digits)");
         }
         if (open.Endpoint is null || !_endpoints.TryGetValue(open.Endpoint, out endpoint))
         {
@@ -98,17 +98,29 @@ internal sealed class StreamServerActor : ReceiveActor
             .RunWith(StreamRefs.SourceRef<Response>(), _materializer);
         ISinkRef<Response>? requestsRef = null;
         IAsyncEnumerable<object>? requests = null;
-        if (endpoint.TakesStream)
+        StreamOpened opened;
+        try
         {
-            var ((sinkRef, stop), reader) = StreamRefs.SinkRef<Response>()
-                .IdleTimeout(_idle)
-                .ViaMaterialized(KillSwitches.Single<Response>(), Keep.Both)
-                .ToMaterialized(ChannelSink.AsReader<Response>(_buffer, singleReader: true), Keep.Both)
-                .Run(_materializer);
-            requestsRef = await sinkRef.ConfigureAwait(false);
-            requests = ReadRequests(reader, stop, codec, endpoint);
+            if (endpoint.TakesStream)
+            {
+                var ((sinkRef, stop), reader) = StreamRefs.SinkRef<Response>()
+                    .IdleTimeout(_idle)
+                    .ViaMaterialized(KillSwitches.Single<Response>(), Keep.Both)
+                    .ToMaterialized(ChannelSink.AsReader<Response>(_buffer, singleReader: true), Keep.Both)
+                    .Run(_materializer);
+                cancellation.Token.Register(stop.Shutdown); // the stream ended: the caller stops sending, even if the handler never read
+                requestsRef = await sinkRef.ConfigureAwait(false);
+                requests = ReadRequests(reader, stop, codec, endpoint, cancellation.Token);
+            }
+            opened = new StreamOpened(await repliesRef.ConfigureAwait(false), requestsRef);
         }
-        var opened = new StreamOpened(await repliesRef.ConfigureAwait(false), requestsRef);
+        catch (Exception)
+        {
+            _open.TryRemove(open.Id, out _);
+            replies.Writer.TryComplete();
+            cancellation.Cancel();
+            throw;
+        }
         var context = new RequestContext(new Request(open.Id, open.Service, open.Endpoint, open.Body ?? [], open.ContentType,
             open.Headers, Timeout.InfiniteTimeSpan, false), cancellation.Token);
         _ = Task.Run(async () =>
@@ -152,19 +164,22 @@ internal sealed class StreamServerActor : ReceiveActor
 
     /// <summary>The caller's requests as the handler reads them, decoded; the caller's failure or silence ends them with a typed error.</summary>
     private async IAsyncEnumerable<object> ReadRequests(ChannelReader<Response> queue, UniqueKillSwitch stop, ICodec codec, StreamEndpoint endpoint,
-        [EnumeratorCancellation] CancellationToken cancellation = default)
+        CancellationToken stream, [EnumeratorCancellation] CancellationToken cancellation = default)
     {
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(stream, cancellation);
         var type = Codecs.IsNative(codec.ContentType) ? typeof(object) : endpoint.RequestType;
         try
         {
             while (true)
             {
-                var next = await PullAsync(queue, "the caller's requests", _idle, cancellation).ConfigureAwait(false);
+                var next = await PullAsync(queue, "the caller's requests", _idle, both.Token).ConfigureAwait(false);
                 if (!next.HasValue) yield break;
                 if (next.Value.Error is { } error) throw error.ToException();
                 object message;
                 try { message = codec.Decode(next.Value.Body ?? [], type) ?? throw new CodecException("null"); }
                 catch (Exception e) { throw MicroError.BadRequest(ErrorId, $"a request is not a {endpoint.RequestType.Name} in {codec.ContentType}: {e.Message}").ToException(); }
+                if (!endpoint.RequestType.IsInstanceOfType(message))
+                    throw MicroError.BadRequest(ErrorId, $"{endpoint.Name} takes {endpoint.RequestType.Name} requests, not a {message.GetType().Name}").ToException();
                 yield return message;
             }
         }
