@@ -103,8 +103,8 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
                 catch (MicroException e) when (requests is not null)
                 {
                     // The caller's own requests may have failed (one that cannot be encoded, a sequence that
-                    // threw): that, not the handler's view of it, is what the caller needs to hear.
-                    await Task.WhenAny(requests.Done, Task.Delay(200, CancellationToken.None)).ConfigureAwait(false);
+                    // threw): that, not the handler's view of it, is what the caller needs to hear. No wait
+                    // is needed: the sending stream records its failure before it passes it on to the handler.
                     failed = requests.Done.IsFaulted ? requests.Done.Exception!.GetBaseException() : e;
                     next = default;
                 }
