@@ -25,10 +25,11 @@ public sealed class RouterActorTests : TestKit
     private static RegistryView View(params ServiceNode[] nodes) =>
         new(nodes.ToImmutableDictionary(n => n.Id), ImmutableHashSet<string>.Empty, true, []);
 
-    private (IActorRef Router, Akka.TestKit.TestProbe Registry) StartRouter(Micro.Actors.Service.BurstQueue<RouterActor.Call>? queue = null)
+    private (IActorRef Router, Akka.TestKit.TestProbe Registry) StartRouter(Micro.Actors.Service.BurstQueue<RouterActor.Call>? queue = null,
+        ClientDefaults? defaults = null)
     {
         var registry = CreateTestProbe();
-        var router = Sys.ActorOf(Props.Create(() => new RouterActor("greeter", registry.Ref, Defaults, queue)));
+        var router = Sys.ActorOf(Props.Create(() => new RouterActor("greeter", registry.Ref, defaults ?? Defaults, queue)));
         if (queue is not null) queue.Actor = router;
         registry.ExpectMsg<RegistryActor.Subscribe>();
         return (router, registry);
@@ -193,7 +194,7 @@ public sealed class RouterActorTests : TestKit
         Assert.Equal(3, a.ExpectMsg<RequestBatch>().Requests.Count); // round robin starts at the first node
 
         router.Tell(View(nodeA with { Status = NodeStatus.Unreachable }, nodeB));
-        var retried = b.ExpectMsg<RequestBatch>().Requests;
+        var retried = ReceiveRequests(b, 3); // a few calls: each goes at once, so alone or together
         Assert.Equal(calls.Select(c => c.Request.Id).Order(), retried.Select(r => r.Id).Order());
 
         // B answers the two long calls only: the short one ends at its own deadline, the others with their answers.
@@ -204,6 +205,20 @@ public sealed class RouterActorTests : TestKit
         b.Reply(new ResponseBatch(retried.Where(r => r.Id != calls[0].Request.Id).Select(r => new Response(r.Id, Bytes("from b"), null)).ToList()));
         Assert.Equal(Bytes("from b"), await results[1]);
         Assert.Equal(Bytes("from b"), await results[2]);
+    }
+
+    /// <summary>The next <paramref name="count"/> requests <paramref name="server"/> gets, alone or in batches.</summary>
+    private static List<Request> ReceiveRequests(Akka.TestKit.TestProbe server, int count)
+    {
+        var requests = new List<Request>();
+        while (requests.Count < count)
+            requests.AddRange(server.ExpectMsg<object>() switch
+            {
+                Request r => [r],
+                RequestBatch batch => batch.Requests,
+                var other => throw new Xunit.Sdk.XunitException($"expected requests, got {other}"),
+            });
+        return requests;
     }
 
     [Fact]
@@ -217,5 +232,63 @@ public sealed class RouterActorTests : TestKit
         var request = server.ExpectMsg<Request>();
         server.Reply(new Response(request.Id, Bytes("alone"), null));
         Assert.Equal(Bytes("alone"), await results[0]);
+    }
+
+    [Fact]
+    public async Task A_few_calls_in_flight_each_go_at_once()
+    {
+        var (router, _) = StartRouter(defaults: Defaults with { HeardWithin = TimeSpan.FromSeconds(10) });
+        var server = CreateTestProbe();
+        router.Tell(View(Node(1, server.Ref)));
+        var calls = Enumerable.Range(0, RouterActor.FewCalls).Select(_ => NewCall(TimeSpan.FromSeconds(5))).ToList();
+        foreach (var (call, _) in calls)
+        {
+            router.Tell(call);
+            Assert.Equal(call.Request.Id, server.ExpectMsg<Request>().Id); // not held back by the unanswered calls ahead of it
+        }
+        foreach (var (call, _) in calls) server.Reply(new Response(call.Request.Id, Bytes("ok"), null));
+        foreach (var (_, result) in calls) Assert.Equal(Bytes("ok"), await result);
+    }
+
+    [Fact]
+    public async Task Under_load_calls_wait_until_the_message_ahead_is_heard_from_then_leave_together()
+    {
+        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var (router, _) = StartRouter(queue, Defaults with { HeardWithin = TimeSpan.FromSeconds(10) });
+        var server = CreateTestProbe();
+        router.Tell(View(Node(1, server.Ref)));
+
+        var (_, first) = Burst(queue, router, Enumerable.Repeat(TimeSpan.FromSeconds(5), 6).ToArray());
+        var ahead = server.ExpectMsg<RequestBatch>().Requests;
+        var (later, second) = Burst(queue, router, TimeSpan.FromSeconds(5));
+        var (latest, third) = Burst(queue, router, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        server.ExpectNoMsg(TimeSpan.FromMilliseconds(300)); // seven calls in flight and a message unheard from: they wait
+
+        router.Tell(new Response(ahead[0].Id, Bytes("first"), null), server.Ref);
+        var together = server.ExpectMsg<RequestBatch>().Requests;
+        Assert.Equal(later.Concat(latest).Select(c => c.Request.Id), together.Select(r => r.Id));
+        Assert.Equal(Bytes("first"), await first[0]);
+
+        server.Reply(new ResponseBatch(ahead.Skip(1).Concat(together).Select(r => new Response(r.Id, Bytes("ok"), null)).ToList()));
+        foreach (var result in first.Skip(1).Concat(second).Concat(third)) Assert.Equal(Bytes("ok"), await result);
+    }
+
+    [Fact]
+    public async Task A_message_not_heard_from_in_time_stops_holding_up_the_calls_behind_it()
+    {
+        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var (router, _) = StartRouter(queue, Defaults with { HeardWithin = TimeSpan.FromMilliseconds(200), DeadlineCheckInterval = TimeSpan.FromMinutes(1) });
+        var server = CreateTestProbe();
+        router.Tell(View(Node(1, server.Ref)));
+
+        var (_, slow) = Burst(queue, router, Enumerable.Repeat(TimeSpan.FromSeconds(5), 6).ToArray());
+        var ahead = server.ExpectMsg<RequestBatch>().Requests;
+        var sent = DateTime.UtcNow;
+        var (behind, results) = Burst(queue, router, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        var released = server.ExpectMsg<RequestBatch>(TimeSpan.FromSeconds(2)).Requests; // nothing answered: released by age
+        Assert.InRange(DateTime.UtcNow - sent, TimeSpan.FromMilliseconds(150), TimeSpan.FromSeconds(1));
+        Assert.Equal(behind.Select(c => c.Request.Id), released.Select(r => r.Id));
+        server.Reply(new ResponseBatch(ahead.Concat(released).Select(r => new Response(r.Id, Bytes("late"), null)).ToList()));
+        foreach (var result in slow.Concat(results)) Assert.Equal(Bytes("late"), await result);
     }
 }

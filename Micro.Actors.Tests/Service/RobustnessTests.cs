@@ -4,6 +4,7 @@ using Micro.Actors.Client;
 using Micro.Actors.Errors;
 using Micro.Actors.Registry;
 using Micro.Actors.Selector;
+using Micro.Actors.Server;
 using Micro.Actors.Service;
 using Micro.Actors.Tests.Support;
 
@@ -31,6 +32,55 @@ public sealed class RobustnessTests
         Assert.Equal("done", await service.Client.CallAsync<string>("svc", "Svc.Do", new Ping("ok"), new CallOptions { Timeout = TimeSpan.FromSeconds(5) }));
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3.5), $"took {watch.Elapsed}");
         for (var i = 0; i < 5; i++) Assert.Equal("done", await service.Client.CallAsync<string>("svc", "Svc.Do", new Ping("ok")));
+    }
+
+    /// <summary>An actor handler that hangs on "hang" (ignoring its deadline) and echoes anything else.</summary>
+    private sealed class HangOrEcho : MicroHandler
+    {
+        public HangOrEcho()
+        {
+            ReceiveAsync<Ping>(async p =>
+            {
+                var sender = Sender;
+                if (p.Text == "hang") await Task.Delay(Timeout.Infinite);
+                sender.Tell(p.Text);
+            });
+            ReceiveAsync<Slow>(async s =>
+            {
+                var sender = Sender;
+                await Task.Delay(s.Milliseconds);
+                sender.Tell("slow");
+            });
+        }
+    }
+
+    [Fact]
+    public async Task Requests_given_to_a_handler_together_with_one_that_hangs_fail_over_promptly_with_503()
+    {
+        await using var cluster = new TestCluster();
+        var service = await cluster.StartServiceAsync("svc", s => s.Handle<HangOrEcho>("Svc", e => e.Map<Ping, string>("Do").Map<Slow, string>("Slow"), poolSize: 1));
+        var client = service.Client;
+        Assert.Equal("warm", await client.CallAsync<string>("svc", "Svc.Do", new Ping("warm")));
+
+        // The only handler is busy; the hanging request and three more queue behind it, and when it is free
+        // it is given them together (more wait than handlers are idle).
+        var slow = client.CallAsync<string>("svc", "Svc.Slow", new Slow(500));
+        var hang = client.CallAsync<string>("svc", "Svc.Do", new Ping("hang"), new CallOptions { Timeout = TimeSpan.FromSeconds(2) });
+        var behind = Enumerable.Range(0, 3).Select(i => client.CallAsync<string>("svc", "Svc.Do", new Ping($"p{i}"),
+            new CallOptions { Timeout = TimeSpan.FromSeconds(15) })).ToList();
+        Assert.Equal("slow", await slow);
+        Assert.Equal(408, (await Assert.ThrowsAsync<MicroException>(() => hang)).Code);
+
+        // When the stuck handler is replaced, the requests it held get 503 (worth retrying elsewhere), long before their deadline.
+        var watch = Stopwatch.StartNew();
+        foreach (var call in behind)
+        {
+            var e = await Assert.ThrowsAsync<MicroException>(() => call.WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal(503, e.Code);
+            Assert.Contains("stuck", e.Message);
+        }
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
+        Assert.Equal("again", await client.CallAsync<string>("svc", "Svc.Do", new Ping("again"), new CallOptions { Timeout = TimeSpan.FromSeconds(5) }));
     }
 
     [Fact]

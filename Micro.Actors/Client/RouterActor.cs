@@ -35,10 +35,10 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         public static readonly CheckDeadlines Instance = new();
     }
 
-    /// <summary>Sent to itself: every call queued before it has been taken, so what waits in the outbox goes now.</summary>
-    private sealed class Flush
+    /// <summary>Sent to itself while calls are held: a message not heard from in time must not hold them longer.</summary>
+    private sealed class PumpLanes
     {
-        public static readonly Flush Instance = new();
+        public static readonly PumpLanes Instance = new();
     }
 
     /// <summary>A call between its arrival and its answer.</summary>
@@ -52,10 +52,30 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         /// <summary>Where it is now; null while waiting for the registry or for a retry.</summary>
         public ServiceNode? Node { get; set; }
         public bool AwaitingRetry { get; set; }
+        /// <summary>The remote message that carried the current try (its first answer frees room in the window).</summary>
+        public Flight? Flight { get; set; }
         public MicroError? LastError { get; set; }
     }
 
+    /// <summary>Calls waiting to go to one server, and the window of messages on their way to it.</summary>
+    private sealed class Lane(IActorRef server)
+    {
+        public IActorRef Server { get; } = server;
+        public List<(Request Request, Pending Pending, int Attempt)> Waiting { get; } = [];
+        public Queue<Flight> Flights { get; } = new();
+        public int Unheard { get; set; }
+    }
+
+    /// <summary>One remote message of calls; heard from once the first of its answers is back.</summary>
+    private sealed class Flight(DateTime sentAt, Lane lane)
+    {
+        public DateTime SentAt { get; } = sentAt;
+        public Lane Lane { get; } = lane;
+        public bool Heard { get; set; }
+    }
+
     private const string DeadlineTimer = "deadlines";
+    private const string PumpTimer = "pump";
 
     private readonly string _service;
     private readonly ClientDefaults _defaults;
@@ -69,8 +89,8 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private RegistryView _view = RegistryView.Empty;
     private IReadOnlyList<ServiceNode> _nodes = [];
     private IReadOnlyCollection<string> _serviceNames = [];
-    /// <summary>Requests waiting for the next flush, per server.</summary>
-    private readonly Outbox<Request> _outbox = new(r => r.Body.Length + MicroClient.HeaderBytes(r.Headers) + 256, b => new RequestBatch(b));
+    /// <summary>Per server: its window of remote messages and the requests waiting for room in it.</summary>
+    private readonly Dictionary<IActorRef, Lane> _lanes = new();
     private bool _draining;
     private readonly BurstQueue<Call>? _queue;
 
@@ -86,13 +106,19 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         Receive<Call>(OnCall);
         Receive<Drain>(_ => DrainQueue());
         Receive<Response>(OnResponse);
-        Receive<ResponseBatch>(b => { foreach (var r in b.Responses) OnResponse(r); });
-        Receive<Flush>(_ => _outbox.Flush(Self));
+        Receive<ResponseBatch>(b =>
+        {
+            _draining = true;
+            foreach (var r in b.Responses) OnResponse(r);
+            _draining = false;
+            PumpAll();
+        });
         Receive<RegistryView>(OnView);
         Receive<NodeSuspected>(OnSuspected);
         Receive<Retry>(r => { if (_calls.TryGetValue(r.RequestId, out var p) && p.AwaitingRetry) { p.AwaitingRetry = false; Dispatch(p); } });
         Receive<Cancel>(c => { if (_calls.Remove(c.RequestId, out var p)) p.Call.Completion.TrySetCanceled(); });
         Receive<CheckDeadlines>(_ => ExpireCalls());
+        Receive<PumpLanes>(_ => PumpAll());
     }
 
     protected override void PreStart() => _registry.Tell(new RegistryActor.Subscribe(Self));
@@ -133,7 +159,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         _draining = true;
         foreach (var call in _queue.TakeAll()) OnCall(call);
         _draining = false;
-        _outbox.Flush(Self);
+        PumpAll();
     }
 
     private void OnCall(Call call)
@@ -174,13 +200,14 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         p.Attempts++;
         p.Tried.Add(node.Id);
         _lastSent[node.Id] = (now, node.HostPort);
-        Send(node.Server, p.Request with { Timeout = remaining });
+        Send(node.Server, p.Request, p);
         if (p.Request.OneWay) Complete(p, null, null);
     }
 
     private void OnResponse(Response response)
     {
         if (!_calls.TryGetValue(response.RequestId, out var p)) return; // answered already, or expired
+        if (p.Flight is { } flight && Heard(flight) && !_draining) Pump(flight.Lane);
         // Past its deadline the call is over, even if the sweep has not seen it yet: no call outlives it.
         if (DateTime.UtcNow > p.Call.DeadlineUtc) { Expire(p); return; }
         if (response.Error is null) { Complete(p, response.Body, null); return; }
@@ -190,26 +217,92 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>
-    /// Adaptive batching: a call alone goes at once (no added latency); while other calls are in
-    /// flight it waits in the outbox until this actor has taken every call already in its mailbox,
-    /// then all waiting for one node go in one remote message.
+    /// Adaptive batching (Nagle's rule, per node): with a few calls in flight each goes at once, so
+    /// batching adds no latency. Beyond that, while a message to the node is unheard from (none of
+    /// its answers back yet), the calls for that node wait and leave together the moment one is —
+    /// so batches grow with the load instead of trickling out one call per message.
     /// </summary>
-    private void Send(IActorRef server, Request request)
+    private void Send(IActorRef server, Request request, Pending p)
     {
-        if (_calls.Count <= 1 && _outbox.IsEmpty && !_draining)
+        if (!_lanes.TryGetValue(server, out var lane)) _lanes[server] = lane = new Lane(server);
+        lane.Waiting.Add((request, p, p.Attempts));
+        if (!_draining) Pump(lane);
+    }
+
+    /// <summary>Up to this many calls in flight (to the whole service), each goes at once: batching would only add latency.</summary>
+    internal const int FewCalls = 4;
+
+    private void PumpAll()
+    {
+        foreach (var lane in _lanes.Values) Pump(lane);
+    }
+
+    /// <summary>Sends what waits for <paramref name="server"/>, as far as its window allows.</summary>
+    private void Pump(Lane lane)
+    {
+        if (lane.Waiting.Count == 0) return;
+        var now = DateTime.UtcNow;
+        // A message not heard from for a while (its calls are slow, or lost) stops holding up the others.
+        while (lane.Flights.TryPeek(out var oldest) && (oldest.Heard || now - oldest.SentAt > _defaults.HeardWithin))
         {
-            server.Tell(request, Self);
+            Heard(oldest);
+            lane.Flights.Dequeue();
+        }
+        // Beyond a few calls in flight, one message per node is on its way at a time (Nagle's rule): the calls
+        // made meanwhile leave together as soon as it is heard from, so batches grow with the load.
+        if (lane.Unheard >= 1 && _calls.Count > FewCalls)
+        {
+            if (!Timers.IsTimerActive(PumpTimer)) Timers.StartSingleTimer(PumpTimer, PumpLanes.Instance, _defaults.HeardWithin);
             return;
         }
-        if (_outbox.Add(server, request) && !_draining) Self.Tell(Flush.Instance);
+        var batch = new List<Request>(lane.Waiting.Count);
+        var flight = new Flight(now, lane);
+        var answered = false;
+        foreach (var (request, p, attempt) in lane.Waiting)
+        {
+            // A call that moved on (retried elsewhere, answered, expired) while it waited does not go.
+            if (!request.OneWay && (p.Attempts != attempt || p.AwaitingRetry || !_calls.ContainsKey(request.Id))) continue;
+            p.Flight = flight;
+            answered |= !request.OneWay;
+            batch.Add(request with { Timeout = p.Call.DeadlineUtc - now });
+        }
+        lane.Waiting.Clear();
+        if (batch.Count == 0) return;
+        if (answered) // one-way calls get no answer to hear from: they take no room in the window
+        {
+            lane.Unheard++;
+            lane.Flights.Enqueue(flight);
+        }
+        foreach (var part in Outbox<Request>.Cut(batch, r => r.Body.Length + MicroClient.HeaderBytes(r.Headers) + 256))
+            lane.Server.Tell(part.Count == 1 ? part[0] : new RequestBatch(part), Self);
+    }
+
+    /// <summary>Marks the first answer of a message; true when that freed room in its window.</summary>
+    private static bool Heard(Flight flight)
+    {
+        if (flight.Heard) return false;
+        flight.Heard = true;
+        flight.Lane.Unheard--;
+        return true;
     }
 
     private void OnView(RegistryView view)
+    {
+        // Calls moved or sent because of this view leave together.
+        _draining = true;
+        try { TakeView(view); }
+        finally { _draining = false; }
+        PumpAll();
+    }
+
+    private void TakeView(RegistryView view)
     {
         _view = view;
         _nodes = view.NodesOf(_service);
         _serviceNames = view.ServiceNames;
         foreach (var gone in _sidelinedUntil.Keys.Where(id => !view.Nodes.ContainsKey(id)).ToList()) _sidelinedUntil.Remove(gone);
+        foreach (var (server, lane) in _lanes.Where(l => l.Value.Waiting.Count == 0 && !_nodes.Any(n => n.Server.Equals(l.Key))).ToList())
+            _lanes.Remove(server); // its node has left
         foreach (var id in _lastSent.Keys.ToList())
         {
             if (!view.Nodes.TryGetValue(id, out var known)) Lost(id, "left the cluster");
@@ -234,6 +327,14 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     }
 
     private void OnSuspected(NodeSuspected suspected)
+    {
+        _draining = true;
+        try { Suspect(suspected); }
+        finally { _draining = false; }
+        PumpAll();
+    }
+
+    private void Suspect(NodeSuspected suspected)
     {
         foreach (var node in _nodes.Where(n => n.Address.Equals(suspected.Address)))
         {
@@ -280,6 +381,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     {
         var now = DateTime.UtcNow;
         foreach (var p in _calls.Values.Where(p => p.Call.DeadlineUtc <= now).ToList()) Expire(p);
+        PumpAll();
         if (_calls.Count == 0) Timers.Cancel(DeadlineTimer);
     }
 
@@ -322,4 +424,8 @@ internal sealed record ClientDefaults(
     TimeSpan Sideline,
     TimeSpan DeadlineCheckInterval,
     Func<MicroError, bool> RetryOn,
-    Func<string> NotJoinedReason);
+    Func<string> NotJoinedReason)
+{
+    /// <summary>A message to a node not heard from within this stops holding up the calls behind it (its calls are slow, or the node is gone).</summary>
+    public TimeSpan HeardWithin { get; init; } = TimeSpan.FromMilliseconds(5);
+}

@@ -67,6 +67,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         public Queue<Work> Waiting { get; } = new();
         public int Live { get; set; }
         public int Spawned { get; set; }
+        /// <summary>
+        /// Actor handlers take requests one at a time from their mailbox, so one may be given several. A
+        /// function runs beside its actor's mailbox: given several, it would run more than the pool size at once.
+        /// </summary>
+        public bool Prefetches { get; } = spec.Props.Type != typeof(FunctionHandler);
         /// <summary>Why handlers of this group cannot start, once one has failed in its constructor.</summary>
         public string? Broken { get; set; }
     }
@@ -80,7 +85,22 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     private readonly Dictionary<string, Route> _routes = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, Group> _handlers = new();
-    private readonly Dictionary<IActorRef, (Group Group, ReplyRef Reply)> _busy = new();
+    private readonly Dictionary<IActorRef, Busy> _busy = new();
+
+    /// <summary>A handler at work: the requests it was given (more than one when work piles up), oldest first.</summary>
+    private sealed class Busy(Group group)
+    {
+        public Group Group { get; } = group;
+        public List<ReplyRef> Replies { get; } = new(1);
+        /// <summary>The oldest request it has not answered yet.</summary>
+        public ReplyRef Reply => Replies[0];
+    }
+    /// <summary>
+    /// When more requests wait than handlers are idle, a handler is given up to this many at once:
+    /// it takes them in one turn of its mailbox and their answers leave together.
+    /// </summary>
+    internal const int Prefetch = 4;
+    private bool _flushPending;
     private readonly HashSet<IActorRef> _retired = new();
     private readonly HashSet<IActorRef> _failedToStart = new();
     private readonly string _service;
@@ -121,7 +141,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             _draining = false;
             SendOutbox();
         });
-        Receive<Flush>(_ => SendOutbox());
+        Receive<Flush>(_ => { _flushPending = false; SendOutbox(); });
         Receive<CheckStuck>(_ => RetireStuckHandlers());
         Receive<Terminated>(t => OnHandlerStopped(t.ActorRef));
         Receive<StopAccepting>(_ => _stopping = true);
@@ -140,8 +160,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             free.Caller?.Tell(free.Response); // no batching any more, but the answer still goes
             _state.Finished();
         });
-        foreach (var (_, busy) in _busy)
-            busy.Reply.Fail(MicroError.ServiceUnavailable(_service, $"node {_identity.Node} stopped while handling {busy.Reply.Context.Endpoint}; try another node"));
+        foreach (var reply in _busy.Values.SelectMany(b => b.Replies).ToList())
+            reply.Fail(MicroError.ServiceUnavailable(_service, $"node {_identity.Node} stopped while handling {reply.Context.Endpoint}; try another node"));
         // Work the handlers never got: 503, so callers retry elsewhere rather than wait for their deadline.
         foreach (var group in _handlers.Values.Distinct())
             while (group.Waiting.TryDequeue(out var work))
@@ -248,29 +268,36 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private void Release(Group group, IActorRef handler, Work? first = null)
     {
         var work = first;
+        Busy? busy = null;
         while (work is not null || group.Waiting.TryDequeue(out work))
         {
             if (work.Deadline > DateTime.UtcNow)
             {
                 var reply = new ReplyRef(_replies, new RequestContext(work.Request, work.Deadline), work.Caller, handler,
                     work.Codec, work.Counters);
-                _busy[handler] = (group, reply);
-                if (!Timers.IsTimerActive("stuck")) Timers.StartPeriodicTimer("stuck", CheckStuck.Instance, StuckGrace);
+                if (busy is null)
+                {
+                    _busy[handler] = busy = new Busy(group);
+                    if (!Timers.IsTimerActive("stuck")) Timers.StartPeriodicTimer("stuck", CheckStuck.Instance, StuckGrace);
+                }
+                busy.Replies.Add(reply);
                 handler.Tell(work.Message, reply);
-                return;
+                if (!group.Prefetches || busy.Replies.Count >= Prefetch || group.Waiting.Count <= group.Idle.Count) return;
+                work = null;
+                continue;
             }
             _state.Finished();
             Interlocked.Increment(ref work.Counters.Failed);
             Refuse(work.Request, work.Caller, MicroError.Timeout(_service, $"{work.Request.Endpoint}: the caller's deadline passed before a handler was free"));
             work = null;
         }
-        group.Idle.Push(handler);
+        if (busy is null) group.Idle.Push(handler);
     }
 
     private void OnHandlerFree(HandlerFree free)
     {
         if (free is { Caller: { } caller, Response: { } response }) Send(caller, response, counted: true);
-        if (!_busy.TryGetValue(free.Handler, out var busy) || !ReferenceEquals(busy.Reply, free.Reply)) return;
+        if (!_busy.TryGetValue(free.Handler, out var busy) || !busy.Replies.Remove(free.Reply) || busy.Replies.Count > 0) return;
         _busy.Remove(free.Handler);
         Release(busy.Group, free.Handler);
         if (_busy.Count == 0) Timers.Cancel("stuck");
@@ -291,6 +318,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             _retired.Add(handler);
             Context.Stop(handler);
             busy.Reply.Fail(MicroError.Timeout(_service, $"{context.Endpoint}: the handler did not answer by the deadline"));
+            foreach (var behind in busy.Replies.Skip(1).ToList()) // given to it while it was stuck: another node may still answer in time
+                behind.Fail(MicroError.ServiceUnavailable(_service, $"{behind.Context.Endpoint}: its handler got stuck on an earlier request; try again"));
             Release(busy.Group, Spawn(busy.Group));
         }
         if (_busy.Count == 0) Timers.Cancel("stuck");
@@ -312,7 +341,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         if (_failedToStart.Remove(handler))
         {
             group.Broken = $"the {group.Spec.Props.Type.Name} actor fails in its constructor (see this node's log)";
-            if (wasBusy) busy.Reply.Fail(MicroError.ServiceUnavailable(_service, $"{busy.Reply.Context.Endpoint} has no handler: {group.Broken}"));
+            if (wasBusy) foreach (var r in busy!.Replies.ToList()) r.Fail(MicroError.ServiceUnavailable(_service, $"{r.Context.Endpoint} has no handler: {group.Broken}"));
             if (group.Live > 0) return;
             while (group.Waiting.TryDequeue(out var work))
             {
@@ -322,7 +351,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             return;
         }
         _log.Warning("A {0} handler stopped by itself; starting a new one", group.Spec.Name);
-        if (wasBusy) busy.Reply.Fail(MicroError.InternalServerError(_service, $"{busy.Reply.Context.Endpoint}: the handler stopped before it answered"));
+        if (wasBusy) foreach (var r in busy!.Replies.ToList()) r.Fail(MicroError.InternalServerError(_service, $"{r.Context.Endpoint}: the handler stopped before it answered"));
         Release(group, Spawn(group));
     }
 
@@ -358,7 +387,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             return;
         }
         if (counted) _counted++;
-        if (_outbox.Add(caller, response) && !_draining) Self.Tell(Flush.Instance);
+        if (_outbox.Add(caller, response) && !_draining && !_flushPending) { _flushPending = true; Self.Tell(Flush.Instance); }
     }
 
     private void SendOutbox()
