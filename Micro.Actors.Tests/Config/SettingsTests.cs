@@ -61,6 +61,8 @@ public sealed class SettingsTests
     [InlineData("micro.client.strategy = fastest", "micro.client.strategy")]
     [InlineData("micro.client.request-timeout = 0s", "micro.client.request-timeout")]
     [InlineData("micro.server.pool-size = 0", "micro.server.pool-size")]
+    [InlineData("micro.client.batch-wait = -1ms", "micro.client.batch-wait")]
+    [InlineData("micro.server.answer-batch-wait = -2ms", "micro.server.answer-batch-wait")]
     [InlineData("micro.port = -5", "micro.port")]
     [InlineData("micro.cluster-name = \"my cluster\"", "micro.cluster-name")]
     public void A_bad_HOCON_value_names_the_setting(string hocon, string setting)

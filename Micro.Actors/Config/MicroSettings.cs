@@ -25,6 +25,10 @@ public sealed record MicroSettings
     public required string Strategy { get; init; }
     public required TimeSpan Sideline { get; init; }
     public required TimeSpan DeadlineCheckInterval { get; init; }
+    /// <summary>Under load, how long a call waits for the message ahead of it to its node, to leave with others (micro.client.batch-wait).</summary>
+    public required TimeSpan BatchWait { get; init; }
+    /// <summary>How long the answers to one batch of requests wait for each other (micro.server.answer-batch-wait).</summary>
+    public required TimeSpan AnswerBatchWait { get; init; }
     public required int PoolSize { get; init; }
     public required int QueueSize { get; init; }
     public required TimeSpan DrainTimeout { get; init; }
@@ -88,6 +92,8 @@ public sealed record MicroSettings
             Strategy = Read(config, "micro.client.strategy", c => c.GetString("micro.client.strategy")),
             Sideline = Positive(null, config, "micro.client.sideline", ""),
             DeadlineCheckInterval = Positive(null, config, "micro.client.deadline-check-interval", ""),
+            BatchWait = NotNegative(config, "micro.client.batch-wait"),
+            AnswerBatchWait = NotNegative(config, "micro.server.answer-batch-wait"),
             PoolSize = options.PoolSize ?? Read(config, "micro.server.pool-size", c => c.GetInt("micro.server.pool-size")),
             QueueSize = Read(config, "micro.server.queue-size", c => c.GetInt("micro.server.queue-size")),
             DrainTimeout = Positive(null, config, "micro.server.drain-timeout", ""),
@@ -140,6 +146,12 @@ public sealed record MicroSettings
         return value > TimeSpan.Zero
             ? value
             : throw new MicroConfigException(option is null ? path : optionName, $"{value} must be longer than zero");
+    }
+
+    private static TimeSpan NotNegative(Akka.Configuration.Config config, string path)
+    {
+        var value = Read(config, path, c => c.GetTimeSpan(path, null, allowInfinite: false));
+        return value >= TimeSpan.Zero ? value : throw new MicroConfigException(path, $"{value} is negative: use 0 or more");
     }
 
     private static T Read<T>(Akka.Configuration.Config config, string path, Func<Akka.Configuration.Config, T> read)

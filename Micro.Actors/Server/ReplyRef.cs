@@ -58,6 +58,8 @@ internal sealed class ReplyRef : MinimalActorRef
     private ActorPath? _path;
     private readonly object _pathLock = new();
     public RequestContext Context { get; }
+    /// <summary>The batch this request came in, whose answers go back together; null for a request that came alone.</summary>
+    public ServerActor.Gathering? Gathering { get; init; }
     public bool IsCompleted => Volatile.Read(ref _done) == 1;
 
     protected override void TellInternal(object message, IActorRef sender)

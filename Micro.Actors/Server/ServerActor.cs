@@ -77,7 +77,33 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>A checked request and its decoded message, on its way to a handler.</summary>
-    private sealed record Work(Request Request, object Message, IActorRef? Caller, DateTime Deadline, ICodec Codec, EndpointCounters Counters);
+    private sealed record Work(Request Request, object Message, IActorRef? Caller, DateTime Deadline, ICodec Codec, EndpointCounters Counters,
+        Gathering? Gathering);
+
+    /// <summary>
+    /// The answers to one <see cref="RequestBatch"/>: held until all are ready (or micro.server.answer-batch-wait
+    /// has passed), so they go back in one message, as the requests came.
+    /// </summary>
+    internal sealed class Gathering(DateTime started)
+    {
+        public DateTime Started { get; } = started;
+        /// <summary>Requests of the batch not answered yet.</summary>
+        public int Open { get; set; }
+        public List<(IActorRef Caller, Response Response, bool Counted)> Ready { get; } = [];
+    }
+
+    /// <summary>How long ready answers wait for the rest of their batch: a slow request must not hold up the fast ones.</summary>
+    private readonly TimeSpan _holdFor;
+
+    private sealed class LetGoHeld
+    {
+        public static readonly LetGoHeld Instance = new();
+    }
+
+    /// <summary>The batch being taken: the requests accepted now join it.</summary>
+    private Gathering? _gathering;
+    /// <summary>Batches with answers held.</summary>
+    private readonly List<Gathering> _holding = [];
 
     private sealed record Route(EndpointSpec Spec, Group Group, EndpointCounters Counters);
 
@@ -115,8 +141,9 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public ServerActor(NodeIdentity identity, IReadOnlyList<HandlerGroup> groups, int defaultPoolSize, int queueLimit,
-        ServerState state, Codecs codecs, int maxPayload)
+        ServerState state, Codecs codecs, int maxPayload, TimeSpan holdAnswers)
     {
+        _holdFor = holdAnswers;
         _identity = identity;
         _service = identity.Service;
         _codecs = codecs;
@@ -132,17 +159,30 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         _endpointList = _routes.Count == 0 ? "(none)" : string.Join(", ", _routes.Keys.Order(StringComparer.Ordinal));
 
         Receive<Request>(r => OnRequest(r, Sender));
-        Receive<RequestBatch>(b => { foreach (var r in b.Requests) OnRequest(r, Sender); });
+        Receive<RequestBatch>(b =>
+        {
+            _gathering = new Gathering(DateTime.UtcNow);
+            foreach (var r in b.Requests) OnRequest(r, Sender);
+            _gathering = null;
+        });
         Receive<DrainFreed>(_ =>
         {
             // Answers that were ready together leave together: one message per caller.
             _draining = true;
             foreach (var free in _freed.TakeAll()) OnHandlerFree(free);
+            LetGoAged();
             _draining = false;
             SendOutbox();
         });
         Receive<Flush>(_ => { _flushPending = false; SendOutbox(); });
         Receive<CheckStuck>(_ => RetireStuckHandlers());
+        Receive<LetGoHeld>(_ =>
+        {
+            _draining = true;
+            LetGoAged();
+            _draining = false;
+            SendOutbox();
+        });
         Receive<Terminated>(t => OnHandlerStopped(t.ActorRef));
         Receive<StopAccepting>(_ => _stopping = true);
     }
@@ -153,6 +193,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     /// </summary>
     protected override void PostStop()
     {
+        foreach (var held in _holding.ToList()) LetGo(held);
         SendOutbox();
         _freed.Close(free =>
         {
@@ -252,7 +293,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             Refuse(request, caller, MicroError.ServiceUnavailable(_service, $"{request.Endpoint} has no handler: {broken}"));
             return;
         }
-        var work = new Work(request, message, caller, DateTime.UtcNow + request.Timeout, codec, route.Counters);
+        var work = new Work(request, message, caller, DateTime.UtcNow + request.Timeout, codec, route.Counters,
+            request.OneWay ? null : _gathering);
         if (group.Idle.Count == 0 && group.Waiting.Count >= group.QueueLimit)
         {
             Refuse(request, caller, MicroError.ServiceUnavailable(_service,
@@ -260,6 +302,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             return;
         }
         _state.Started(work.Deadline); // counted from here, so a graceful stop waits for queued requests too
+        if (work.Gathering is { } gathering) gathering.Open++;
         if (group.Idle.TryPop(out var handler)) Release(group, handler, work);
         else group.Waiting.Enqueue(work);
     }
@@ -274,7 +317,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             if (work.Deadline > DateTime.UtcNow)
             {
                 var reply = new ReplyRef(_replies, new RequestContext(work.Request, work.Deadline), work.Caller, handler,
-                    work.Codec, work.Counters);
+                    work.Codec, work.Counters) { Gathering = work.Gathering };
                 if (busy is null)
                 {
                     _busy[handler] = busy = new Busy(group);
@@ -288,7 +331,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             }
             _state.Finished();
             Interlocked.Increment(ref work.Counters.Failed);
-            Refuse(work.Request, work.Caller, MicroError.Timeout(_service, $"{work.Request.Endpoint}: the caller's deadline passed before a handler was free"));
+            Refuse(work.Request, work.Caller, MicroError.Timeout(_service, $"{work.Request.Endpoint}: the caller's deadline passed before a handler was free"), work.Gathering);
             work = null;
         }
         if (busy is null) group.Idle.Push(handler);
@@ -296,7 +339,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     private void OnHandlerFree(HandlerFree free)
     {
-        if (free is { Caller: { } caller, Response: { } response }) Send(caller, response, counted: true);
+        if (free is { Caller: { } caller, Response: { } response }) SendOrHold(caller, response, counted: true, free.Reply.Gathering);
+        else if (free.Reply.Gathering is { } gathering) Settle(gathering, null); // answered straight, or one-way
         if (!_busy.TryGetValue(free.Handler, out var busy) || !busy.Replies.Remove(free.Reply) || busy.Replies.Count > 0) return;
         _busy.Remove(free.Handler);
         Release(busy.Group, free.Handler);
@@ -346,7 +390,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             while (group.Waiting.TryDequeue(out var work))
             {
                 _state.Finished();
-                Refuse(work.Request, work.Caller, MicroError.ServiceUnavailable(_service, $"{work.Request.Endpoint} has no handler: {group.Broken}"));
+                Refuse(work.Request, work.Caller, MicroError.ServiceUnavailable(_service, $"{work.Request.Endpoint} has no handler: {group.Broken}"), work.Gathering);
             }
             return;
         }
@@ -372,10 +416,51 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         if (!request.OneWay) Send(caller, new Response(request.Id, codec.Encode(body), null), counted: false);
     }
 
-    private void Refuse(Request request, IActorRef? caller, MicroError error)
+    private void Refuse(Request request, IActorRef? caller, MicroError error, Gathering? gathering = null)
     {
         if (request.OneWay) _log.Warning("One-way request {0} to {1} refused: {2}", request.Id, request.Endpoint, error);
-        else Send(caller, new Response(request.Id, null, error), counted: false);
+        else SendOrHold(caller, new Response(request.Id, null, error), counted: false, gathering);
+    }
+
+    /// <summary>An answer to a request of a batch waits for the rest of its batch; any other is sent.</summary>
+    private void SendOrHold(IActorRef? caller, Response response, bool counted, Gathering? gathering)
+    {
+        if (gathering is not null && caller is not null && !caller.IsNobody()) Settle(gathering, (caller, response, counted));
+        else Send(caller, response, counted);
+    }
+
+    /// <summary>One request of <paramref name="gathering"/> is done: its answer waits for the others, or they all go.</summary>
+    private void Settle(Gathering gathering, (IActorRef Caller, Response Response, bool Counted)? answer)
+    {
+        gathering.Open--;
+        if (answer is { } ready)
+        {
+            if (gathering.Ready.Count == 0) _holding.Add(gathering);
+            gathering.Ready.Add(ready);
+        }
+        if (gathering.Open > 0 && DateTime.UtcNow - gathering.Started < _holdFor)
+        {
+            if (gathering.Ready.Count > 0 && !Timers.IsTimerActive("hold")) Timers.StartSingleTimer("hold", LetGoHeld.Instance, _holdFor);
+            return;
+        }
+        LetGo(gathering);
+    }
+
+    private void LetGo(Gathering gathering)
+    {
+        if (gathering.Ready.Count == 0) return;
+        _holding.Remove(gathering);
+        foreach (var (caller, response, counted) in gathering.Ready) Send(caller, response, counted);
+        gathering.Ready.Clear();
+    }
+
+    /// <summary>Answers held past the wait go (a slow request in their batch does not hold them up longer).</summary>
+    private void LetGoAged()
+    {
+        if (_holding.Count == 0) return;
+        var now = DateTime.UtcNow;
+        foreach (var held in _holding.Where(g => now - g.Started >= _holdFor).ToList()) LetGo(held);
+        if (_holding.Count > 0 && !Timers.IsTimerActive("hold")) Timers.StartSingleTimer("hold", LetGoHeld.Instance, _holdFor);
     }
 
     /// <summary>Queues an answer for the next flush, which sends all answers to one caller in one message.</summary>

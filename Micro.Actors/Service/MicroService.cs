@@ -226,7 +226,7 @@ public sealed class MicroService : IAsyncDisposable
                 var groups = _groups.ToList();
                 var self = cluster.SelfAddress;
                 var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
-                var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs, Settings.MaxPayloadBytes)), ServerActor.Name);
+                var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs, Settings.MaxPayloadBytes, Settings.AnswerBatchWait)), ServerActor.Name);
                 var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                     [.. groups.SelectMany(g => g.Endpoints).Select(Describe), .. _streams.Select(Describe)], server);
                 system.ActorOf(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout, Settings.MaxPayloadBytes)),
@@ -238,7 +238,7 @@ public sealed class MicroService : IAsyncDisposable
             _client = new MicroClient(system, registry, new ClientDefaults(
                 Settings.RequestTimeout, Settings.Retries,
                 _options.Selector ?? (Settings.Strategy == "round-robin" ? new RoundRobinSelector() : RandomSelector.Instance),
-                Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason), _broker, codecs, Settings.MaxPayloadBytes, Settings.StreamIdleTimeout, Settings.StreamBuffer);
+                Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason) { HeardWithin = Settings.BatchWait }, _broker, codecs, Settings.MaxPayloadBytes, Settings.StreamIdleTimeout, Settings.StreamBuffer);
             _registry = new ClusterRegistry(registry, ready.Task, Settings.RequestTimeout, NotJoinedReason);
             AddShutdownTasks(system, cluster);
         }
