@@ -221,6 +221,41 @@ public sealed class RouterActorTests : TestKit
         return requests;
     }
 
+    /// <summary>Picks the nodes at the given ports, in turn; after that, the lowest port.</summary>
+    private sealed class ScriptedSelector(params int[] ports) : ISelector
+    {
+        private readonly Queue<int> _ports = new(ports);
+        public ServiceNode Select(IReadOnlyList<ServiceNode> candidates) =>
+            _ports.TryDequeue(out var port) ? candidates.Single(n => n.Address.Port == port) : candidates.MinBy(n => n.Address.Port)!;
+    }
+
+    [Fact]
+    public async Task A_retry_avoids_a_node_gone_silent_for_one_that_answers()
+    {
+        var (router, _) = StartRouter();
+        var (a, b, c) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
+        router.Tell(View(Node(1, a.Ref), Node(2, b.Ref), Node(3, c.Ref)));
+        var selector = new ScriptedSelector(1, 2, 3);
+        var calls = Enumerable.Range(0, 3).Select(_ => NewCall(TimeSpan.FromSeconds(10))).Select(x => (Call: x.Call with { Options = x.Call.Options with { Selector = selector } }, x.Result)).ToList();
+        foreach (var ((call, _), probe) in calls.Zip([a, b, c]))
+        {
+            router.Tell(call);
+            Assert.Equal(call.Request.Id, probe.ExpectMsg<Request>().Id);
+        }
+        c.Reply(new Response(calls[2].Call.Request.Id, Bytes("c"), null));
+        Assert.Equal(Bytes("c"), await calls[2].Result);
+
+        // Past the silence threshold, A is found unreachable. B has not answered its call either (a partition
+        // cuts it off too, and the failure detector has yet to say so); C has: A's call moves on to C.
+        a.ExpectNoMsg(RouterActor.SilentAfter + TimeSpan.FromMilliseconds(100));
+        router.Tell(View(Node(1, a.Ref, NodeStatus.Unreachable), Node(2, b.Ref), Node(3, c.Ref)));
+        var moved = c.ExpectMsg<Request>();
+        Assert.Equal(calls[0].Call.Request.Id, moved.Id);
+        b.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        c.Reply(new Response(moved.Id, Bytes("moved"), null));
+        Assert.Equal(Bytes("moved"), await calls[0].Result);
+    }
+
     [Fact]
     public async Task A_call_alone_goes_out_at_once_not_in_a_batch()
     {

@@ -84,6 +84,10 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, DateTime> _sidelinedUntil = new(StringComparer.Ordinal);
     /// <summary>When the latest call went to each node: logged when a node is lost, so operators see how soon routing stopped.</summary>
     private readonly Dictionary<string, (DateTime At, string HostPort)> _lastSent = new(StringComparer.Ordinal);
+    /// <summary>When each node last answered this router.</summary>
+    private readonly Dictionary<string, DateTime> _lastHeard = new(StringComparer.Ordinal);
+    /// <summary>A node with a call on its way this long, and no answer since, is not where a retry should go.</summary>
+    internal static readonly TimeSpan SilentAfter = TimeSpan.FromMilliseconds(500);
     private readonly HashSet<string> _lost = new(StringComparer.Ordinal);
     private readonly IActorRef _registry;
     private RegistryView _view = RegistryView.Empty;
@@ -180,8 +184,11 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         ServiceNode node;
         try
         {
+            // A retry avoids silent nodes too: when several nodes are lost at once (a partition), the failure
+            // detector names them one by one, and a call moved to the next one to be named would fail twice.
+            var retrying = p.Attempts > 0;
             var candidates = Selection.Narrow(_nodes, _serviceNames, _service, p.Request.Endpoint,
-                p.Call.Options.Filters, p.Call.Options.Address, p.Tried, n => IsSidelined(n, now));
+                p.Call.Options.Filters, p.Call.Options.Address, p.Tried, n => IsSidelined(n, now) || (retrying && IsSilent(n, now)));
             if (candidates.Error is { } error)
             {
                 // Until this node has joined and read every descriptor, "not found" may just mean "not yet".
@@ -197,6 +204,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
             return;
         }
         p.Node = node;
+        p.Flight = null; // until it leaves
         p.Attempts++;
         p.Tried.Add(node.Id);
         _lastSent[node.Id] = (now, node.HostPort);
@@ -207,6 +215,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private void OnResponse(Response response)
     {
         if (!_calls.TryGetValue(response.RequestId, out var p)) return; // answered already, or expired
+        if (p.Node is { } from) _lastHeard[from.Id] = DateTime.UtcNow;
         if (p.Flight is { } flight && Heard(flight) && !_draining) Pump(flight.Lane);
         // Past its deadline the call is over, even if the sweep has not seen it yet: no call outlives it.
         if (DateTime.UtcNow > p.Call.DeadlineUtc) { Expire(p); return; }
@@ -301,6 +310,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         _nodes = view.NodesOf(_service);
         _serviceNames = view.ServiceNames;
         foreach (var gone in _sidelinedUntil.Keys.Where(id => !view.Nodes.ContainsKey(id)).ToList()) _sidelinedUntil.Remove(gone);
+        foreach (var gone in _lastHeard.Keys.Where(id => !view.Nodes.ContainsKey(id)).ToList()) _lastHeard.Remove(gone);
         foreach (var (server, lane) in _lanes.Where(l => l.Value.Waiting.Count == 0 && !_nodes.Any(n => n.Server.Equals(l.Key))).ToList())
             _lanes.Remove(server); // its node has left
         foreach (var id in _lastSent.Keys.ToList())
@@ -403,6 +413,13 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         _calls.Remove(p.Request.Id);
         if (error is null) p.Call.Completion.TrySetResult(body);
         else p.Call.Completion.TrySetException(error.ToException());
+    }
+
+    /// <summary>A call has been on its way to <paramref name="node"/> for a while, and nothing was heard from it since it left.</summary>
+    private bool IsSilent(ServiceNode node, DateTime now)
+    {
+        var heard = _lastHeard.GetValueOrDefault(node.Id, DateTime.MinValue);
+        return _calls.Values.Any(c => c.Node?.Id == node.Id && c.Flight is { } f && now - f.SentAt > SilentAfter && heard < f.SentAt);
     }
 
     private void Sideline(ServiceNode node) => _sidelinedUntil[node.Id] = DateTime.UtcNow + _defaults.Sideline;
