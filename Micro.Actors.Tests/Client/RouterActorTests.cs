@@ -309,6 +309,36 @@ public sealed class RouterActorTests : TestKit
     }
 
     [Fact]
+    public async Task Under_load_held_calls_leave_without_waiting_once_they_fill_a_message_of_half_the_calls()
+    {
+        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var (router, _) = StartRouter(queue, Defaults with { HeardWithin = TimeSpan.FromSeconds(10) });
+        var server = CreateTestProbe();
+        router.Tell(View(Node(1, server.Ref)));
+        var timeouts = (int n) => Enumerable.Repeat(TimeSpan.FromSeconds(5), n).ToArray();
+
+        var (_, first) = Burst(queue, router, timeouts(RouterActor.FullMessage));
+        var ahead = server.ExpectMsg<RequestBatch>().Requests;
+        // As many again: half of the calls in flight, a full message: it goes while the first is unheard from.
+        var (second, secondResults) = Burst(queue, router, timeouts(RouterActor.FullMessage));
+        Assert.Equal(second.Select(c => c.Request.Id), server.ExpectMsg<RequestBatch>().Requests.Select(r => r.Id));
+        // Two more are not enough for a message of their own: they wait for an answer.
+        var (third, thirdResults) = Burst(queue, router, timeouts(2));
+        server.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+
+        // The first message heard from, the second still is not: they wait on.
+        router.Tell(new Response(ahead[0].Id, Bytes("first"), null), server.Ref);
+        Assert.Equal(Bytes("first"), await first[0]);
+        server.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        router.Tell(new Response(second[0].Request.Id, Bytes("second"), null), server.Ref);
+        Assert.Equal(third.Select(c => c.Request.Id), server.ExpectMsg<RequestBatch>().Requests.Select(r => r.Id));
+        Assert.Equal(Bytes("second"), await secondResults[0]);
+        server.Reply(new ResponseBatch(ahead.Skip(1).Concat(second.Skip(1).Concat(third).Select(c => c.Request))
+            .Select(r => new Response(r.Id, Bytes("ok"), null)).ToList()));
+        foreach (var result in first.Skip(1).Concat(secondResults.Skip(1)).Concat(thirdResults)) Assert.Equal(Bytes("ok"), await result);
+    }
+
+    [Fact]
     public async Task A_message_not_heard_from_in_time_stops_holding_up_the_calls_behind_it()
     {
         var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);

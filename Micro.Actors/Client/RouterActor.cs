@@ -229,7 +229,8 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     /// Adaptive batching (Nagle's rule, per node): with a few calls in flight each goes at once, so
     /// batching adds no latency. Beyond that, while a message to the node is unheard from (none of
     /// its answers back yet), the calls for that node wait and leave together the moment one is —
-    /// so batches grow with the load instead of trickling out one call per message.
+    /// so batches grow with the load instead of trickling out one call per message — or once they
+    /// are half the calls in flight (a second full message, so the server is never idle waiting).
     /// </summary>
     private void Send(IActorRef server, Request request, Pending p)
     {
@@ -240,6 +241,16 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
 
     /// <summary>Up to this many calls in flight (to the whole service), each goes at once: batching would only add latency.</summary>
     internal const int FewCalls = 4;
+
+    /// <summary>
+    /// Calls held behind an unheard message still leave once they are this many: half the calls in flight, and at
+    /// least <see cref="FullMessage"/>. So a second full message travels while the server works on the first,
+    /// without the load splitting into small messages.
+    /// </summary>
+    private int EnoughToLeave => Math.Max(FullMessage, _calls.Count / 2);
+
+    /// <summary>The fewest held calls that leave without waiting for the message ahead to be heard from.</summary>
+    internal const int FullMessage = 8;
 
     private void PumpAll()
     {
@@ -257,9 +268,10 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
             Heard(oldest);
             lane.Flights.Dequeue();
         }
-        // Beyond a few calls in flight, one message per node is on its way at a time (Nagle's rule): the calls
-        // made meanwhile leave together as soon as it is heard from, so batches grow with the load.
-        if (lane.Unheard >= 1 && _calls.Count > FewCalls)
+        // Beyond a few calls in flight, the calls made while a message to the node is on its way wait (Nagle's rule) and
+        // leave together as soon as it is heard from, so batches grow with the load — or as soon as they are enough to
+        // fill a message of their own.
+        if (lane.Unheard >= 1 && _calls.Count > FewCalls && lane.Waiting.Count < EnoughToLeave)
         {
             if (!Timers.IsTimerActive(PumpTimer)) Timers.StartSingleTimer(PumpTimer, PumpLanes.Instance, _defaults.HeardWithin);
             return;
