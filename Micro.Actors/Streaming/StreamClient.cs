@@ -105,7 +105,9 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
                     // The caller's own requests may have failed (one that cannot be encoded, a sequence that
                     // threw): that, not the handler's view of it, is what the caller needs to hear. No wait
                     // is needed: the sending stream records its failure before it passes it on to the handler.
-                    failed = requests.Done.IsFaulted ? requests.Done.Exception!.GetBaseException() : e;
+                    // Sending that failed because the handler's side ended (e.g. its idle timeout) is not the cause.
+                    failed = requests.Done.IsFaulted && requests.Done.Exception!.GetBaseException() is not RemoteStreamRefActorTerminatedException
+                        ? requests.Done.Exception!.GetBaseException() : e;
                     next = default;
                 }
                 if (failed is not null)
