@@ -158,7 +158,8 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
     [Fact]
     public async Task An_unreachable_seed_exits_6_within_the_timeout_naming_the_seed()
     {
-        var port = TestCluster.FreePort();
+        using var dead = new DeadPort();
+        var port = dead.Port;
         var watch = Stopwatch.StartNew();
         using var p = ProcessRunner.Start("dotnet", [MicroDll, "services", "--seed", $"127.0.0.1:{port}", "--timeout", "2"]);
         var exit = await p.WaitForExitAsync(TimeSpan.FromSeconds(30));

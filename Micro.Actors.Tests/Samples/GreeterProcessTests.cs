@@ -36,7 +36,8 @@ public sealed class GreeterProcessTests
     [Fact]
     public async Task A_client_that_cannot_reach_its_seed_fails_with_a_message_and_a_non_zero_exit()
     {
-        var port = TestCluster.FreePort();
+        using var dead = new DeadPort();
+        var port = dead.Port;
         using var client = ProcessRunner.StartSample("greeter-client", "--count", "1", "--seed", $"127.0.0.1:{port}");
         var exit = await client.WaitForExitAsync(TimeSpan.FromSeconds(30));
 

@@ -167,7 +167,8 @@ public sealed class CallTests
     [Fact]
     public async Task A_client_whose_seed_is_down_fails_by_its_deadline_naming_the_seed()
     {
-        var port = TestCluster.FreePort();
+        using var dead = new DeadPort();
+        var port = dead.Port;
         await using var cluster = new TestCluster();
         var client = await cluster.StartClientAsync(o => { o.SeedNodes.Add($"127.0.0.1:{port}"); o.RequestTimeout = TimeSpan.FromSeconds(1); }, waitUntilUp: false);
 

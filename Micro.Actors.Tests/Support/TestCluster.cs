@@ -74,13 +74,29 @@ public sealed class TestCluster : IAsyncDisposable
         }));
     }
 
-    /// <summary>A port nobody listens on right now (for "seed is down" cases and for processes).</summary>
+    /// <summary>A port nobody listens on right now, for a process to take.</summary>
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+}
+
+/// <summary>
+/// A port where no node is, held for as long as a "seed is down" test needs it: bound but not
+/// listening, so a connection is refused, and no node of a test running alongside can be given it
+/// (as it could be given a free port that was only looked up).
+/// </summary>
+public sealed class DeadPort : IDisposable
+{
+    private readonly Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+
+    public DeadPort() => _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+
+    public int Port => ((IPEndPoint)_socket.LocalEndPoint!).Port;
+
+    public void Dispose() => _socket.Dispose();
 }
 
 /// <summary>Waiting on conditions with deadlines, never bare sleeps.</summary>
