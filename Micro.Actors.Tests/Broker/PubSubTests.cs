@@ -181,6 +181,36 @@ public sealed class PubSubTests
     }
 
     [Fact]
+    public async Task Unsubscribing_a_subscriber_stuck_in_its_handler_stops_it_after_the_drain_timeout()
+    {
+        await using var cluster = new TestCluster();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var never = new TaskCompletionSource();
+        var taken = 0;
+        var inbox = new Inbox();
+        var node = await cluster.StartServiceAsync("consumer", s => s
+                .Subscribe<Numbered>("jobs", async (_, _) =>
+                {
+                    Interlocked.Increment(ref taken);
+                    started.TrySetResult();
+                    await never.Task; // a handler that never finishes
+                })
+                .Subscribe<Numbered>("jobs", inbox.Handle),
+            o => o.Config = TestCluster.FastConfig + "\nmicro.server.drain-timeout = 1s");
+        await ProbeUntilAllSeeAsync(node, "jobs", inbox);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await node.Subscriptions[0].UnsubscribeAsync();
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(5));
+
+        // The other subscriber of the topic still gets events; the stopped one takes none.
+        await node.Broker.PublishAsync("jobs", new Numbered(7));
+        await Eventually.TrueAsync(() => inbox.Events.Any(e => e.N == 7), TimeSpan.FromSeconds(5), "the event at the other subscriber");
+        Assert.Equal(1, Volatile.Read(ref taken));
+    }
+
+    [Fact]
     public async Task A_publish_that_waits_for_subscribers_fails_with_404_when_none_appears_and_delivers_when_one_does()
     {
         await using var cluster = new TestCluster();

@@ -66,6 +66,9 @@ public interface ISubscription : IAsyncDisposable
     /// <summary>Events whose handler threw (logged with the event id; the subscription goes on).</summary>
     long Failed { get; }
 
-    /// <summary>Stops receiving; events published afterwards are not delivered here.</summary>
+    /// <summary>
+    /// Stops receiving; events published afterwards are not delivered here. The event being handled
+    /// may finish first, within <c>micro.server.drain-timeout</c>; after that the subscription stops anyway.
+    /// </summary>
     Task UnsubscribeAsync();
 }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
 using Micro.Actors.Codec;
 using Micro.Actors.Errors;
 using Micro.Actors.Service;
@@ -20,12 +21,16 @@ public sealed class PubSubBroker : IBroker
     private readonly Action<SubscriptionInfo, bool> _onChange;
     private readonly Codecs _codecs;
     private readonly int _maxPayload;
+    private readonly TimeSpan _drainTimeout;
     private readonly BurstQueue<PublisherActor.Outgoing> _outgoing = new(PublisherActor.Drain.Instance);
     private int _next;
 
     /// <param name="onChange">Told of every subscription added (true) or removed (false), for the node's descriptor.</param>
-    internal PubSubBroker(ActorSystem system, IActorRef mediator, IActorRef registry, Codecs codecs, int maxPayload, Action<SubscriptionInfo, bool> onChange)
+    /// <param name="drainTimeout">How long an unsubscribe waits for the event being handled (<c>micro.server.drain-timeout</c>).</param>
+    internal PubSubBroker(ActorSystem system, IActorRef mediator, IActorRef registry, Codecs codecs, int maxPayload, Action<SubscriptionInfo, bool> onChange,
+        TimeSpan drainTimeout)
     {
+        _drainTimeout = drainTimeout;
         _maxPayload = maxPayload;
         _codecs = codecs;
         _system = system;
@@ -91,7 +96,7 @@ public sealed class PubSubBroker : IBroker
             throw;
         }
         _onChange(spec.Info, true);
-        return new Subscription(spec, actor, counters, () => _onChange(spec.Info, false));
+        return new Subscription(spec, actor, counters, () => _onChange(spec.Info, false), _system, _drainTimeout);
     }
 
     public async Task WaitForSubscribersAsync(string topic, TimeSpan timeout, CancellationToken cancellationToken = default)
@@ -115,7 +120,8 @@ public sealed class PubSubBroker : IBroker
             throw MicroError.BadRequest("micro.broker", $"'{topic}' is not a topic name: use a word like \"orders\" (no '/')").ToException();
     }
 
-    private sealed class Subscription(SubscriberSpec spec, IActorRef actor, SubscriberCounters counters, Action removed) : ISubscription
+    private sealed class Subscription(SubscriberSpec spec, IActorRef actor, SubscriberCounters counters, Action removed,
+        ActorSystem system, TimeSpan drainTimeout) : ISubscription
     {
         private int _stopped;
         public string Topic => spec.Topic;
@@ -128,7 +134,17 @@ public sealed class PubSubBroker : IBroker
             if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             actor.Tell((SubscriberActor.Stop.Instance, done));
-            try { await done.Task.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); }
+            try
+            {
+                if (await Task.WhenAny(done.Task, Task.Delay(drainTimeout)).ConfigureAwait(false) == done.Task) return;
+                // Events are handled one at a time: a handler that never finishes holds the unsubscribe
+                // behind it. Past the drain timeout the subscriber stops anyway (the mediator drops it).
+                system.Log.Warning("The subscriber of topic {0} did not finish its event within {1:0.###} s (micro.server.drain-timeout); " +
+                    "it is stopped, its handler left running", spec.Topic, drainTimeout.TotalSeconds);
+                var stopped = actor.WatchAsync();
+                system.Stop(actor);
+                await stopped.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
             finally { removed(); }
         }
 

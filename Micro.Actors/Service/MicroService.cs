@@ -233,7 +233,7 @@ public sealed class MicroService : IAsyncDisposable
                     Streaming.StreamServerActor.Name);
                 _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
             }
-            _broker = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange);
+            _broker = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange, Settings.DrainTimeout);
 
             _client = new MicroClient(system, registry, new ClientDefaults(
                 Settings.RequestTimeout, Settings.Retries,
