@@ -310,17 +310,24 @@ public sealed class RouterActorTests : TestKit
     }
 
     [Fact]
-    public async Task Under_load_held_calls_leave_without_waiting_once_they_fill_a_message_of_half_the_calls()
+    public async Task Under_load_held_calls_leave_without_waiting_once_they_are_half_the_calls_on_their_node()
     {
         var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
         var (router, _) = StartRouter(queue, Defaults with { HeardWithin = TimeSpan.FromSeconds(10) });
-        var server = CreateTestProbe();
-        router.Tell(View(Node(1, server.Ref)));
+        var (server, other) = (CreateTestProbe(), CreateTestProbe());
+        router.Tell(View(Node(1, server.Ref), Node(2, other.Ref)));
         var timeouts = (int n) => Enumerable.Repeat(TimeSpan.FromSeconds(5), n).ToArray();
+        // Calls on another node of the service do not count: half is of the calls on the node itself.
+        queue.Actor = ActorRefs.Nobody;
+        foreach (var (call, _) in Enumerable.Range(0, 2 * RouterActor.FullMessage).Select(_ => NewCall(TimeSpan.FromSeconds(5))))
+            queue.Post(call with { Options = call.Options with { Selector = new ScriptedSelector(2) } });
+        queue.Actor = router;
+        router.Tell(RouterActor.Drain.Instance);
+        Assert.Equal(2 * RouterActor.FullMessage, other.ExpectMsg<RequestBatch>().Requests.Count);
 
         var (_, first) = Burst(queue, router, timeouts(RouterActor.FullMessage));
         var ahead = server.ExpectMsg<RequestBatch>().Requests;
-        // As many again: half of the calls in flight, a full message: it goes while the first is unheard from.
+        // As many again: half of the calls on this node, a full message: it goes while the first is unheard from.
         var (second, secondResults) = Burst(queue, router, timeouts(RouterActor.FullMessage));
         Assert.Equal(second.Select(c => c.Request.Id), server.ExpectMsg<RequestBatch>().Requests.Select(r => r.Id));
         // Two more are not enough for a message of their own: they wait for an answer.

@@ -230,7 +230,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     /// batching adds no latency. Beyond that, while a message to the node is unheard from (none of
     /// its answers back yet), the calls for that node wait and leave together the moment one is —
     /// so batches grow with the load instead of trickling out one call per message — or once they
-    /// are half the calls in flight (a second full message, so the server is never idle waiting).
+    /// are half the calls on that node (a second full message, so the server is never idle waiting).
     /// </summary>
     private void Send(IActorRef server, Request request, Pending p)
     {
@@ -243,11 +243,18 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     internal const int FewCalls = 4;
 
     /// <summary>
-    /// Calls held behind an unheard message still leave once they are this many: half the calls in flight, and at
-    /// least <see cref="FullMessage"/>. So a second full message travels while the server works on the first,
-    /// without the load splitting into small messages.
+    /// Whether the calls held for a node leave although a message to it is unheard from: they do once they are
+    /// half the calls on that node, and at least <see cref="FullMessage"/>. So a second full message travels while
+    /// the server works on the first, without the load splitting into small messages.
     /// </summary>
-    private int EnoughToLeave => Math.Max(FullMessage, _calls.Count / 2);
+    private bool EnoughToLeave(Lane lane)
+    {
+        if (lane.Waiting.Count < FullMessage) return false;
+        var onNode = 0;
+        foreach (var p in _calls.Values)
+            if (p.Node is { } node && node.Server.Equals(lane.Server)) onNode++;
+        return lane.Waiting.Count * 2 >= onNode;
+    }
 
     /// <summary>The fewest held calls that leave without waiting for the message ahead to be heard from.</summary>
     internal const int FullMessage = 8;
@@ -271,7 +278,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         // Beyond a few calls in flight, the calls made while a message to the node is on its way wait (Nagle's rule) and
         // leave together as soon as it is heard from, so batches grow with the load — or as soon as they are enough to
         // fill a message of their own.
-        if (lane.Unheard >= 1 && _calls.Count > FewCalls && lane.Waiting.Count < EnoughToLeave)
+        if (lane.Unheard >= 1 && _calls.Count > FewCalls && !EnoughToLeave(lane))
         {
             if (!Timers.IsTimerActive(PumpTimer)) Timers.StartSingleTimer(PumpTimer, PumpLanes.Instance, _defaults.HeardWithin);
             return;
