@@ -134,9 +134,9 @@ public sealed class PubSubBroker : IBroker
             if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             actor.Tell((SubscriberActor.Stop.Instance, done));
-            try
+            try { await done.Task.WaitAsync(drainTimeout).ConfigureAwait(false); }
+            catch (TimeoutException)
             {
-                if (await Task.WhenAny(done.Task, Task.Delay(drainTimeout)).ConfigureAwait(false) == done.Task) return;
                 // Events are handled one at a time: a handler that never finishes holds the unsubscribe
                 // behind it. Past the drain timeout the subscriber stops anyway (the mediator drops it).
                 system.Log.Warning("The subscriber of topic {0} did not finish its event within {1:0.###} s (micro.server.drain-timeout); " +

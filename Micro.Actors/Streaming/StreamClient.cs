@@ -106,8 +106,7 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
                     // threw): that, not the handler's view of it, is what the caller needs to hear. No wait
                     // is needed: the sending stream records its failure before it passes it on to the handler.
                     // Sending that failed because the handler's side ended (e.g. its idle timeout) is not the cause.
-                    failed = requests.Done.IsFaulted && requests.Done.Exception!.GetBaseException() is not RemoteStreamRefActorTerminatedException
-                        ? requests.Done.Exception!.GetBaseException() : e;
+                    failed = requests.Done.Exception?.GetBaseException() is { } cause and not RemoteStreamRefActorTerminatedException ? cause : e;
                     next = default;
                 }
                 if (failed is not null)
