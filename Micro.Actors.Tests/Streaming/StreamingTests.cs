@@ -259,6 +259,32 @@ public sealed class StreamingTests(ITestOutputHelper output)
         var still = 0;
         await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(3))) still++;
         Assert.Equal(3, still);
+
+        // Debug.Stats lists the streaming endpoints beside the others: streams that ended well and that
+        // failed (the refused opens above never reached a handler and are not counted).
+        var stats = await caller.Client.CallAsync<StatsReply>("counter", BuiltIn.Stats, new object());
+        Assert.Equal([new EndpointStats("Counter.Count", 1, 1), new EndpointStats("Counter.Refuse", 0, 1)], stats.Endpoints);
+    }
+
+    [Fact]
+    public async Task Opening_a_stream_when_this_nodes_registry_does_not_answer_ends_with_408_by_the_deadline()
+    {
+        var (cluster, _, caller) = await StartAsync(s => s.HandleServerStream<CountTo, Counted>("Counter.Count", (r, c) => Count(r.To, null, c)));
+        await using var _ = cluster;
+        // As on a node that is stopping: its registry actor is gone, so the lookup before the open is never answered.
+        var registry = await caller.System.ActorSelection("/user/" + Micro.Actors.Registry.RegistryActor.Name).ResolveOne(TimeSpan.FromSeconds(5));
+        var gone = registry.WatchAsync();
+        caller.System.Stop(registry);
+        await gone.WaitAsync(TimeSpan.FromSeconds(5));
+
+        var watch = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<MicroException>(async () =>
+        {
+            await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(1), new Micro.Actors.Client.CallOptions { Timeout = TimeSpan.FromSeconds(1) })) { }
+        });
+        Assert.Equal(408, e.Code);
+        Assert.Contains("registry did not answer", e.Error.Detail);
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(3));
     }
 
     [Fact]

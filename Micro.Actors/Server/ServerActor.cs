@@ -110,6 +110,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private static readonly TimeSpan StuckGrace = TimeSpan.FromSeconds(1);
 
     private readonly Dictionary<string, Route> _routes = new(StringComparer.Ordinal);
+    /// <summary>The counts of this node's streaming endpoints (kept by the stream server), for Debug.Stats.</summary>
+    private readonly IReadOnlyDictionary<string, EndpointCounters> _streams;
     private readonly Dictionary<IActorRef, Group> _handlers = new();
     private readonly Dictionary<IActorRef, Busy> _busy = new();
 
@@ -141,8 +143,9 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public ServerActor(NodeIdentity identity, IReadOnlyList<HandlerGroup> groups, int defaultPoolSize, int queueLimit,
-        ServerState state, Codecs codecs, int maxPayload, TimeSpan holdAnswers)
+        ServerState state, Codecs codecs, int maxPayload, TimeSpan holdAnswers, IReadOnlyDictionary<string, EndpointCounters> streams)
     {
+        _streams = streams;
         _holdFor = holdAnswers;
         _identity = identity;
         _service = identity.Service;
@@ -406,8 +409,9 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         using var process = Process.GetCurrentProcess();
         return new StatsReply(_service, _identity.Node, _identity.StartedUtc, DateTime.UtcNow - _identity.StartedUtc,
             process.WorkingSet64, process.Threads.Count, GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
-            _routes.OrderBy(r => r.Key, StringComparer.Ordinal)
-                .Select(r => new EndpointStats(r.Key, Interlocked.Read(ref r.Value.Counters.Served), Interlocked.Read(ref r.Value.Counters.Failed)))
+            _routes.Select(r => (Name: r.Key, r.Value.Counters)).Concat(_streams.Select(s => (Name: s.Key, Counters: s.Value)))
+                .OrderBy(e => e.Name, StringComparer.Ordinal)
+                .Select(e => new EndpointStats(e.Name, Interlocked.Read(ref e.Counters.Served), Interlocked.Read(ref e.Counters.Failed)))
                 .ToList());
     }
 

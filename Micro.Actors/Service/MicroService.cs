@@ -226,10 +226,12 @@ public sealed class MicroService : IAsyncDisposable
                 var groups = _groups.ToList();
                 var self = cluster.SelfAddress;
                 var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
-                var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs, Settings.MaxPayloadBytes, Settings.AnswerBatchWait)), ServerActor.Name);
+                var streamCounters = _streams.ToDictionary(s => s.Name, _ => new EndpointCounters(), StringComparer.Ordinal);
+                var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs,
+                    Settings.MaxPayloadBytes, Settings.AnswerBatchWait, streamCounters)), ServerActor.Name);
                 var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                     [.. groups.SelectMany(g => g.Endpoints).Select(Describe), .. _streams.Select(Describe)], server);
-                system.ActorOf(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout, Settings.MaxPayloadBytes)),
+                system.ActorOf(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout, Settings.MaxPayloadBytes, streamCounters)),
                     Streaming.StreamServerActor.Name);
                 _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
             }

@@ -145,7 +145,16 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
     {
         while (true)
         {
-            var view = await registry.Ask<RegistryView>(RegistryActor.GetView.Instance, TimeSpan.FromSeconds(5), cancellation).ConfigureAwait(false);
+            RegistryView view;
+            var left = deadline - DateTime.UtcNow;
+            // This node's own registry answers in microseconds; one that does not (the node is stopping)
+            // ends the open by its deadline with a typed error, not Akka's AskTimeoutException.
+            try { view = await registry.Ask<RegistryView>(RegistryActor.GetView.Instance, left > MinimumAsk ? left : MinimumAsk, cancellation).ConfigureAwait(false); }
+            catch (AskTimeoutException)
+            {
+                throw MicroError.Timeout(ErrorId, $"this node's registry did not answer within the deadline, so {service} could not be looked up; " +
+                    "is this node stopping? Open streams from a running node").ToException();
+            }
             if (view.IsSettled(service)) return view;
             if (DateTime.UtcNow >= deadline)
                 throw MicroError.ServiceUnavailable(ErrorId, view.MembershipKnown
@@ -154,6 +163,8 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
             await Task.Delay(50, cancellation).ConfigureAwait(false);
         }
     }
+
+    private static readonly TimeSpan MinimumAsk = TimeSpan.FromMilliseconds(100);
 
     private static string Describe(StreamKind kind) => kind switch
     {

@@ -30,11 +30,15 @@ internal sealed class StreamServerActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IMaterializer _materializer = Context.System.Materializer();
     private readonly StreamHost _host;
+    /// <summary>Streams served and failed per endpoint (Debug.Stats reads them).</summary>
+    private readonly IReadOnlyDictionary<string, EndpointCounters> _counters;
     /// <summary>The streams this node serves, by id, to cancel on the caller's word.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _open = new(StringComparer.Ordinal);
 
-    public StreamServerActor(IReadOnlyList<StreamEndpoint> endpoints, Codecs codecs, int buffer, TimeSpan idle, int maxPayload)
+    public StreamServerActor(IReadOnlyList<StreamEndpoint> endpoints, Codecs codecs, int buffer, TimeSpan idle, int maxPayload,
+        IReadOnlyDictionary<string, EndpointCounters> counters)
     {
+        _counters = counters;
         _endpoints = endpoints.ToDictionary(e => e.Name, StringComparer.Ordinal);
         _codecs = codecs;
         _buffer = buffer;
@@ -135,6 +139,7 @@ internal sealed class StreamServerActor : ReceiveActor
     private async Task PumpAsync(StreamEndpoint endpoint, ICodec codec, object? request, IAsyncEnumerable<object>? requests,
         RequestContext context, ChannelWriter<Response> replies, CancellationToken cancellation)
     {
+        var counters = _counters[endpoint.Name];
         try
         {
             await foreach (var item in endpoint.Run(request, requests, context, _host).WithCancellation(cancellation).ConfigureAwait(false))
@@ -147,14 +152,18 @@ internal sealed class StreamServerActor : ReceiveActor
                         $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or send smaller items)").ToException();
                 await replies.WriteAsync(new Response("", data, null), cancellation).ConfigureAwait(false);
             }
+            // Counted before the end reaches the caller, so a caller that reads Debug.Stats next sees it.
+            Interlocked.Increment(ref counters.Served);
             replies.TryComplete();
         }
         catch (Exception) when (cancellation.IsCancellationRequested)
         {
-            replies.TryComplete(); // the caller cancelled or went away: nobody to tell
+            Interlocked.Increment(ref counters.Served); // the caller cancelled or went away: served until then
+            replies.TryComplete(); // nobody to tell
         }
         catch (Exception e)
         {
+            Interlocked.Increment(ref counters.Failed);
             if (e is not MicroException) _log.Error(e, "{0} stream {1} failed: {2}", endpoint.Name, context.Id, e.Message);
             try { await replies.WriteAsync(new Response("", null, MicroException.ToError(e, ErrorId)), cancellation).ConfigureAwait(false); }
             catch (Exception) { } // the caller is gone: nobody to tell
