@@ -5,7 +5,7 @@ namespace Micro.Actors.Benchmarks;
 
 /// <summary>One measured point, as written to --json.</summary>
 public sealed record Point(string System, string Scenario, int Concurrency, double OpsPerSec, double P50Us, double P99Us, double MaxUs,
-    double AllocBytesPerOp, double? Value = null, string? Unit = null);
+    double AllocBytesPerOp, double? Value = null, string? Unit = null, int Round = 1);
 
 /// <summary>
 /// Closed-loop load: <c>concurrency</c> callers, each starting its next call when the last one

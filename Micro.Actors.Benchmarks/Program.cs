@@ -14,11 +14,12 @@ var chart = new Option<string?>("--chart") { Description = "Write a chart of RPC
 var scenarios = new Option<string[]>("--scenario") { Description = "rpc, pubsub, stream, join, memory, scale (repeatable; default all)", Arity = ArgumentArity.ZeroOrMore };
 var systems = new Option<string[]>("--system") { Description = "micro, akka, grpc, protoactor (repeatable; default all)", Arity = ArgumentArity.ZeroOrMore };
 var concurrency = new Option<int[]>("--concurrency") { Description = "Calls in flight (repeatable; default 1, 16, 128)", Arity = ArgumentArity.ZeroOrMore };
+var rounds = new Option<int>("--rounds") { Description = "RPC: measure every system at every concurrency this many times, interleaved", DefaultValueFactory = _ => 1 };
 var scale = new Option<int[]>("--nodes") { Description = "Cluster sizes of the scale scenario (repeatable; default 5, 10, 20)", Arity = ArgumentArity.ZeroOrMore };
 
 var root = new RootCommand("Micro.Actors benchmarks: every point runs the server side in its own process on 127.0.0.1")
 {
-    duration, quick, smoke, json, chart, scenarios, systems, concurrency, scale,
+    duration, quick, smoke, json, chart, scenarios, systems, concurrency, rounds, scale,
 };
 root.SetAction(async (r, _) =>
 {
@@ -30,7 +31,8 @@ root.SetAction(async (r, _) =>
         r.GetValue(concurrency) is { Length: > 0 } c ? c : isSmoke ? [16] : [1, 16, 128],
         r.GetValue(systems) is { Length: > 0 } s ? s : ["micro", "akka", "grpc", "protoactor"],
         r.GetValue(scale) is { Length: > 0 } n ? n : isSmoke ? [3] : [5, 10, 20],
-        JoinSamples: isSmoke ? 1 : 3);
+        JoinSamples: isSmoke ? 1 : 3,
+        Rounds: Math.Max(1, r.GetValue(rounds)));
     var chosen = r.GetValue(scenarios) is { Length: > 0 } sc ? sc : ["rpc", "pubsub", "stream", "join", "memory", "scale"];
     var unknown = chosen.Except(["rpc", "pubsub", "stream", "join", "memory", "scale"]).ToList();
     if (unknown.Count > 0)

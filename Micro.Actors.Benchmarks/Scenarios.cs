@@ -12,7 +12,7 @@ using Proto.Remote.GrpcNet;
 
 namespace Micro.Actors.Benchmarks;
 
-public sealed record RunOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string[] Systems, int[] ScaleSizes, int JoinSamples = 3);
+public sealed record RunOptions(TimeSpan Duration, TimeSpan Warmup, int[] Concurrency, string[] Systems, int[] ScaleSizes, int JoinSamples = 3, int Rounds = 1);
 
 /// <summary>Every scenario: a server process on 127.0.0.1, driven from this process.</summary>
 public static class Scenarios
@@ -46,26 +46,57 @@ public static class Scenarios
         }
     }
 
+    /// <summary>
+    /// Every system's server and client are started and warmed up first; then each concurrency
+    /// measures the systems back to back, in an order that rotates from one concurrency (and round)
+    /// to the next. A same-run ratio so compares points taken seconds apart, not minutes: this
+    /// machine's background load drifts, and whichever system went first used to get the quieter
+    /// minutes. <c>micro</c> and <c>akka</c> share one server process and one client node (the same
+    /// handler actor class, JIT state and heap on both sides), so only one idle Akka node waits
+    /// while another system is measured.
+    /// </summary>
     public static async Task<List<Point>> RpcAsync(RunOptions o, Action<string> progress)
     {
         var points = new List<Point>();
-        foreach (var system in o.Systems)
+        var servers = new Dictionary<string, (ChildProcess Process, int Port)>();
+        MicroService? akkaClient = null;
+        var drivers = new List<(string System, Func<Task> Call, Func<Task> Stop)>();
+        try
         {
-            var port = FreePort();
-            using var server = await ChildProcess.StartAsync(Startup, "serve", ServerKind(system), "--port", $"{port}");
-            var (call, stop) = await DriverAsync(system, port);
-            try
+            foreach (var system in o.Systems)
             {
+                progress($"rpc {system}: starting and warming up");
+                var kind = ServerKind(system);
+                if (!servers.TryGetValue(kind, out var server))
+                {
+                    var port = FreePort();
+                    servers[kind] = server = (await ChildProcess.StartAsync(Startup, "serve", kind, "--port", $"{port}"), port);
+                }
+                if (kind == "micro-akka") akkaClient ??= await ClientAsync(server.Port);
+                var (call, stop) = await DriverAsync(system, server.Port, akkaClient);
+                drivers.Add((system, call, stop));
                 await UntilAnswersAsync(call);
                 // Both processes start cold: JIT tiering settles under load before the first point.
                 await LoadRunner.RunAsync(system, "warm-up", 16, call, TimeSpan.Zero, o.Warmup * 2);
+            }
+            var turn = 0;
+            for (var round = 1; round <= o.Rounds; round++)
                 foreach (var c in o.Concurrency)
                 {
-                    progress($"rpc {system} c={c}");
-                    points.Add(await LoadRunner.RunAsync(system, "rpc", c, call, o.Warmup, o.Duration));
+                    for (var i = 0; i < drivers.Count; i++)
+                    {
+                        var (system, call, _) = drivers[(i + turn) % drivers.Count];
+                        progress($"rpc {system} c={c}" + (o.Rounds > 1 ? $" (round {round} of {o.Rounds})" : ""));
+                        points.Add(await LoadRunner.RunAsync(system, "rpc", c, call, o.Warmup, o.Duration) with { Round = round });
+                    }
+                    turn++;
                 }
-            }
-            finally { await stop(); }
+        }
+        finally
+        {
+            foreach (var (_, _, stop) in drivers) await stop();
+            if (akkaClient is not null) await akkaClient.StopAsync();
+            foreach (var (process, _) in servers.Values) process.Dispose();
         }
         return points;
     }
@@ -78,24 +109,24 @@ public static class Scenarios
         _ => throw new ArgumentException($"no system '{system}': use micro, akka, grpc or protoactor"),
     };
 
-    /// <summary>One round trip of <paramref name="system"/> against its server, and how to let go of the client.</summary>
-    private static async Task<(Func<Task> Call, Func<Task> Stop)> DriverAsync(string system, int port)
+    /// <summary>One round trip of <paramref name="system"/> against its server, and how to let go of what it made.</summary>
+    /// <param name="akkaClient">The client node micro and akka call from (the caller stops it).</param>
+    private static async Task<(Func<Task> Call, Func<Task> Stop)> DriverAsync(string system, int port, MicroService? akkaClient)
     {
         switch (system)
         {
             case "micro":
             {
-                var client = await ClientAsync(port);
+                var client = akkaClient!;
                 var request = new BenchRequest(Payload.Text);
-                return (() => client.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, request), () => client.StopAsync());
+                return (() => client.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, request), () => Task.CompletedTask);
             }
             case "akka":
             {
-                var client = await ClientAsync(port);
-                var echo = await client.System.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/echo").ResolveOne(Startup);
+                var echo = await akkaClient!.System.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/echo").ResolveOne(Startup);
                 var request = new BenchRequest(Payload.Text);
                 var timeout = TimeSpan.FromSeconds(5);
-                return (() => echo.Ask<BenchReply>(request, timeout), () => client.StopAsync());
+                return (() => echo.Ask<BenchReply>(request, timeout), () => Task.CompletedTask);
             }
             case "grpc":
             {
