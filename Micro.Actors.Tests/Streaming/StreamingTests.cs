@@ -45,11 +45,14 @@ public sealed class StreamingTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The items, with <paramref name="gap"/> between one and the next (the first goes at once).</summary>
     private static async IAsyncEnumerable<T> Items<T>(IEnumerable<T> items, TimeSpan? gap = null, [EnumeratorCancellation] CancellationToken cancellation = default)
     {
+        var first = true;
         foreach (var item in items)
         {
-            if (gap is { } g) await Task.Delay(g, cancellation);
+            if (gap is { } g && !first) await Task.Delay(g, cancellation);
+            first = false;
             yield return item;
         }
     }
@@ -317,14 +320,17 @@ public sealed class StreamingTests(ITestOutputHelper output)
         await probe.Cancelled.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
         // An upload longer than the idle timeout, with requests flowing, is not idle: its one reply comes at the end.
-        // (Gaps well under the timeout: on a busy machine a request can arrive ~0.5 s late.)
+        // (Gaps well under the timeout, and the first request at once: on a busy machine the open's
+        // handshake and a request can each arrive ~0.5 s late.)
+        var upload = Stopwatch.StartNew();
         var sum = await caller.Client.ClientStreamAsync<Counted, Counted>("counter", "Counter.Sum",
-            Items(Enumerable.Range(1, 6).Select(n => new Counted(n)), gap: TimeSpan.FromMilliseconds(300)));
-        Assert.Equal(21, sum.N);
+            Items(Enumerable.Range(1, 8).Select(n => new Counted(n)), gap: TimeSpan.FromMilliseconds(250)));
+        Assert.Equal(36, sum.N);
+        Assert.True(upload.Elapsed > TimeSpan.FromSeconds(1.5), $"the upload took {upload.ElapsedMilliseconds} ms, not longer than the idle timeout");
 
         // Requests that stop coming end an upload with the same 408, not as a failure of the caller's sending.
         var silent = await Assert.ThrowsAsync<MicroException>(() => caller.Client.ClientStreamAsync<Counted, Counted>("counter", "Counter.Sum",
-            Items(new[] { new Counted(1) }, gap: TimeSpan.FromSeconds(5))));
+            Items(new[] { new Counted(1), new Counted(2) }, gap: TimeSpan.FromSeconds(5))));
         Assert.Equal(408, silent.Code);
         Assert.Contains("micro.streaming.idle-timeout", silent.Error.Detail);
 
