@@ -52,8 +52,8 @@ public static class Scenarios
     /// to the next. A same-run ratio so compares points taken seconds apart, not minutes: this
     /// machine's background load drifts, and whichever system went first used to get the quieter
     /// minutes. <c>micro</c> and <c>akka</c> share one server process and one client node (the same
-    /// handler actor class, JIT state and heap on both sides), so only one idle Akka node waits
-    /// while another system is measured.
+    /// handler actor class, JIT state and heap on both sides), so while another system is measured
+    /// one Akka server and one Akka client node idle.
     /// </summary>
     public static async Task<List<Point>> RpcAsync(RunOptions o, Action<string> progress)
     {
@@ -63,7 +63,7 @@ public static class Scenarios
         var drivers = new List<(string System, Func<Task> Call, Func<Task> Stop)>();
         try
         {
-            foreach (var system in o.Systems)
+            foreach (var system in o.Systems.Distinct())
             {
                 progress($"rpc {system}: starting and warming up");
                 var kind = ServerKind(system);
@@ -94,9 +94,18 @@ public static class Scenarios
         }
         finally
         {
-            foreach (var (_, _, stop) in drivers) await stop();
-            if (akkaClient is not null) await akkaClient.StopAsync();
-            foreach (var (process, _) in servers.Values) process.Dispose();
+            // Every server process goes, whatever a client's stop throws (the first failure is reported).
+            try
+            {
+                foreach (var (system, _, stop) in drivers)
+                    try { await stop(); }
+                    catch (Exception e) { progress($"rpc {system}: its client did not stop cleanly: {e.Message}"); }
+                if (akkaClient is not null) await akkaClient.StopAsync();
+            }
+            finally
+            {
+                foreach (var (process, _) in servers.Values) process.Dispose();
+            }
         }
         return points;
     }

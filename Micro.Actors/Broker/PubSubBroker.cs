@@ -143,8 +143,9 @@ public sealed class PubSubBroker : IBroker
                     "it is stopped, its handler left running", spec.Topic, drainTimeout.TotalSeconds);
                 var stopped = actor.WatchAsync();
                 system.Stop(actor);
-                // A stop is a system message, taken even while the handler runs. Should it still not end, the
-                // unsubscribe (often a DisposeAsync) says so in the log rather than throw.
+                // A stop is a system message: taken at once while an async handler awaits, but a handler that
+                // blocks its thread holds it. Should it not end, the unsubscribe (often a DisposeAsync) says so
+                // in the log rather than throw.
                 try { await stopped.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); }
                 catch (TimeoutException) { system.Log.Error("The subscriber of topic {0} did not stop within 10 s of being told to", spec.Topic); }
             }
