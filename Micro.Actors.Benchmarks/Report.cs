@@ -29,7 +29,7 @@ public static class Report
     /// <summary>The targets, as same-run ratios (one set per round of RPC points).</summary>
     public static void Ratios(IReadOnlyList<Point> points, TextWriter output)
     {
-        double? Ops(string system, string scenario, int c, int round = 1) => Find(system, scenario, c, round)?.OpsPerSec;
+        double? Ops(string system, string scenario, int c) => Find(system, scenario, c)?.OpsPerSec;
         Point? Find(string system, string scenario, int c, int round = 1) =>
             points.FirstOrDefault(p => p.System == system && p.Scenario == scenario && p.Concurrency == c && p.Round == round);
         output.WriteLine();
