@@ -59,6 +59,7 @@ public sealed class SettingsTests
     [Theory]
     [InlineData("micro.client.retries = -1", "micro.client.retries")]
     [InlineData("micro.client.strategy = fastest", "micro.client.strategy")]
+    [InlineData("micro.transport = udp", "micro.transport")]
     [InlineData("micro.client.request-timeout = 0s", "micro.client.request-timeout")]
     [InlineData("micro.server.pool-size = 0", "micro.server.pool-size")]
     [InlineData("micro.client.batch-wait = -1ms", "micro.client.batch-wait")]

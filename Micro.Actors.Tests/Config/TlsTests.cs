@@ -49,6 +49,8 @@ public sealed class TlsTests : IDisposable
         var b = await cluster.StartServiceAsync("echo-b", s => EchoHandler.Register(s),
             o => o.Tls = new TlsOptions { Certificate = certificate, Trusted = [X509CertificateLoader.LoadCertificateFromFile(pem)] });
         Assert.NotNull(a.Settings.Tls);
+        // The socket transport has no TLS: a TLS node keeps DotNetty's whatever micro.transport says.
+        Assert.Equal(new[] { "akka.remote.dot-netty.tcp" }, a.System.Settings.Config.GetStringList("akka.remote.enabled-transports"));
 
         await TestCluster.WaitForNodesAsync(a, "echo-b", 1);
         await TestCluster.WaitForNodesAsync(b, "echo-a", 1);

@@ -14,7 +14,7 @@ namespace Micro.Actors.Tests.Service;
 /// </summary>
 public sealed class PartitionTests(ITestOutputHelper output)
 {
-    private const string Throttled = TestCluster.FastConfig + "\nakka.remote.dot-netty.tcp.applied-adapters = [trttl]";
+    private const string Throttled = TestCluster.FastConfig + "\nakka.remote.micro-tcp.applied-adapters = [trttl]";
 
     private static Task Blackhole(MicroService from, MicroService to)
     {

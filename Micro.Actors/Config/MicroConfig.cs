@@ -26,9 +26,17 @@ public static class MicroConfig
     public static Akka.Configuration.Config ForNode(Akka.Configuration.Config loaded, MicroSettings settings, string? role)
     {
         var roles = role is null ? "[]" : $"[{Quote(role)}]";
+        // The socket transport has no TLS: a node with TLS keeps DotNetty's.
+        var transport = settings.Transport == MicroSettings.SocketTransport && settings.Tls is null
+            ? Transport.SocketTransport.ConfigPath : "akka.remote.dot-netty.tcp";
+        var frame = loaded.GetByteSize(MicroSettings.FrameSizeSetting) ?? 128000;
         var overrides = $$"""
+            akka.remote.enabled-transports = [{{Quote(transport)}}]
             akka.remote.dot-netty.tcp.hostname = {{Quote(settings.Host)}}
             akka.remote.dot-netty.tcp.port = {{settings.Port}}
+            {{Transport.SocketTransport.ConfigPath}}.hostname = {{Quote(settings.Host)}}
+            {{Transport.SocketTransport.ConfigPath}}.port = {{settings.Port}}
+            {{Transport.SocketTransport.ConfigPath}}.maximum-frame-size = {{frame}}b
             akka.cluster.roles = {{roles}}
             akka.cluster.app-version = {{Quote(settings.Version)}}
             akka.remote.dot-netty.tcp.enable-ssl = {{(settings.Tls is null ? "false" : "true")}}

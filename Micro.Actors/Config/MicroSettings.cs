@@ -41,11 +41,15 @@ public sealed record MicroSettings
     public required int MaxPayloadBytes { get; init; }
     /// <summary>Assemblies, namespaces or types this node builds from bytes, beside the ones it allows by itself.</summary>
     public required IReadOnlyList<string> AllowedTypes { get; init; }
+    /// <summary>How nodes talk (micro.transport): <see cref="SocketTransport"/> or <see cref="DotNettyTransport"/>.</summary>
+    public required string Transport { get; init; }
     /// <summary>TLS between nodes; null when off.</summary>
     public TlsOptions? Tls { get; init; }
 
     public const string FrameSizeSetting = "akka.remote.dot-netty.tcp.maximum-frame-size";
     private const int EnvelopeAllowance = 4096;
+    public const string SocketTransport = "socket";
+    public const string DotNettyTransport = "dot-netty";
 
     /// <summary>Reads and checks the settings. <paramref name="environment"/> defaults to the process's.</summary>
     public static MicroSettings Resolve(Akka.Configuration.Config config, Service.MicroServiceOptions options,
@@ -100,6 +104,7 @@ public sealed record MicroSettings
             DescriptorTimeout = Positive(null, config, "micro.registry.descriptor-timeout", ""),
             StreamBuffer = Read(config, "micro.streaming.buffer", c => c.GetInt("micro.streaming.buffer")),
             StreamIdleTimeout = Positive(null, config, "micro.streaming.idle-timeout", ""),
+            Transport = Read(config, "micro.transport", c => c.GetString("micro.transport")),
             Tls = Config.Tls.Resolve(config, options.Tls, Env),
             AllowedTypes = [.. Read(config, Codec.SafeHyperionSerializer.AllowedTypesSetting, c => c.GetStringList(Codec.SafeHyperionSerializer.AllowedTypesSetting)), .. options.AllowedTypes],
             MaxPayloadBytes = (int)Math.Max(1024, Read(config, FrameSizeSetting, c => c.GetByteSize(FrameSizeSetting) ?? 128000) - EnvelopeAllowance),
@@ -115,6 +120,8 @@ public sealed record MicroSettings
             throw new MicroConfigException(options.PoolSize is null ? "micro.server.pool-size" : "option PoolSize", $"pool size {settings.PoolSize}: use 1 or more");
         if (settings.QueueSize < 0)
             throw new MicroConfigException("micro.server.queue-size", $"queue size {settings.QueueSize}: use 0 or more");
+        if (settings.Transport is not (SocketTransport or DotNettyTransport))
+            throw new MicroConfigException("micro.transport", $"'{settings.Transport}' is not a transport: use {SocketTransport} or {DotNettyTransport}");
         if (settings.Strategy is not ("random" or "round-robin"))
             throw new MicroConfigException("micro.client.strategy", $"'{settings.Strategy}' is not a strategy: use random or round-robin");
         if (string.IsNullOrWhiteSpace(settings.Version))

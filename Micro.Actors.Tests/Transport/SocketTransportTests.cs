@@ -1,0 +1,237 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Remote.Transport;
+using Google.Protobuf;
+using Micro.Actors.Service;
+using Micro.Actors.Tests.Support;
+using Micro.Actors.Transport;
+
+namespace Micro.Actors.Tests.Transport;
+
+/// <summary>
+/// The socket transport: across real clusters (with a DotNetty node among them), against a hostile
+/// peer, and one connection at a time (frames cut anywhere, a peer that stops reading, a close with
+/// frames still queued).
+/// </summary>
+public sealed class SocketTransportTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Nodes_on_the_socket_transport_and_on_DotNetty_form_one_cluster_and_call_each_other()
+    {
+        await using var cluster = new TestCluster();
+        var onSockets = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s));
+        var onDotNetty = await cluster.StartServiceAsync("echo2", s => EchoHandler.Register(s),
+            o => o.Config = TestCluster.FastConfig + "\nmicro.transport = dot-netty");
+
+        Assert.Equal(new[] { SocketTransport.ConfigPath }, onSockets.System.Settings.Config.GetStringList("akka.remote.enabled-transports"));
+        Assert.Equal(new[] { "akka.remote.dot-netty.tcp" }, onDotNetty.System.Settings.Config.GetStringList("akka.remote.enabled-transports"));
+        await TestCluster.WaitForNodesAsync(onSockets, "echo2", 1);
+        await TestCluster.WaitForNodesAsync(onDotNetty, "echo", 1);
+
+        var fromSockets = await onSockets.Client.CallAsync<Pong>("echo2", "Echo.Ping", new Ping("to DotNetty"));
+        var fromDotNetty = await onDotNetty.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("to sockets"));
+        Assert.Equal(("to DotNetty", onDotNetty.Address), (fromSockets.Text, fromSockets.Node));
+        Assert.Equal(("to sockets", onSockets.Address), (fromDotNetty.Text, fromDotNetty.Node));
+    }
+
+    [Fact]
+    public async Task A_peer_that_announces_a_frame_over_the_maximum_is_cut_off_and_the_node_keeps_serving()
+    {
+        await using var cluster = new TestCluster();
+        var server = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s));
+        var client = await cluster.StartClientAsync();
+        await TestCluster.WaitForNodesAsync(client, "echo", 1);
+
+        var port = Akka.Cluster.Cluster.Get(server.System).SelfAddress.Port!.Value;
+        using var hostile = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await hostile.ConnectAsync(IPAddress.Loopback, port);
+        var header = new byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(header, 64 * 1024 * 1024); // 64 MiB against the 128000 b default
+        await hostile.SendAsync(header, SocketFlags.None);
+
+        // The node closes the connection: the read ends (0 bytes, or a reset) well before the deadline.
+        using var timeout = new CancellationTokenSource(Deadline);
+        var read = await ReadUntilClosedAsync(hostile, timeout.Token);
+        Assert.Equal(0, read);
+
+        var pong = await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("still here"));
+        Assert.Equal("still here", pong.Text);
+    }
+
+    [Fact]
+    public async Task Frames_cut_anywhere_by_the_network_arrive_whole_and_in_order_and_a_close_is_reported()
+    {
+        using var pair = await SocketPair.OpenAsync();
+        var events = new Events();
+        var association = pair.Associate(pair.Server, maxFrame: 128_000);
+        association.ReadHandlerSource.SetResult(events);
+
+        // One frame bigger than the read buffer (64 KiB), many small ones, sent in 7-byte pieces.
+        var payloads = new List<byte[]> { Bytes(100_000, 1) };
+        payloads.AddRange(Enumerable.Range(0, 50).Select(i => Bytes(i, (byte)i)));
+        var wire = payloads.SelectMany(Frame).ToArray();
+        for (var at = 0; at < wire.Length; at += 7)
+            await pair.Client.SendAsync(wire.AsMemory(at, Math.Min(7, wire.Length - at)), SocketFlags.None);
+        pair.Client.Shutdown(SocketShutdown.Send);
+
+        await Eventually.TrueAsync(() => events.Closed, Deadline, "the disassociation");
+        Assert.Equal(payloads.Count, events.Payloads.Count);
+        Assert.All(payloads.Zip(events.Payloads), p => Assert.Equal(p.First, p.Second));
+    }
+
+    [Fact]
+    public async Task Writes_to_a_peer_that_stops_reading_never_block_and_what_was_accepted_arrives_in_order()
+    {
+        using var pair = await SocketPair.OpenAsync();
+        var association = pair.Associate(pair.Client, maxFrame: 128_000);
+
+        // The peer reads nothing: the kernel's buffers fill, then the queue, then Write says "not now".
+        var accepted = new List<byte[]>();
+        var slowest = TimeSpan.Zero;
+        for (var i = 0; i < 1_000; i++)
+        {
+            var payload = Bytes(64 * 1024, (byte)i);
+            var started = Stopwatch.GetTimestamp();
+            var ok = association.Write(ByteString.CopyFrom(payload));
+            slowest = TimeSpan.FromTicks(Math.Max(slowest.Ticks, Stopwatch.GetElapsedTime(started).Ticks));
+            if (!ok) break;
+            accepted.Add(payload);
+        }
+        Assert.InRange(accepted.Count, 2, 999); // some got through, and the queue has a bound
+        Assert.True(slowest < TimeSpan.FromSeconds(1), $"a write took {slowest.TotalMilliseconds:0} ms");
+
+        // Once the peer reads, everything accepted arrives, whole and in order.
+        var received = await ReadFramesAsync(pair.Server, accepted.Count);
+        Assert.All(accepted.Zip(received), p => Assert.Equal(p.First, p.Second));
+        Assert.True(association.Write(ByteString.CopyFrom(Bytes(10, 7))), "the connection takes writes again once drained");
+    }
+
+    [Fact]
+    public async Task A_close_with_frames_still_queued_sends_them_first()
+    {
+        using var pair = await SocketPair.OpenAsync();
+        var association = pair.Associate(pair.Client, maxFrame: 128_000);
+        var accepted = new List<byte[]>();
+        for (var i = 0; i < 200; i++) // more than the kernel buffers: the tail stays queued
+        {
+            var payload = Bytes(32 * 1024, (byte)i);
+            if (!association.Write(ByteString.CopyFrom(payload))) break;
+            accepted.Add(payload);
+        }
+        association.Disassociate("test", NoLogger.Instance);
+        Assert.False(association.Write(ByteString.CopyFrom(Bytes(10, 1))), "a closing connection takes no new writes");
+
+        var received = await ReadFramesAsync(pair.Server, accepted.Count);
+        Assert.All(accepted.Zip(received), p => Assert.Equal(p.First, p.Second));
+        using var timeout = new CancellationTokenSource(Deadline);
+        Assert.Equal(0, await ReadUntilClosedAsync(pair.Server, timeout.Token));
+    }
+
+    private static byte[] Bytes(int length, byte seed) => Enumerable.Range(0, length).Select(i => (byte)(seed + i)).ToArray();
+
+    private static byte[] Frame(byte[] payload)
+    {
+        var frame = new byte[4 + payload.Length];
+        BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length);
+        payload.CopyTo(frame, 4);
+        return frame;
+    }
+
+    /// <summary>Reads until the other side closes; 0 when it did (a reset counts as closed too).</summary>
+    private static async Task<int> ReadUntilClosedAsync(Socket socket, CancellationToken cancel)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None, cancel) is var n && n > 0) { }
+            return 0;
+        }
+        catch (SocketException) { return 0; }
+    }
+
+    private static async Task<List<byte[]>> ReadFramesAsync(Socket socket, int count)
+    {
+        using var timeout = new CancellationTokenSource(Deadline);
+        var frames = new List<byte[]>();
+        var header = new byte[4];
+        while (frames.Count < count)
+        {
+            await ReadExactlyAsync(socket, header, timeout.Token);
+            var payload = new byte[BinaryPrimitives.ReadInt32LittleEndian(header)];
+            await ReadExactlyAsync(socket, payload, timeout.Token);
+            frames.Add(payload);
+        }
+        return frames;
+    }
+
+    private static async Task ReadExactlyAsync(Socket socket, byte[] into, CancellationToken cancel)
+    {
+        for (var at = 0; at < into.Length;)
+        {
+            var n = await socket.ReceiveAsync(into.AsMemory(at), SocketFlags.None, cancel);
+            if (n == 0) throw new EndOfStreamException($"closed after {at} of {into.Length} bytes");
+            at += n;
+        }
+    }
+
+    /// <summary>What a connection reported to Akka's protocol layer.</summary>
+    private sealed class Events : IHandleEventListener
+    {
+        public ConcurrentQueue<byte[]> Queue { get; } = new();
+        public List<byte[]> Payloads => [.. Queue];
+        public bool Closed { get; private set; }
+
+        public void Notify(IHandleEvent ev)
+        {
+            if (ev is InboundPayload p) Queue.Enqueue(p.Payload.ToByteArray());
+            else if (ev is Disassociated) Closed = true;
+        }
+    }
+
+    /// <summary>Two connected sockets on loopback with small kernel buffers, so a few writes fill them.</summary>
+    private sealed class SocketPair : IDisposable
+    {
+        public required Socket Client { get; init; }
+        public required Socket Server { get; init; }
+        private readonly List<SocketAssociation> _associations = [];
+
+        public static async Task<SocketPair> OpenAsync()
+        {
+            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(1);
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 16 * 1024, SendBufferSize = 16 * 1024 };
+            var accept = listener.AcceptAsync();
+            await client.ConnectAsync(listener.LocalEndPoint!);
+            var server = await accept;
+            server.ReceiveBufferSize = 16 * 1024;
+            server.SendBufferSize = 16 * 1024;
+            return new SocketPair { Client = client, Server = server };
+        }
+
+        public SocketAssociation Associate(Socket socket, int maxFrame)
+        {
+            var local = (IPEndPoint)socket.LocalEndPoint!;
+            var remote = (IPEndPoint)socket.RemoteEndPoint!;
+            var association = new SocketAssociation(new Address("tcp", "t", "127.0.0.1", local.Port), new Address("tcp", "t", "127.0.0.1", remote.Port),
+                socket, maxFrame, NoLogger.Instance, _ => { });
+            association.Start();
+            _associations.Add(association);
+            return association;
+        }
+
+        public void Dispose()
+        {
+            foreach (var a in _associations) a.Close();
+            Client.Dispose();
+            Server.Dispose();
+        }
+    }
+}
