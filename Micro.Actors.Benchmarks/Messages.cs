@@ -35,8 +35,8 @@ public sealed record CountRequest;
 public sealed record CountReply(long Received);
 
 /// <summary>
-/// The handler both RPC points call: a Micro.Actors endpoint (in its handler pool) and, on the same
-/// node, a plain actor at /user/echo that raw Akka asks.
+/// The handler both RPC points call: a Micro.Actors endpoint (in its handler pool) and, on a plain
+/// Akka node, an actor at /user/echo that raw Akka asks.
 /// </summary>
 public sealed class EchoActor : MicroHandler
 {

@@ -62,7 +62,7 @@ root.SetAction(async (r, _) =>
     return 0;
 });
 
-var kind = new Argument<string>("kind") { Description = "micro-akka, micro-stream, micro-sub, akka-sub, micro-idle, akka-idle, grpc, proto" };
+var kind = new Argument<string>("kind") { Description = "micro, akka, micro-stream, akka-stream, micro-sub, akka-sub, micro-idle, akka-idle, grpc, proto" };
 var port = new Option<int>("--port") { Required = true };
 var seed = new Option<string?>("--seed");
 var serve = new Command("serve", "Run one server side (used by the runner)") { kind, port, seed };

@@ -35,6 +35,15 @@ public static class Scenarios
         return client;
     }
 
+    /// <summary>A plain Akka cluster node (Akka's own transport), joined through <paramref name="port"/>.</summary>
+    private static async Task<ActorSystem> RawClientAsync(int port, bool streams)
+    {
+        var config = Servers.RawAkka(0, joinSelf: false);
+        var raw = ActorSystem.Create("bench", streams ? config.WithFallback(Akka.Streams.ActorMaterializer.DefaultConfig()) : config);
+        await Akka.Cluster.Cluster.Get(raw).JoinAsync(new Address("akka.tcp", "bench", "127.0.0.1", port)).WaitAsync(Startup);
+        return raw;
+    }
+
     /// <summary>Calls until one succeeds (the registry may not list the service yet).</summary>
     private static async Task UntilAnswersAsync(Func<Task> call)
     {
@@ -51,29 +60,22 @@ public static class Scenarios
     /// measures the systems back to back, in an order that rotates from one concurrency (and round)
     /// to the next. A same-run ratio so compares points taken seconds apart, not minutes: this
     /// machine's background load drifts, and whichever system went first used to get the quieter
-    /// minutes. <c>micro</c> and <c>akka</c> share one server process and one client node (the same
-    /// handler actor class, JIT state and heap on both sides), so while another system is measured
-    /// one Akka server and one Akka client node idle.
+    /// minutes. Every system has a server process and a client of its own: raw Akka runs on plain
+    /// Akka nodes with Akka's own transport, as its users run it.
     /// </summary>
     public static async Task<List<Point>> RpcAsync(RunOptions o, Action<string> progress)
     {
         var points = new List<Point>();
-        var servers = new Dictionary<string, (ChildProcess Process, int Port)>();
-        MicroService? akkaClient = null;
+        var servers = new List<ChildProcess>();
         var drivers = new List<(string System, Func<Task> Call, Func<Task> Stop)>();
         try
         {
             foreach (var system in o.Systems.Distinct())
             {
                 progress($"rpc {system}: starting and warming up");
-                var kind = ServerKind(system);
-                if (!servers.TryGetValue(kind, out var server))
-                {
-                    var port = FreePort();
-                    servers[kind] = server = (await ChildProcess.StartAsync(Startup, "serve", kind, "--port", $"{port}"), port);
-                }
-                if (kind == "micro-akka") akkaClient ??= await ClientAsync(server.Port);
-                var (call, stop) = await DriverAsync(system, server.Port, akkaClient);
+                var port = FreePort();
+                servers.Add(await ChildProcess.StartAsync(Startup, "serve", ServerKind(system), "--port", $"{port}"));
+                var (call, stop) = await DriverAsync(system, port);
                 drivers.Add((system, call, stop));
                 await UntilAnswersAsync(call);
                 // Both processes start cold: JIT tiering settles under load before the first point.
@@ -100,11 +102,10 @@ public static class Scenarios
                 foreach (var (system, _, stop) in drivers)
                     try { await stop(); }
                     catch (Exception e) { progress($"rpc {system}: its client did not stop cleanly: {e.Message}"); }
-                if (akkaClient is not null) await akkaClient.StopAsync();
             }
             finally
             {
-                foreach (var (process, _) in servers.Values) process.Dispose();
+                foreach (var process in servers) process.Dispose();
             }
         }
         return points;
@@ -112,30 +113,31 @@ public static class Scenarios
 
     private static string ServerKind(string system) => system switch
     {
-        "micro" or "akka" => "micro-akka",
+        "micro" => "micro",
+        "akka" => "akka",
         "grpc" => "grpc",
         "protoactor" => "proto",
         _ => throw new ArgumentException($"no system '{system}': use micro, akka, grpc or protoactor"),
     };
 
     /// <summary>One round trip of <paramref name="system"/> against its server, and how to let go of what it made.</summary>
-    /// <param name="akkaClient">The client node micro and akka call from (the caller stops it).</param>
-    private static async Task<(Func<Task> Call, Func<Task> Stop)> DriverAsync(string system, int port, MicroService? akkaClient)
+    private static async Task<(Func<Task> Call, Func<Task> Stop)> DriverAsync(string system, int port)
     {
         switch (system)
         {
             case "micro":
             {
-                var client = akkaClient!;
+                var client = await ClientAsync(port);
                 var request = new BenchRequest(Payload.Text);
-                return (() => client.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, request), () => Task.CompletedTask);
+                return (() => client.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, request), () => client.StopAsync());
             }
             case "akka":
             {
-                var echo = await akkaClient!.System.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/echo").ResolveOne(Startup);
+                var raw = await RawClientAsync(port, streams: false);
+                var echo = await raw.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/echo").ResolveOne(Startup);
                 var request = new BenchRequest(Payload.Text);
                 var timeout = TimeSpan.FromSeconds(5);
-                return (() => echo.Ask<BenchReply>(request, timeout), () => Task.CompletedTask);
+                return (() => echo.Ask<BenchReply>(request, timeout), () => raw.Terminate());
             }
             case "grpc":
             {
@@ -185,8 +187,7 @@ public static class Scenarios
             }
             else
             {
-                var raw = ActorSystem.Create("bench", Servers.RawAkka(0, joinSelf: false));
-                await Akka.Cluster.Cluster.Get(raw).JoinAsync(new Address("akka.tcp", "bench", "127.0.0.1", port));
+                var raw = await RawClientAsync(port, streams: false);
                 var mediator = DistributedPubSub.Get(raw).Mediator;
                 var counter = await raw.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/counter").ResolveOne(Startup);
                 publish = e => { mediator.Tell(new Publish(Servers.Topic, e)); return Task.CompletedTask; };
@@ -260,38 +261,47 @@ public static class Scenarios
     private static bool IsCancelled(this CancellationTokenSource cts) => cts.IsCancellationRequested;
 
     /// <summary>
-    /// Items per second through one server stream from the server process to this one: a Micro.Actors
-    /// server stream against a raw Akka.Streams stream ref of the same replies, from the same node.
+    /// Items per second through one server stream from a server process to this one: a Micro.Actors
+    /// server stream against a raw Akka.Streams stream ref of the same replies between plain Akka nodes.
     /// </summary>
     public static async Task<List<Point>> StreamAsync(RunOptions o, Action<string> progress)
     {
-        var port = FreePort();
-        using var server = await ChildProcess.StartAsync(Startup, "serve", "micro-stream", "--port", $"{port}");
-        var client = await ClientAsync(port);
         var points = new List<Point>();
-        try
+        foreach (var system in new[] { "micro", "akka" })
         {
-            var materializer = client.System.Materializer();
-            var streamer = await client.System.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/streamer").ResolveOne(Startup);
-            await UntilAnswersAsync(async () => { await foreach (var _ in client.Client.StreamAsync<BenchReply>(Servers.Service, "Bench.Stream", new StreamRequest(1))) { } });
-            foreach (var system in new[] { "micro", "akka" })
+            progress($"stream {system}");
+            var port = FreePort();
+            using var server = await ChildProcess.StartAsync(Startup, "serve", system == "micro" ? "micro-stream" : "akka-stream", "--port", $"{port}");
+            Func<TimeSpan, Task<long>> readFor;
+            Func<Task> stop;
+            if (system == "micro")
             {
-                progress($"stream {system}");
+                var client = await ClientAsync(port);
+                stop = () => client.StopAsync();
+                await UntilAnswersAsync(async () => { await foreach (var _ in client.Client.StreamAsync<BenchReply>(Servers.Service, "Bench.Stream", new StreamRequest(1))) { } });
                 // Reads until the time is up, then cancels: the count is what crossed in that time.
-                async Task<long> ReadFor(TimeSpan span)
+                readFor = async span =>
                 {
                     long items = 0;
-                    using var stop = new CancellationTokenSource(span);
-                    if (system == "micro")
+                    using var cancel = new CancellationTokenSource(span);
+                    try
                     {
-                        try
-                        {
-                            await foreach (var _ in client.Client.StreamAsync<BenchReply>(Servers.Service, "Bench.Stream", new StreamRequest(int.MaxValue), cancellationToken: stop.Token))
-                                items++;
-                        }
-                        catch (OperationCanceledException) { }
-                        return items;
+                        await foreach (var _ in client.Client.StreamAsync<BenchReply>(Servers.Service, "Bench.Stream", new StreamRequest(int.MaxValue), cancellationToken: cancel.Token))
+                            items++;
                     }
+                    catch (OperationCanceledException) { }
+                    return items;
+                };
+            }
+            else
+            {
+                var raw = await RawClientAsync(port, streams: true);
+                stop = () => raw.Terminate();
+                var materializer = raw.Materializer();
+                var streamer = await raw.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/streamer").ResolveOne(Startup);
+                readFor = async span =>
+                {
+                    long items = 0;
                     var source = await streamer.Ask<Akka.Streams.ISourceRef<BenchReply>>(new StreamRequest(int.MaxValue), Startup);
                     var (kill, done) = source.Source.ViaMaterialized(Akka.Streams.KillSwitches.Single<BenchReply>(), Akka.Streams.Dsl.Keep.Right)
                         .ToMaterialized(Akka.Streams.Dsl.Sink.ForEach<BenchReply>(_ => Interlocked.Increment(ref items)), Akka.Streams.Dsl.Keep.Both)
@@ -300,17 +310,20 @@ public static class Scenarios
                     finally { kill.Shutdown(); }
                     await done;
                     return Interlocked.Read(ref items);
-                }
-                await ReadFor(o.Warmup);
+                };
+            }
+            try
+            {
+                await readFor(o.Warmup);
                 var allocated = GC.GetTotalAllocatedBytes(precise: true);
                 var watch = Stopwatch.StartNew();
-                var read = await ReadFor(o.Duration);
+                var read = await readFor(o.Duration);
                 var elapsed = watch.Elapsed.TotalSeconds;
                 var bytes = GC.GetTotalAllocatedBytes(precise: true) - allocated;
                 points.Add(new Point(system, "stream", 1, read / elapsed, 0, 0, 0, (double)bytes / Math.Max(1, read)));
             }
+            finally { await stop(); }
         }
-        finally { await client.StopAsync(); }
         return points;
     }
 
@@ -325,7 +338,7 @@ public static class Scenarios
             await seed.StartAsync();
             await seed.WhenUp.WaitAsync(Startup);
             var watch = Stopwatch.StartNew();
-            using var service = ChildProcess.Start("serve", "micro-akka", "--port", $"{FreePort()}", "--seed", seed.Address);
+            using var service = ChildProcess.Start("serve", "micro", "--port", $"{FreePort()}", "--seed", seed.Address);
             try
             {
                 await UntilAnswersAsync(() => seed.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, new BenchRequest(Payload.Text),

@@ -24,7 +24,7 @@ public static class Servers
     public const string Subscriber = "bench-sub";
     public const string Topic = "bench";
 
-    /// <summary>Plain Akka with the same serializer and cluster settings as Micro.Actors' nodes, nothing of ours.</summary>
+    /// <summary>Plain Akka with the same serializer and cluster settings as Micro.Actors' nodes and Akka's own transport, nothing of ours.</summary>
     public static Akka.Configuration.Config RawAkka(int port, bool joinSelf) => ConfigurationFactory.ParseString($$"""
         akka.loglevel = WARNING
         akka.actor.provider = cluster
@@ -61,20 +61,32 @@ public static class Servers
     {
         switch (kind)
         {
-            case "micro-akka": // the Micro.Actors endpoint and, beside it, the same actor for raw Ask
+            case "micro": // the Micro.Actors endpoint
             {
                 var node = Node(Service, port, seed, s => s.Handle<EchoActor>("Bench", e => e.Map<BenchRequest, BenchReply>("Echo")));
                 await node.StartAsync();
-                node.System.ActorOf(Props.Create<EchoActor>(), "echo");
                 await node.WhenUp;
                 break;
             }
-            case "micro-stream": // a server-stream endpoint and, beside it, a raw stream-ref actor
+            case "akka": // the same actor class on a plain Akka node, for raw Ask
+            {
+                var system = Akka.Actor.ActorSystem.Create("bench", RawAkka(port, joinSelf: true));
+                system.ActorOf(Props.Create<EchoActor>(), "echo");
+                await WhenUp(system);
+                break;
+            }
+            case "micro-stream": // a server-stream endpoint
             {
                 var node = Node(Service, port, seed, s => s.HandleServerStream<StreamRequest, BenchReply>("Bench.Stream", (r, _) => Replies(r.Count)));
                 await node.StartAsync();
-                node.System.ActorOf(Props.Create<StreamerActor>(), "streamer");
                 await node.WhenUp;
+                break;
+            }
+            case "akka-stream": // a raw stream-ref actor of the same replies on a plain Akka node
+            {
+                var system = Akka.Actor.ActorSystem.Create("bench", RawAkka(port, joinSelf: true).WithFallback(Akka.Streams.ActorMaterializer.DefaultConfig()));
+                system.ActorOf(Props.Create<StreamerActor>(), "streamer");
+                await WhenUp(system);
                 break;
             }
             case "micro-sub":
