@@ -42,6 +42,20 @@ public sealed class SocketTransportTests
     }
 
     [Fact]
+    public async Task A_node_behind_NAT_advertises_its_public_hostname_and_is_reached_there()
+    {
+        await using var cluster = new TestCluster();
+        var seed = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s),
+            o => o.Config = TestCluster.FastConfig + "\nakka.remote.dot-netty.tcp.public-hostname = localhost");
+        Assert.Equal("localhost", Akka.Cluster.Cluster.Get(seed.System).SelfAddress.Host);
+
+        var client = await cluster.StartClientAsync(); // joins through "localhost:<port>"
+        await TestCluster.WaitForNodesAsync(client, "echo", 1);
+        var pong = await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("by name"));
+        Assert.Equal(("by name", seed.Address), (pong.Text, pong.Node));
+    }
+
+    [Fact]
     public async Task A_peer_that_announces_a_frame_over_the_maximum_is_cut_off_and_the_node_keeps_serving()
     {
         await using var cluster = new TestCluster();

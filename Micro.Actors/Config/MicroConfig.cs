@@ -29,7 +29,10 @@ public static class MicroConfig
         // The socket transport has no TLS: a node with TLS keeps DotNetty's.
         var transport = settings.Transport == MicroSettings.SocketTransport && settings.Tls is null
             ? Transport.SocketTransport.ConfigPath : "akka.remote.dot-netty.tcp";
+        // Akka's transport keys that users already set (frame size, the address behind NAT) apply to both transports.
         var frame = loaded.GetByteSize(MicroSettings.FrameSizeSetting) ?? 128000;
+        var publicHostname = loaded.GetString("akka.remote.dot-netty.tcp.public-hostname", "");
+        var publicPort = loaded.GetInt("akka.remote.dot-netty.tcp.public-port", 0);
         var overrides = $$"""
             akka.remote.enabled-transports = [{{Quote(transport)}}]
             akka.remote.dot-netty.tcp.hostname = {{Quote(settings.Host)}}
@@ -37,6 +40,8 @@ public static class MicroConfig
             {{Transport.SocketTransport.ConfigPath}}.hostname = {{Quote(settings.Host)}}
             {{Transport.SocketTransport.ConfigPath}}.port = {{settings.Port}}
             {{Transport.SocketTransport.ConfigPath}}.maximum-frame-size = {{frame}}b
+            {{Transport.SocketTransport.ConfigPath}}.public-hostname = {{Quote(publicHostname)}}
+            {{Transport.SocketTransport.ConfigPath}}.public-port = {{publicPort}}
             akka.cluster.roles = {{roles}}
             akka.cluster.app-version = {{Quote(settings.Version)}}
             akka.remote.dot-netty.tcp.enable-ssl = {{(settings.Tls is null ? "false" : "true")}}

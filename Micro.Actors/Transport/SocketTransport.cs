@@ -24,6 +24,8 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
 
     private readonly string _hostname;
     private readonly int _port;
+    private readonly string _publicHostname;
+    private readonly int _publicPort;
     private readonly TimeSpan _connectTimeout;
     private readonly int _bufferSize;
     private readonly ILoggingAdapter _log;
@@ -40,6 +42,9 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
         if (string.IsNullOrWhiteSpace(_hostname))
             throw new Akka.Configuration.ConfigurationException($"{ConfigPath}.hostname is empty: set the host other nodes reach this one at");
         _port = config.GetInt("port", 0);
+        // Behind NAT or in a container: bind hostname:port, tell other nodes public-hostname:public-port.
+        _publicHostname = config.GetString("public-hostname", "") is { Length: > 0 } h ? h : _hostname;
+        _publicPort = config.GetInt("public-port", 0);
         MaximumPayloadBytes = config.GetByteSize("maximum-frame-size", 128000) ?? 128000;
         _connectTimeout = config.GetTimeSpan("connection-timeout", TimeSpan.FromSeconds(15));
         _bufferSize = (int)(config.GetByteSize("socket-buffer-size", 256000) ?? 256000);
@@ -61,7 +66,8 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
             throw;
         }
         _listener = listener;
-        _localAddress = new Address(SchemeIdentifier, System.Name, _hostname, ((IPEndPoint)listener.LocalEndPoint!).Port);
+        var boundPort = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        _localAddress = new Address(SchemeIdentifier, System.Name, _publicHostname, _publicPort > 0 ? _publicPort : boundPort);
         var associations = new TaskCompletionSource<IAssociationEventListener>(TaskCreationOptions.RunContinuationsAsynchronously);
         _ = AcceptAsync(listener, associations.Task);
         return (_localAddress, associations);
@@ -118,7 +124,7 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
         socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
         socket.SendBufferSize = _bufferSize;
         socket.ReceiveBufferSize = _bufferSize;
-        var local = new Address(SchemeIdentifier, System.Name, _hostname, ((IPEndPoint)socket.LocalEndPoint!).Port);
+        var local = new Address(SchemeIdentifier, System.Name, _publicHostname, ((IPEndPoint)socket.LocalEndPoint!).Port);
         var association = new SocketAssociation(local, remoteAddress, socket, (int)Math.Min(int.MaxValue, MaximumPayloadBytes), _log, a => _open.TryRemove(a, out _));
         _open[association] = 0;
         association.Start();
