@@ -30,9 +30,17 @@ public static class Scenarios
     private static async Task<MicroService> ClientAsync(int port)
     {
         var client = Servers.Node(null, 0, $"127.0.0.1:{port}");
-        await client.StartAsync();
-        await client.WhenUp.WaitAsync(Startup);
-        return client;
+        try
+        {
+            await client.StartAsync();
+            await client.WhenUp.WaitAsync(Startup);
+            return client;
+        }
+        catch
+        {
+            await client.StopAsync();
+            throw;
+        }
     }
 
     /// <summary>A plain Akka cluster node (Akka's own transport), joined through <paramref name="port"/>.</summary>
@@ -40,8 +48,16 @@ public static class Scenarios
     {
         var config = Servers.RawAkka(0, joinSelf: false);
         var raw = ActorSystem.Create("bench", streams ? config.WithFallback(Akka.Streams.ActorMaterializer.DefaultConfig()) : config);
-        await Akka.Cluster.Cluster.Get(raw).JoinAsync(new Address("akka.tcp", "bench", "127.0.0.1", port)).WaitAsync(Startup);
-        return raw;
+        try
+        {
+            await Akka.Cluster.Cluster.Get(raw).JoinAsync(new Address("akka.tcp", "bench", "127.0.0.1", port)).WaitAsync(Startup);
+            return raw;
+        }
+        catch
+        {
+            await raw.Terminate();
+            throw;
+        }
     }
 
     /// <summary>Calls until one succeeds (the registry may not list the service yet).</summary>
@@ -134,7 +150,13 @@ public static class Scenarios
             case "akka":
             {
                 var raw = await RawClientAsync(port, streams: false);
-                var echo = await raw.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/echo").ResolveOne(Startup);
+                IActorRef echo;
+                try { echo = await raw.ActorSelection($"akka.tcp://bench@127.0.0.1:{port}/user/echo").ResolveOne(Startup); }
+                catch
+                {
+                    await raw.Terminate();
+                    throw;
+                }
                 var request = new BenchRequest(Payload.Text);
                 var timeout = TimeSpan.FromSeconds(5);
                 return (() => echo.Ask<BenchReply>(request, timeout), () => raw.Terminate());

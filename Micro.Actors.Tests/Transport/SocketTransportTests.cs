@@ -87,9 +87,13 @@ public sealed class SocketTransportTests
         var association = pair.Associate(pair.Server, maxFrame: 128_000);
         association.ReadHandlerSource.SetResult(events);
 
-        // One frame bigger than the read buffer (64 KiB), many small ones, sent in 7-byte pieces.
+        // Frames bigger than the read buffer (64 KiB) before and after many small ones (an empty one
+        // too), sent in 7-byte pieces with Nagle off, so headers and bodies are cut everywhere.
+        pair.Client.NoDelay = true;
         var payloads = new List<byte[]> { Bytes(100_000, 1) };
         payloads.AddRange(Enumerable.Range(0, 50).Select(i => Bytes(i, (byte)i)));
+        payloads.Add(Bytes(120_000, 2));
+        payloads.Add(Bytes(3, 3));
         var wire = payloads.SelectMany(Frame).ToArray();
         for (var at = 0; at < wire.Length; at += 7)
             await pair.Client.SendAsync(wire.AsMemory(at, Math.Min(7, wire.Length - at)), SocketFlags.None);
@@ -101,30 +105,87 @@ public sealed class SocketTransportTests
     }
 
     [Fact]
-    public async Task Writes_to_a_peer_that_stops_reading_never_block_and_what_was_accepted_arrives_in_order()
+    public async Task Writes_to_a_peer_that_stops_reading_never_block_and_all_arrive_in_order_once_it_reads()
     {
         using var pair = await SocketPair.OpenAsync();
         var association = pair.Associate(pair.Client, maxFrame: 128_000);
 
-        // The peer reads nothing: the kernel's buffers fill, then the queue, then Write says "not now".
-        var accepted = new List<byte[]>();
+        // The peer reads nothing: the kernel's buffers fill within the first writes, the rest queue.
+        var written = new List<byte[]>();
         var slowest = TimeSpan.Zero;
-        for (var i = 0; i < 1_000; i++)
+        for (var i = 0; i < 200; i++)
         {
             var payload = Bytes(64 * 1024, (byte)i);
             var started = Stopwatch.GetTimestamp();
-            var ok = association.Write(ByteString.CopyFrom(payload));
+            Assert.True(association.Write(ByteString.CopyFrom(payload)), $"write {i} was refused");
             slowest = TimeSpan.FromTicks(Math.Max(slowest.Ticks, Stopwatch.GetElapsedTime(started).Ticks));
-            if (!ok) break;
-            accepted.Add(payload);
+            written.Add(payload);
         }
-        Assert.InRange(accepted.Count, 2, 999); // some got through, and the queue has a bound
         Assert.True(slowest < TimeSpan.FromSeconds(1), $"a write took {slowest.TotalMilliseconds:0} ms");
 
-        // Once the peer reads, everything accepted arrives, whole and in order.
-        var received = await ReadFramesAsync(pair.Server, accepted.Count);
-        Assert.All(accepted.Zip(received), p => Assert.Equal(p.First, p.Second));
-        Assert.True(association.Write(ByteString.CopyFrom(Bytes(10, 7))), "the connection takes writes again once drained");
+        var received = await ReadFramesAsync(pair.Server, written.Count);
+        Assert.All(written.Zip(received), p => Assert.Equal(p.First, p.Second));
+    }
+
+    [Fact]
+    public async Task Writes_from_many_threads_at_once_all_arrive_each_threads_in_its_order()
+    {
+        using var pair = await SocketPair.OpenAsync();
+        var association = pair.Associate(pair.Client, maxFrame: 128_000);
+        const int threads = 4, each = 2_000;
+        var reading = ReadFramesAsync(pair.Server, threads * each);
+        await Task.WhenAll(Enumerable.Range(0, threads).Select(t => Task.Run(() =>
+        {
+            for (var i = 0; i < each; i++)
+            {
+                var payload = new byte[8 + i % 300]; // sizes vary, so some sends are partial
+                BinaryPrimitives.WriteInt32LittleEndian(payload, t);
+                BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(4), i);
+                Assert.True(association.Write(ByteString.CopyFrom(payload)));
+            }
+        })));
+
+        var received = await reading;
+        var byThread = received.GroupBy(f => BinaryPrimitives.ReadInt32LittleEndian(f))
+            .ToDictionary(g => g.Key, g => g.Select(f => BinaryPrimitives.ReadInt32LittleEndian(f.AsSpan(4))).ToList());
+        Assert.Equal(threads, byThread.Count);
+        Assert.All(byThread.Values, seq => Assert.Equal(Enumerable.Range(0, each), seq));
+    }
+
+    [Fact]
+    public async Task A_frame_of_exactly_the_maximum_arrives_and_one_byte_more_closes_the_connection()
+    {
+        using var pair = await SocketPair.OpenAsync();
+        var events = new Events();
+        var association = pair.Associate(pair.Server, maxFrame: 1_000);
+        association.ReadHandlerSource.SetResult(events);
+
+        await pair.Client.SendAsync(Frame(Bytes(1_000, 5)), SocketFlags.None);
+        await Eventually.TrueAsync(() => events.Payloads.Count == 1, Deadline, "the frame of 1,000 bytes");
+        Assert.False(events.Closed);
+
+        await pair.Client.SendAsync(Frame(Bytes(1_001, 6)), SocketFlags.None);
+        await Eventually.TrueAsync(() => events.Closed, Deadline, "the disassociation");
+        Assert.Single(events.Payloads);
+        using var timeout = new CancellationTokenSource(Deadline);
+        Assert.Equal(0, await ReadUntilClosedAsync(pair.Client, timeout.Token));
+    }
+
+    [Fact]
+    public async Task Connecting_to_a_port_nobody_listens_on_or_after_shutdown_is_an_InvalidAssociationException()
+    {
+        using var system = ActorSystem.Create("t", "akka.loglevel = WARNING");
+        var transport = new SocketTransport(system, Akka.Configuration.ConfigurationFactory.ParseString("hostname = \"127.0.0.1\", port = 0"));
+        await transport.Listen();
+        using var dead = new DeadPort();
+
+        var watch = Stopwatch.StartNew();
+        var refused = await Assert.ThrowsAsync<InvalidAssociationException>(() => transport.Associate(new Address("akka.tcp", "t", "127.0.0.1", dead.Port)));
+        Assert.Contains($"127.0.0.1:{dead.Port}", refused.Message);
+        Assert.True(watch.Elapsed < Deadline, $"took {watch.Elapsed}");
+
+        Assert.True(await transport.Shutdown());
+        await Assert.ThrowsAsync<InvalidAssociationException>(() => transport.Associate(new Address("akka.tcp", "t", "127.0.0.1", dead.Port)));
     }
 
     [Fact]
@@ -136,7 +197,7 @@ public sealed class SocketTransportTests
         for (var i = 0; i < 200; i++) // more than the kernel buffers: the tail stays queued
         {
             var payload = Bytes(32 * 1024, (byte)i);
-            if (!association.Write(ByteString.CopyFrom(payload))) break;
+            Assert.True(association.Write(ByteString.CopyFrom(payload)));
             accepted.Add(payload);
         }
         association.Disassociate("test", NoLogger.Instance);
@@ -235,7 +296,7 @@ public sealed class SocketTransportTests
             var local = (IPEndPoint)socket.LocalEndPoint!;
             var remote = (IPEndPoint)socket.RemoteEndPoint!;
             var association = new SocketAssociation(new Address("tcp", "t", "127.0.0.1", local.Port), new Address("tcp", "t", "127.0.0.1", remote.Port),
-                socket, maxFrame, NoLogger.Instance, _ => { });
+                socket, maxFrame, TimeSpan.FromSeconds(5), NoLogger.Instance, _ => { });
             association.Start();
             _associations.Add(association);
             return association;

@@ -11,34 +11,50 @@ namespace Micro.Actors.Transport;
 /// <summary>
 /// One TCP connection of <see cref="SocketTransport"/>. Writes: sent from the caller's thread while
 /// the socket is idle; once a send cannot finish at once, later frames queue behind it and leave
-/// together from one asynchronous send (so a busy connection sends few, large writes). Reads: frames
-/// are cut from the receive buffer and handed to Akka's protocol layer from the receive completion.
+/// together from one asynchronous send (so a busy connection sends few, large writes). Like
+/// DotNetty's, the queue has no bound: Akka's protocol layer does not retry a refused heartbeat or
+/// disassociate message. Reads: frames are cut from the receive buffer and handed to Akka's protocol
+/// layer from the receive completion. A close is DotNetty's graceful one: what is queued is sent,
+/// then the sending side is shut, and the socket closes when the peer closes or after the flush wait.
 /// </summary>
 internal sealed class SocketAssociation : AssociationHandle
 {
-    /// <summary>Bytes queued behind a send in flight before <see cref="Write"/> says "not now" (Akka's writer then buffers and retries).</summary>
-    private const int MaxQueuedBytes = 4 * 1024 * 1024;
-    /// <summary>How long a closing connection may take to send what is queued before it is closed anyway.</summary>
-    private static readonly TimeSpan GracefulCloseTimeout = TimeSpan.FromSeconds(5);
+    private const int ReadBufferSize = 64 * 1024;
+    /// <summary>An outbound connection Akka's protocol layer never took up (it gave up on the handshake) is closed after this.</summary>
+    private static readonly TimeSpan ListenerTimeout = TimeSpan.FromSeconds(60);
 
     private readonly Socket _socket;
     private readonly int _maxFrame;
+    private readonly TimeSpan _flushWait;
     private readonly ILoggingAdapter _log;
     private readonly Action<SocketAssociation> _onClosed;
     private readonly object _gate = new();
     private readonly Queue<ArraySegment<byte>> _queued = new();
+    private readonly TaskCompletionSource _closedSource = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _queuedBytes;
     private bool _sending; // an asynchronous send owns the socket's write side
     private bool _closing; // Disassociate was asked: no new writes, inbound frames dropped
     private int _closed;
 
-    public SocketAssociation(Address localAddress, Address remoteAddress, Socket socket, int maxFrame, ILoggingAdapter log, Action<SocketAssociation> onClosed)
+    public SocketAssociation(Address localAddress, Address remoteAddress, Socket socket, long maxFrame, TimeSpan flushWait,
+        ILoggingAdapter log, Action<SocketAssociation> onClosed)
         : base(localAddress, remoteAddress)
     {
+        // Akka sets the reader from inside an actor's turn: reading must not start on that thread.
+        ReadHandlerSource = new TaskCompletionSource<IHandleEventListener>(TaskCreationOptions.RunContinuationsAsynchronously);
         _socket = socket;
-        _maxFrame = maxFrame;
+        _maxFrame = (int)Math.Min(maxFrame, int.MaxValue - 4);
+        _flushWait = flushWait;
         _log = log;
         _onClosed = onClosed;
+    }
+
+    /// <summary>Completes once the socket is closed.</summary>
+    internal Task Closed => _closedSource.Task;
+
+    internal bool Closing
+    {
+        get { lock (_gate) return _closing; }
     }
 
     internal void Start()
@@ -57,7 +73,6 @@ internal sealed class SocketAssociation : AssociationHandle
             if (_closing || Volatile.Read(ref _closed) != 0) return false;
             if (_sending)
             {
-                if (_queuedBytes > 0 && _queuedBytes + frame.Length > MaxQueuedBytes) return false;
                 Queue(new ArraySegment<byte>(frame));
                 return true;
             }
@@ -100,7 +115,7 @@ internal sealed class SocketAssociation : AssociationHandle
                 if (_queued.Count == 0)
                 {
                     _sending = false;
-                    if (_closing) Close();
+                    if (_closing) HalfClose();
                     return;
                 }
                 length = _queuedBytes;
@@ -134,13 +149,14 @@ internal sealed class SocketAssociation : AssociationHandle
     private async Task ReadAsync()
     {
         IHandleEventListener listener;
-        try { listener = await ReadHandlerSource.Task.ConfigureAwait(false); }
+        try { listener = await ReadHandlerSource.Task.WaitAsync(ListenerTimeout).ConfigureAwait(false); }
         catch (Exception)
         {
             Close();
+            _onClosed(this);
             return;
         }
-        var buffer = new byte[64 * 1024];
+        var buffer = new byte[ReadBufferSize];
         var filled = 0;
         try
         {
@@ -156,8 +172,9 @@ internal sealed class SocketAssociation : AssociationHandle
                     var length = BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(offset));
                     if (length < 0 || length > _maxFrame)
                     {
-                        _log.Error("Closed the connection with {0}: it sent a frame of {1} bytes, more than maximum-frame-size ({2} bytes). " +
-                                   "Set the same {3} on every node.", RemoteAddress, length, _maxFrame, Config.MicroSettings.FrameSizeSetting);
+                        _log.Warning("Closed the connection with {0}: its next frame announces {1} bytes, more than maximum-frame-size ({2} bytes). " +
+                                     "Either it is not an Akka node, or it has a larger {3}: set the same on every node.",
+                            RemoteAddress, length, _maxFrame, Config.MicroSettings.FrameSizeSetting);
                         return;
                     }
                     if (filled - offset - 4 < length)
@@ -174,7 +191,9 @@ internal sealed class SocketAssociation : AssociationHandle
                     Buffer.BlockCopy(buffer, offset, buffer, 0, filled - offset);
                     filled -= offset;
                 }
-                if (needed > buffer.Length) Array.Resize(ref buffer, needed);
+                // Grow for a frame bigger than the buffer; back to the usual size once it is through.
+                var size = Math.Max(ReadBufferSize, Math.Max(needed, filled));
+                if (size != buffer.Length) Array.Resize(ref buffer, size);
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
@@ -184,6 +203,7 @@ internal sealed class SocketAssociation : AssociationHandle
         finally
         {
             Close();
+            _onClosed(this);
             listener.Notify(new Disassociated(DisassociateInfo.Unknown));
         }
     }
@@ -196,14 +216,18 @@ internal sealed class SocketAssociation : AssociationHandle
         {
             if (_closing) return;
             _closing = true;
-            if (_sending)
-            {
-                // DrainAsync closes once the queue is written; a peer that stops reading does not hold the socket open.
-                _ = Task.Delay(GracefulCloseTimeout).ContinueWith(_ => Close(), TaskScheduler.Default);
-                return;
-            }
+            // A peer that stops reading, or never closes its side, does not hold the socket open.
+            _ = Task.Delay(_flushWait).ContinueWith(_ => Close(), TaskScheduler.Default);
+            if (_sending) return; // DrainAsync half-closes once the queue is written
+            HalfClose();
         }
-        Close();
+    }
+
+    /// <summary>Everything queued is in the kernel: shut the sending side, so the peer reads to the end and closes.</summary>
+    private void HalfClose()
+    {
+        try { _socket.Shutdown(SocketShutdown.Send); }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { Close(); }
     }
 
     /// <summary>Closes the socket once; the read loop then ends and reports the disassociation.</summary>
@@ -213,6 +237,6 @@ internal sealed class SocketAssociation : AssociationHandle
         try { _socket.Shutdown(SocketShutdown.Both); }
         catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
         _socket.Dispose();
-        _onClosed(this);
+        _closedSource.TrySetResult();
     }
 }

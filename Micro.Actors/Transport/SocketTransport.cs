@@ -29,7 +29,10 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
     private readonly TimeSpan _connectTimeout;
     private readonly int _bufferSize;
     private readonly ILoggingAdapter _log;
-    private readonly ConcurrentDictionary<SocketAssociation, byte> _open = new();
+    private readonly TimeSpan _flushWait;
+    // By reference: Akka's handles are equal when their addresses are, and two connections can share them.
+    private readonly ConcurrentDictionary<SocketAssociation, byte> _open = new(ReferenceEqualityComparer.Instance);
+    private volatile bool _shutDown;
     private Socket? _listener;
     private Address? _localAddress;
 
@@ -48,6 +51,7 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
         MaximumPayloadBytes = config.GetByteSize("maximum-frame-size", 128000) ?? 128000;
         _connectTimeout = config.GetTimeSpan("connection-timeout", TimeSpan.FromSeconds(15));
         _bufferSize = (int)(config.GetByteSize("socket-buffer-size", 256000) ?? 256000);
+        _flushWait = system.Settings.Config.GetTimeSpan("akka.remote.flush-wait-on-shutdown", TimeSpan.FromSeconds(2));
         _log = Logging.GetLogger(system, typeof(SocketTransport));
     }
 
@@ -67,7 +71,7 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
         }
         _listener = listener;
         var boundPort = ((IPEndPoint)listener.LocalEndPoint!).Port;
-        _localAddress = new Address(SchemeIdentifier, System.Name, _publicHostname, _publicPort > 0 ? _publicPort : boundPort);
+        _localAddress = new Address(SchemeIdentifier, System.Name, HostForAddress(_publicHostname), _publicPort > 0 ? _publicPort : boundPort);
         var associations = new TaskCompletionSource<IAssociationEventListener>(TaskCreationOptions.RunContinuationsAsynchronously);
         _ = AcceptAsync(listener, associations.Task);
         return (_localAddress, associations);
@@ -89,9 +93,18 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
                 await Task.Delay(100).ConfigureAwait(false);
                 continue;
             }
-            var remote = (IPEndPoint)socket.RemoteEndPoint!;
-            var association = Open(socket, new Address(SchemeIdentifier, System.Name, remote.Address.ToString(), remote.Port));
-            events.Notify(new InboundAssociation(association));
+            try
+            {
+                var remote = (IPEndPoint)socket.RemoteEndPoint!;
+                var association = Open(socket, new Address(SchemeIdentifier, System.Name, HostForAddress(remote.Address.ToString()), remote.Port));
+                events.Notify(new InboundAssociation(association));
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // A connection reset before it was set up: drop it, keep accepting.
+                _log.Debug("An inbound connection to {0} went before it was set up: {1}", _localAddress, e.Message);
+                socket.Dispose();
+            }
         }
     }
 
@@ -101,12 +114,13 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
     {
         if (remoteAddress.Host is not { } host || remoteAddress.Port is not { } port)
             throw new InvalidAssociationException($"{remoteAddress} has no host and port");
+        if (_shutDown) throw new InvalidAssociationException($"this node's transport is shut down: no connection to {remoteAddress}");
         Socket? socket = null;
         try
         {
-            var ip = await ResolveAsync(host).ConfigureAwait(false);
+            using var timeout = new CancellationTokenSource(_connectTimeout); // name lookup and connect together
+            var ip = await ResolveAsync(host).WaitAsync(timeout.Token).ConfigureAwait(false);
             socket = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            using var timeout = new CancellationTokenSource(_connectTimeout);
             await socket.ConnectAsync(new IPEndPoint(ip, port), timeout.Token).ConfigureAwait(false);
             return Open(socket, remoteAddress);
         }
@@ -124,25 +138,38 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
         socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
         socket.SendBufferSize = _bufferSize;
         socket.ReceiveBufferSize = _bufferSize;
-        var local = new Address(SchemeIdentifier, System.Name, _publicHostname, ((IPEndPoint)socket.LocalEndPoint!).Port);
-        var association = new SocketAssociation(local, remoteAddress, socket, (int)Math.Min(int.MaxValue, MaximumPayloadBytes), _log, a => _open.TryRemove(a, out _));
+        var local = new Address(SchemeIdentifier, System.Name, HostForAddress(_publicHostname), ((IPEndPoint)socket.LocalEndPoint!).Port);
+        var association = new SocketAssociation(local, remoteAddress, socket, MaximumPayloadBytes, _flushWait, _log, a => _open.TryRemove(a, out _));
         _open[association] = 0;
         association.Start();
+        if (_shutDown) association.Close(); // Shutdown ran meanwhile and did not see it
         return association;
     }
 
+    /// <summary>An IPv6 literal goes in brackets in an Akka address (as DotNetty writes it): akka.tcp://sys@[::1]:4053.</summary>
+    private static string HostForAddress(string host) =>
+        IPAddress.TryParse(host, out var ip) && ip.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{ip}]" : host;
+
     private static async Task<IPAddress> ResolveAsync(string host)
     {
-        if (IPAddress.TryParse(host, out var ip)) return ip;
+        if (IPAddress.TryParse(host.Trim('[', ']'), out var ip)) return ip;
         var found = await Dns.GetHostAddressesAsync(host).ConfigureAwait(false);
         return found.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? found.FirstOrDefault()
             ?? throw new SocketException((int)SocketError.HostNotFound);
     }
 
-    public override Task<bool> Shutdown()
+    /// <summary>
+    /// As DotNetty's: connections that are closing get up to <c>akka.remote.flush-wait-on-shutdown</c> to
+    /// send what they hold, then every connection is closed.
+    /// </summary>
+    public override async Task<bool> Shutdown()
     {
+        _shutDown = true;
         _listener?.Dispose();
+        var draining = _open.Keys.Where(a => a.Closing).Select(a => a.Closed).ToList();
+        if (draining.Count > 0)
+            await Task.WhenAny(Task.WhenAll(draining), Task.Delay(_flushWait)).ConfigureAwait(false);
         foreach (var association in _open.Keys) association.Close();
-        return Task.FromResult(true);
+        return true;
     }
 }
