@@ -25,6 +25,25 @@ public sealed class SettingsTests
     }
 
     [Fact]
+    public void The_socket_transport_takes_Akkas_transport_keys_unless_set_for_itself()
+    {
+        var loaded = MicroConfig.Load("""
+            akka.remote.dot-netty.tcp { maximum-frame-size = 256000b, connection-timeout = 3s, public-hostname = "node.example", send-buffer-size = 0b }
+            akka.remote.micro-tcp.public-hostname = "own.example"
+            """);
+        var node = MicroConfig.ForNode(loaded, MicroSettings.Resolve(loaded, new MicroServiceOptions(), new Dictionary<string, string?>()), "echo");
+        var socket = node.GetConfig(Micro.Actors.Transport.SocketTransport.ConfigPath);
+
+        Assert.Equal(new[] { Micro.Actors.Transport.SocketTransport.ConfigPath }, node.GetStringList("akka.remote.enabled-transports"));
+        Assert.Equal(256000, socket.GetByteSize("maximum-frame-size"));
+        Assert.Equal(TimeSpan.FromSeconds(3), socket.GetTimeSpan("connection-timeout"));
+        Assert.Equal(0, socket.GetByteSize("send-buffer-size"));
+        Assert.Equal("own.example", socket.GetString("public-hostname"));
+        Assert.Equal(("127.0.0.1", 4053), (socket.GetString("hostname"), socket.GetInt("port")));
+        Assert.False(socket.HasPath("receive-buffer-size")); // unset anywhere: the transport's default
+    }
+
+    [Fact]
     public void Environment_overrides_the_file_and_options_override_the_environment()
     {
         var env = new Dictionary<string, string?> { ["MICRO_HOST"] = "127.0.0.2", ["MICRO_PORT"] = "5000", ["MICRO_SEED_NODES"] = "127.0.0.1:4053, 127.0.0.1:4054" };

@@ -29,19 +29,17 @@ public static class MicroConfig
         // The socket transport has no TLS: a node with TLS keeps DotNetty's.
         var transport = settings.Transport == MicroSettings.SocketTransport && settings.Tls is null
             ? Transport.SocketTransport.ConfigPath : "akka.remote.dot-netty.tcp";
-        // Akka's transport keys that users already set (frame size, the address behind NAT) apply to both transports.
-        var frame = loaded.GetByteSize(MicroSettings.FrameSizeSetting) ?? 128000;
-        var publicHostname = loaded.GetString("akka.remote.dot-netty.tcp.public-hostname", "");
-        var publicPort = loaded.GetInt("akka.remote.dot-netty.tcp.public-port", 0);
+        // Akka's transport keys that users already set apply to both transports, unless set for micro-tcp itself.
+        var shared = string.Join("\n", SharedTransportKeys
+            .Where(key => !loaded.HasPath($"{Transport.SocketTransport.ConfigPath}.{key}") && loaded.HasPath($"{DotNettyPath}.{key}"))
+            .Select(key => $"{Transport.SocketTransport.ConfigPath}.{key} = {Quote(loaded.GetString($"{DotNettyPath}.{key}"))}"));
         var overrides = $$"""
             akka.remote.enabled-transports = [{{Quote(transport)}}]
             akka.remote.dot-netty.tcp.hostname = {{Quote(settings.Host)}}
             akka.remote.dot-netty.tcp.port = {{settings.Port}}
             {{Transport.SocketTransport.ConfigPath}}.hostname = {{Quote(settings.Host)}}
             {{Transport.SocketTransport.ConfigPath}}.port = {{settings.Port}}
-            {{Transport.SocketTransport.ConfigPath}}.maximum-frame-size = {{frame}}b
-            {{Transport.SocketTransport.ConfigPath}}.public-hostname = {{Quote(publicHostname)}}
-            {{Transport.SocketTransport.ConfigPath}}.public-port = {{publicPort}}
+            {{shared}}
             akka.cluster.roles = {{roles}}
             akka.cluster.app-version = {{Quote(settings.Version)}}
             akka.remote.dot-netty.tcp.enable-ssl = {{(settings.Tls is null ? "false" : "true")}}
@@ -52,6 +50,12 @@ public static class MicroConfig
             .WithFallback(Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.DefaultConfig())
             .WithFallback(Akka.Streams.ActorMaterializer.DefaultConfig()); // stream refs' serializer, for streaming calls
     }
+
+    private const string DotNettyPath = "akka.remote.dot-netty.tcp";
+
+    /// <summary>The keys of <c>akka.remote.dot-netty.tcp</c> that the socket transport reads too.</summary>
+    private static readonly string[] SharedTransportKeys =
+        ["maximum-frame-size", "public-hostname", "public-port", "connection-timeout", "send-buffer-size", "receive-buffer-size"];
 
     private static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 }

@@ -27,7 +27,8 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
     private readonly string _publicHostname;
     private readonly int _publicPort;
     private readonly TimeSpan _connectTimeout;
-    private readonly int _bufferSize;
+    private readonly int _sendBufferSize;
+    private readonly int _receiveBufferSize;
     private readonly ILoggingAdapter _log;
     private readonly TimeSpan _flushWait;
     // By reference: Akka's handles are equal when their addresses are, and two connections can share them.
@@ -50,7 +51,8 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
         _publicPort = config.GetInt("public-port", 0);
         MaximumPayloadBytes = config.GetByteSize("maximum-frame-size", 128000) ?? 128000;
         _connectTimeout = config.GetTimeSpan("connection-timeout", TimeSpan.FromSeconds(15));
-        _bufferSize = (int)(config.GetByteSize("socket-buffer-size", 256000) ?? 256000);
+        _sendBufferSize = (int)(config.GetByteSize("send-buffer-size", 256000) ?? 256000);
+        _receiveBufferSize = (int)(config.GetByteSize("receive-buffer-size", 256000) ?? 256000);
         _flushWait = system.Settings.Config.GetTimeSpan("akka.remote.flush-wait-on-shutdown", TimeSpan.FromSeconds(2));
         _log = Logging.GetLogger(system, typeof(SocketTransport));
     }
@@ -136,8 +138,8 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
     {
         socket.NoDelay = true;
         socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-        socket.SendBufferSize = _bufferSize;
-        socket.ReceiveBufferSize = _bufferSize;
+        if (_sendBufferSize > 0) socket.SendBufferSize = _sendBufferSize; // 0: the platform's default, as in DotNetty
+        if (_receiveBufferSize > 0) socket.ReceiveBufferSize = _receiveBufferSize;
         var local = new Address(SchemeIdentifier, System.Name, HostForAddress(_publicHostname), ((IPEndPoint)socket.LocalEndPoint!).Port);
         var association = new SocketAssociation(local, remoteAddress, socket, MaximumPayloadBytes, _flushWait, _log, a => _open.TryRemove(a, out _));
         _open[association] = 0;
