@@ -28,19 +28,19 @@ public sealed class SettingsTests
     public void The_socket_transport_takes_Akkas_transport_keys_unless_set_for_itself()
     {
         var loaded = MicroConfig.Load("""
-            akka.remote.dot-netty.tcp { maximum-frame-size = 256000b, connection-timeout = 3s, public-hostname = "node.example", send-buffer-size = 0b }
-            akka.remote.micro-tcp.public-hostname = "own.example"
+            akka.remote.dot-netty.tcp { maximum-frame-size = 256000b, connection-timeout = 3s, public-hostname = "node.example", send-buffer-size = 0b, receive-buffer-size = null }
+            akka.remote.micro-tcp { public-hostname = "own.example", maximum-frame-size = 1000b }
             """);
         var node = MicroConfig.ForNode(loaded, MicroSettings.Resolve(loaded, new MicroServiceOptions(), new Dictionary<string, string?>()), "echo");
         var socket = node.GetConfig(Micro.Actors.Transport.SocketTransport.ConfigPath);
 
         Assert.Equal(new[] { Micro.Actors.Transport.SocketTransport.ConfigPath }, node.GetStringList("akka.remote.enabled-transports"));
-        Assert.Equal(256000, socket.GetByteSize("maximum-frame-size"));
+        Assert.Equal(256000, socket.GetByteSize("maximum-frame-size")); // one frame size, the one Micro.Actors checks against
         Assert.Equal(TimeSpan.FromSeconds(3), socket.GetTimeSpan("connection-timeout"));
         Assert.Equal(0, socket.GetByteSize("send-buffer-size"));
         Assert.Equal("own.example", socket.GetString("public-hostname"));
         Assert.Equal(("127.0.0.1", 4053), (socket.GetString("hostname"), socket.GetInt("port")));
-        Assert.False(socket.HasPath("receive-buffer-size")); // unset anywhere: the transport's default
+        Assert.False(socket.HasPath("receive-buffer-size")); // null: the transport's default
     }
 
     [Fact]

@@ -72,8 +72,7 @@ public sealed class SocketTransportTests
 
         // The node closes the connection: the read ends (0 bytes, or a reset) well before the deadline.
         using var timeout = new CancellationTokenSource(Deadline);
-        var read = await ReadUntilClosedAsync(hostile, timeout.Token);
-        Assert.Equal(0, read);
+        await ReadUntilClosedAsync(hostile, timeout.Token);
 
         var pong = await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("still here"));
         Assert.Equal("still here", pong.Text);
@@ -113,14 +112,17 @@ public sealed class SocketTransportTests
         // The peer reads nothing: the kernel's buffers fill within the first writes, the rest queue.
         var written = new List<byte[]>();
         var slowest = TimeSpan.Zero;
-        for (var i = 0; i < 200; i++)
+        await Task.Run(() => // a write that blocked would fail the test by the deadline, not hang it
         {
-            var payload = Bytes(64 * 1024, (byte)i);
-            var started = Stopwatch.GetTimestamp();
-            Assert.True(association.Write(ByteString.CopyFrom(payload)), $"write {i} was refused");
-            slowest = TimeSpan.FromTicks(Math.Max(slowest.Ticks, Stopwatch.GetElapsedTime(started).Ticks));
-            written.Add(payload);
-        }
+            for (var i = 0; i < 200; i++)
+            {
+                var payload = Bytes(64 * 1024, (byte)i);
+                var started = Stopwatch.GetTimestamp();
+                Assert.True(association.Write(ByteString.CopyFrom(payload)), $"write {i} was refused");
+                slowest = TimeSpan.FromTicks(Math.Max(slowest.Ticks, Stopwatch.GetElapsedTime(started).Ticks));
+                written.Add(payload);
+            }
+        }).WaitAsync(Deadline);
         Assert.True(slowest < TimeSpan.FromSeconds(1), $"a write took {slowest.TotalMilliseconds:0} ms");
 
         var received = await ReadFramesAsync(pair.Server, written.Count);
@@ -168,7 +170,7 @@ public sealed class SocketTransportTests
         await Eventually.TrueAsync(() => events.Closed, Deadline, "the disassociation");
         Assert.Single(events.Payloads);
         using var timeout = new CancellationTokenSource(Deadline);
-        Assert.Equal(0, await ReadUntilClosedAsync(pair.Client, timeout.Token));
+        await ReadUntilClosedAsync(pair.Client, timeout.Token);
     }
 
     [Fact]
@@ -192,7 +194,8 @@ public sealed class SocketTransportTests
     public async Task A_close_with_frames_still_queued_sends_them_first()
     {
         using var pair = await SocketPair.OpenAsync();
-        var association = pair.Associate(pair.Client, maxFrame: 128_000);
+        // A flush wait far past the deadline: only the half-close after the queue can end the read below in time.
+        var association = pair.Associate(pair.Client, maxFrame: 128_000, flushWait: TimeSpan.FromSeconds(60));
         var accepted = new List<byte[]>();
         for (var i = 0; i < 200; i++) // more than the kernel buffers: the tail stays queued
         {
@@ -206,7 +209,7 @@ public sealed class SocketTransportTests
         var received = await ReadFramesAsync(pair.Server, accepted.Count);
         Assert.All(accepted.Zip(received), p => Assert.Equal(p.First, p.Second));
         using var timeout = new CancellationTokenSource(Deadline);
-        Assert.Equal(0, await ReadUntilClosedAsync(pair.Server, timeout.Token));
+        await ReadUntilClosedAsync(pair.Server, timeout.Token);
     }
 
     private static byte[] Bytes(int length, byte seed) => Enumerable.Range(0, length).Select(i => (byte)(seed + i)).ToArray();
@@ -219,16 +222,15 @@ public sealed class SocketTransportTests
         return frame;
     }
 
-    /// <summary>Reads until the other side closes; 0 when it did (a reset counts as closed too).</summary>
-    private static async Task<int> ReadUntilClosedAsync(Socket socket, CancellationToken cancel)
+    /// <summary>Reads until the other side closes (a reset counts as closed too); <paramref name="cancel"/> failing it is the test's failure.</summary>
+    private static async Task ReadUntilClosedAsync(Socket socket, CancellationToken cancel)
     {
         var buffer = new byte[64 * 1024];
         try
         {
-            while (await socket.ReceiveAsync(buffer, SocketFlags.None, cancel) is var n && n > 0) { }
-            return 0;
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None, cancel) > 0) { }
         }
-        catch (SocketException) { return 0; }
+        catch (SocketException) { }
     }
 
     private static async Task<List<byte[]>> ReadFramesAsync(Socket socket, int count)
@@ -291,12 +293,12 @@ public sealed class SocketTransportTests
             return new SocketPair { Client = client, Server = server };
         }
 
-        public SocketAssociation Associate(Socket socket, int maxFrame)
+        public SocketAssociation Associate(Socket socket, int maxFrame, TimeSpan? flushWait = null)
         {
             var local = (IPEndPoint)socket.LocalEndPoint!;
             var remote = (IPEndPoint)socket.RemoteEndPoint!;
             var association = new SocketAssociation(new Address("tcp", "t", "127.0.0.1", local.Port), new Address("tcp", "t", "127.0.0.1", remote.Port),
-                socket, maxFrame, TimeSpan.FromSeconds(5), NoLogger.Instance, _ => { });
+                socket, maxFrame, flushWait ?? TimeSpan.FromSeconds(5), NoLogger.Instance, _ => { });
             association.Start();
             _associations.Add(association);
             return association;

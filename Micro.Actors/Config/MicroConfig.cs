@@ -29,10 +29,13 @@ public static class MicroConfig
         // The socket transport has no TLS: a node with TLS keeps DotNetty's.
         var transport = settings.Transport == MicroSettings.SocketTransport && settings.Tls is null
             ? Transport.SocketTransport.ConfigPath : "akka.remote.dot-netty.tcp";
-        // Akka's transport keys that users already set apply to both transports, unless set for micro-tcp itself.
+        // Akka's transport keys that users already set apply to both transports, unless set for micro-tcp
+        // itself; the frame size always (Micro.Actors checks sizes against it, MicroSettings.MaxPayloadBytes).
         var shared = string.Join("\n", SharedTransportKeys
-            .Where(key => !loaded.HasPath($"{Transport.SocketTransport.ConfigPath}.{key}") && loaded.HasPath($"{DotNettyPath}.{key}"))
-            .Select(key => $"{Transport.SocketTransport.ConfigPath}.{key} = {Quote(loaded.GetString($"{DotNettyPath}.{key}"))}"));
+            .Where(key => key == "maximum-frame-size" || !loaded.HasPath($"{Transport.SocketTransport.ConfigPath}.{key}"))
+            .Select(key => (key, value: loaded.HasPath($"{DotNettyPath}.{key}") ? loaded.GetString($"{DotNettyPath}.{key}") : null))
+            .Where(kv => kv.value is not null)
+            .Select(kv => $"{Transport.SocketTransport.ConfigPath}.{kv.key} = {Quote(kv.value!)}"));
         var overrides = $$"""
             akka.remote.enabled-transports = [{{Quote(transport)}}]
             akka.remote.dot-netty.tcp.hostname = {{Quote(settings.Host)}}

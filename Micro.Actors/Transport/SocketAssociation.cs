@@ -20,7 +20,7 @@ namespace Micro.Actors.Transport;
 internal sealed class SocketAssociation : AssociationHandle
 {
     private const int ReadBufferSize = 64 * 1024;
-    /// <summary>An outbound connection Akka's protocol layer never took up (it gave up on the handshake) is closed after this.</summary>
+    /// <summary>A connection Akka's protocol layer never took up (it gave up on the handshake first) is closed after this.</summary>
     private static readonly TimeSpan ListenerTimeout = TimeSpan.FromSeconds(60);
 
     private readonly Socket _socket;
@@ -31,7 +31,9 @@ internal sealed class SocketAssociation : AssociationHandle
     private readonly object _gate = new();
     private readonly Queue<ArraySegment<byte>> _queued = new();
     private readonly TaskCompletionSource _closedSource = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _queuedBytes;
+    /// <summary>The most one asynchronous send takes from the queue (a frame bigger than this goes alone).</summary>
+    private const int MaxSendBytes = 4 * 1024 * 1024;
+    private long _queuedBytes;
     private bool _sending; // an asynchronous send owns the socket's write side
     private bool _closing; // Disassociate was asked: no new writes, inbound frames dropped
     private int _closed;
@@ -118,15 +120,20 @@ internal sealed class SocketAssociation : AssociationHandle
                     if (_closing) HalfClose();
                     return;
                 }
-                length = _queuedBytes;
-                buffer = ArrayPool<byte>.Shared.Rent(length);
-                var at = 0;
-                while (_queued.TryDequeue(out var segment))
+                length = 0;
+                foreach (var segment in _queued)
                 {
+                    if (length > 0 && length + segment.Count > MaxSendBytes) break;
+                    length += segment.Count;
+                }
+                buffer = ArrayPool<byte>.Shared.Rent(length);
+                for (var at = 0; at < length;)
+                {
+                    var segment = _queued.Dequeue();
                     segment.AsSpan().CopyTo(buffer.AsSpan(at));
                     at += segment.Count;
                 }
-                _queuedBytes = 0;
+                _queuedBytes -= length;
             }
             try
             {
