@@ -82,9 +82,7 @@ public sealed class SocketTransportTests
     public async Task Frames_cut_anywhere_by_the_network_arrive_whole_and_in_order_and_a_close_is_reported()
     {
         using var pair = await SocketPair.OpenAsync();
-        var events = new Events();
-        var association = pair.Associate(pair.Server, maxFrame: 128_000);
-        association.ReadHandlerSource.SetResult(events);
+        var events = pair.Read(pair.Server, maxFrame: 128_000);
 
         // Frames bigger than the read buffer (64 KiB) before and after many small ones (an empty one
         // too), sent in 7-byte pieces with Nagle off, so headers and bodies are cut everywhere.
@@ -158,9 +156,7 @@ public sealed class SocketTransportTests
     public async Task A_frame_of_exactly_the_maximum_arrives_and_one_byte_more_closes_the_connection()
     {
         using var pair = await SocketPair.OpenAsync();
-        var events = new Events();
-        var association = pair.Associate(pair.Server, maxFrame: 1_000);
-        association.ReadHandlerSource.SetResult(events);
+        var events = pair.Read(pair.Server, maxFrame: 1_000);
 
         await pair.Client.SendAsync(Frame(Bytes(1_000, 5)), SocketFlags.None);
         await Eventually.TrueAsync(() => events.Payloads.Count == 1, Deadline, "the frame of 1,000 bytes");
@@ -291,6 +287,14 @@ public sealed class SocketTransportTests
             server.ReceiveBufferSize = 16 * 1024;
             server.SendBufferSize = 16 * 1024;
             return new SocketPair { Client = client, Server = server };
+        }
+
+        /// <summary>An association on <paramref name="socket"/> whose reads are recorded.</summary>
+        public Events Read(Socket socket, int maxFrame)
+        {
+            var events = new Events();
+            Associate(socket, maxFrame).ReadHandlerSource.SetResult(events);
+            return events;
         }
 
         public SocketAssociation Associate(Socket socket, int maxFrame, TimeSpan? flushWait = null)

@@ -33,7 +33,6 @@ internal sealed class SocketAssociation : AssociationHandle
     private readonly TaskCompletionSource _closedSource = new(TaskCreationOptions.RunContinuationsAsynchronously);
     /// <summary>The most one asynchronous send takes from the queue (a frame bigger than this goes alone).</summary>
     private const int MaxSendBytes = 4 * 1024 * 1024;
-    private long _queuedBytes;
     private bool _sending; // an asynchronous send owns the socket's write side
     private bool _closing; // Disassociate was asked: no new writes, inbound frames dropped
     private int _closed;
@@ -75,7 +74,7 @@ internal sealed class SocketAssociation : AssociationHandle
             if (_closing || Volatile.Read(ref _closed) != 0) return false;
             if (_sending)
             {
-                Queue(new ArraySegment<byte>(frame));
+                _queued.Enqueue(new ArraySegment<byte>(frame));
                 return true;
             }
             int sent;
@@ -92,20 +91,14 @@ internal sealed class SocketAssociation : AssociationHandle
                 return false;
             }
             if (sent == frame.Length) return true;
-            Queue(new ArraySegment<byte>(frame, sent, frame.Length - sent));
+            _queued.Enqueue(new ArraySegment<byte>(frame, sent, frame.Length - sent));
             _sending = true;
         }
         _ = DrainAsync();
         return true;
     }
 
-    private void Queue(ArraySegment<byte> bytes)
-    {
-        _queued.Enqueue(bytes);
-        _queuedBytes += bytes.Count;
-    }
-
-    /// <summary>Sends what is queued, all of it in one write each time round, until nothing is left.</summary>
+    /// <summary>Sends what is queued, up to <see cref="MaxSendBytes"/> in one write each time round, until nothing is left.</summary>
     private async Task DrainAsync()
     {
         while (true)
@@ -133,7 +126,6 @@ internal sealed class SocketAssociation : AssociationHandle
                     segment.AsSpan().CopyTo(buffer.AsSpan(at));
                     at += segment.Count;
                 }
-                _queuedBytes -= length;
             }
             try
             {
@@ -157,10 +149,10 @@ internal sealed class SocketAssociation : AssociationHandle
     {
         IHandleEventListener listener;
         try { listener = await ReadHandlerSource.Task.WaitAsync(ListenerTimeout).ConfigureAwait(false); }
-        catch (Exception)
+        catch (Exception e)
         {
+            _log.Debug("Closed the connection with {0}: Akka did not take it up within {1} s ({2})", RemoteAddress, ListenerTimeout.TotalSeconds, e.Message);
             Close();
-            _onClosed(this);
             return;
         }
         var buffer = new byte[ReadBufferSize];
@@ -210,7 +202,6 @@ internal sealed class SocketAssociation : AssociationHandle
         finally
         {
             Close();
-            _onClosed(this);
             listener.Notify(new Disassociated(DisassociateInfo.Unknown));
         }
     }
@@ -237,13 +228,14 @@ internal sealed class SocketAssociation : AssociationHandle
         catch (Exception e) when (e is SocketException or ObjectDisposedException) { Close(); }
     }
 
-    /// <summary>Closes the socket once; the read loop then ends and reports the disassociation.</summary>
+    /// <summary>Closes the socket once (and tells the transport); the read loop then ends and reports the disassociation.</summary>
     internal void Close()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
         try { _socket.Shutdown(SocketShutdown.Both); }
         catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
         _socket.Dispose();
+        _onClosed(this);
         _closedSource.TrySetResult();
     }
 }
