@@ -33,7 +33,7 @@ public static class Scenarios
         try
         {
             await client.StartAsync();
-            await client.WhenUp.WaitAsync(Startup);
+            await client.WhenUpAsync().WaitAsync(Startup);
             return client;
         }
         catch
@@ -358,7 +358,7 @@ public static class Scenarios
         {
             var seed = Servers.Node(null, FreePort(), null);
             await seed.StartAsync();
-            await seed.WhenUp.WaitAsync(Startup);
+            await seed.WhenUpAsync().WaitAsync(Startup);
             var watch = Stopwatch.StartNew();
             using var service = ChildProcess.Start("serve", "micro", "--port", $"{FreePort()}", "--seed", seed.Address);
             try

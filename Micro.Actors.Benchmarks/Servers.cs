@@ -65,7 +65,7 @@ public static class Servers
             {
                 var node = Node(Service, port, seed, s => s.Handle<EchoActor>("Bench", e => e.Map<BenchRequest, BenchReply>("Echo")));
                 await node.StartAsync();
-                await node.WhenUp;
+                await node.WhenUpAsync();
                 break;
             }
             case "akka": // the same actor class on a plain Akka node, for raw Ask
@@ -79,7 +79,7 @@ public static class Servers
             {
                 var node = Node(Service, port, seed, s => s.HandleServerStream<StreamRequest, BenchReply>("Bench.Stream", (r, _) => Replies(r.Count)));
                 await node.StartAsync();
-                await node.WhenUp;
+                await node.WhenUpAsync();
                 break;
             }
             case "akka-stream": // a raw stream-ref actor of the same replies on a plain Akka node
@@ -98,7 +98,7 @@ public static class Servers
                     s.Handle<CountRequest, CountReply>("Count.Get", (_, _) => Task.FromResult(new CountReply(Interlocked.Read(ref received))));
                 });
                 await node.StartAsync();
-                await node.WhenUp;
+                await node.WhenUpAsync();
                 break;
             }
             case "akka-sub":
@@ -113,7 +113,7 @@ public static class Servers
             {
                 var node = Node("idle", port, seed, s => s.Handle<EchoActor>("Bench", e => e.Map<BenchRequest, BenchReply>("Echo")));
                 await node.StartAsync();
-                await node.WhenUp;
+                await node.WhenUpAsync();
                 break;
             }
             case "akka-idle":

@@ -127,7 +127,7 @@ public static class Program
         T("started");
         try
         {
-            try { await node.WhenReady.WaitAsync(timeout).ConfigureAwait(false); }
+            try { await node.WhenReadyAsync().WaitAsync(timeout).ConfigureAwait(false); }
             catch (TimeoutException)
             {
                 return Fail(ExitCodes.Unreachable, $"cannot reach the cluster '{node.Settings.ClusterName}' through seed node(s) " +

@@ -4,7 +4,11 @@ using Micro.Actors.Errors;
 using Micro.Actors.Broker;
 using Micro.Actors.Samples.Greeter;
 using Micro.Actors.Samples.PubSub;
+using Micro.Actors.Client;
 using Micro.Actors.Service;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Micro.Actors.Samples;
 
@@ -26,62 +30,72 @@ public static class Program
         var name = new Option<string>("--name") { Description = "Who to greet", DefaultValueFactory = _ => "Ann" };
 
         var greeter = new Command("greeter", "Run the greeter service until Ctrl+C or SIGTERM (default port 4053)") { host, port, seeds };
-        greeter.SetAction((r, ct) => Guard(() => RunGreeter(Node(r, host, port, seeds, 4053), ct)));
+        greeter.SetAction((r, ct) => Guard(() => RunGreeter(Node(r, host, port, seeds), ct)));
 
         var concurrency = new Option<int?>("--concurrency") { Description = "Calls in flight at once (load mode: prints a summary line instead of one line per reply)" };
         var duration = new Option<double?>("--duration") { Description = "Seconds to keep calling (load mode), instead of --count calls" };
         var client = new Command("greeter-client", "Join the cluster, call Greeter.Hello N times, print one line per reply (default port 0)") { host, port, seeds, count, name, concurrency, duration };
         client.SetAction((r, ct) => Guard(() => r.GetValue(concurrency) is null && r.GetValue(duration) is null
-            ? RunClient(Node(r, host, port, seeds, 0), r.GetValue(count), r.GetValue(name)!, ct)
-            : LoadClient.Run(Node(r, host, port, seeds, 0), r.GetValue(concurrency) ?? 1, r.GetValue(duration), r.GetValue(count), r.GetValue(name)!, ct)));
+            ? RunClient(Node(r, host, port, seeds), r.GetValue(count), r.GetValue(name)!, ct)
+            : LoadClient.Run(Node(r, host, port, seeds), r.GetValue(concurrency) ?? 1, r.GetValue(duration), r.GetValue(count), r.GetValue(name)!, ct)));
 
         var topic = new Option<string>("--topic") { Description = "Topic to subscribe or publish to", Required = true };
         var queue = new Option<string?>("--queue") { Description = "Queue group: each event goes to one member of the group" };
         var wait = new Option<int>("--wait") { Description = "Seconds to wait for the cluster and for subscribers", DefaultValueFactory = _ => 30 };
         var subscriber = new Command("subscriber", "Subscribe to a topic and print one line per event (default port 4053)") { topic, queue, host, port, seeds };
-        subscriber.SetAction((r, ct) => Guard(() => PubSubSamples.RunSubscriber(Node(r, host, port, seeds, 4053), r.GetValue(topic)!, r.GetValue(queue), ct)));
+        subscriber.SetAction((r, ct) => Guard(() => PubSubSamples.RunSubscriber(Node(r, host, port, seeds), r.GetValue(topic)!, r.GetValue(queue), ct)));
         var publisher = new Command("publisher", "Wait until a topic has subscribers, publish events 1..N, exit (default port 0)") { topic, count, wait, host, port, seeds };
-        publisher.SetAction((r, ct) => Guard(() => PubSubSamples.RunPublisher(Node(r, host, port, seeds, 0), r.GetValue(topic)!, r.GetValue(count), TimeSpan.FromSeconds(r.GetValue(wait)), ct)));
+        publisher.SetAction((r, ct) => Guard(() => PubSubSamples.RunPublisher(Node(r, host, port, seeds), r.GetValue(topic)!, r.GetValue(count), TimeSpan.FromSeconds(r.GetValue(wait)), ct)));
 
         var root = new RootCommand("Micro.Actors samples. With no command: a demo on one local node.") { greeter, client, subscriber, publisher };
         root.SetAction((_, ct) => Guard(() => RunDemo(ct)));
         return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
     }
 
-    private static Action<MicroServiceOptions> Node(ParseResult r, Option<string?> host, Option<int?> port, Option<string[]> seeds, int defaultPort) => o =>
+    /// <summary>The node's flags, over configuration (a flag not given leaves the setting to Micro__* and micro.conf).</summary>
+    private static Action<MicroServiceOptions> Node(ParseResult r, Option<string?> host, Option<int?> port, Option<string[]> seeds) => o =>
     {
         o.Host = r.GetValue(host);
-        o.Port = r.GetValue(port) ?? (Environment.GetEnvironmentVariable("MICRO_PORT") is { Length: > 0 } ? null : defaultPort);
+        o.Port = r.GetValue(port);
         o.SeedNodes.AddRange(r.GetValue(seeds) ?? []);
+    };
+
+    /// <summary>A client tool fails fast when it cannot join: its start waits as long as one call would.</summary>
+    internal static Action<MicroServiceOptions> ClientNode(Action<MicroServiceOptions> node) => o =>
+    {
+        node(o);
+        o.Config = "micro.start-timeout = 5s";
     };
 
     private static async Task<int> RunGreeter(Action<MicroServiceOptions> node, CancellationToken ct)
     {
-        var service = MicroService.Create(GreeterService.Name, o => { o.Version = "1.0.0"; node(o); }).AddGreeter();
-        await service.RunAsync(ct).ConfigureAwait(false);
+        using var host = SampleHost.Greeter(node);
+        await host.RunAsync(ct).ConfigureAwait(false);
         return Ok;
     }
 
     private static async Task<int> RunClient(Action<MicroServiceOptions> node, int count, string who, CancellationToken ct)
     {
         if (count < 1) return Fail(BadInput, "--count must be 1 or more");
-        await using var client = MicroService.CreateClient(node);
-        await client.StartAsync(ct).ConfigureAwait(false);
+        using var host = SampleHost.Client(ClientNode(node));
+        await host.StartAsync(ct).ConfigureAwait(false);
+        var client = host.Services.GetRequiredService<IClient>();
         for (var i = 1; i <= count; i++)
         {
-            var reply = await client.Client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest(who), cancellationToken: ct).ConfigureAwait(false);
+            var reply = await client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest(who), cancellationToken: ct).ConfigureAwait(false);
             Console.WriteLine($"{i}: {reply.Message} from {reply.Node}");
         }
+        await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return Ok;
     }
 
     private static async Task<int> RunDemo(CancellationToken ct)
     {
         var received = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        await using var service = MicroService.Create(GreeterService.Name, o => { o.Version = "1.0.0"; o.Port = 0; })
-            .AddGreeter()
-            .Subscribe<Tick>("ticks", (t, e) => { received.Enqueue($"event {t.Number} {t.Text} (id {e.Id[..8]})"); return Task.CompletedTask; });
-        await service.StartAsync(ct).ConfigureAwait(false);
+        using var host = SampleHost.Greeter(o => o.Port = 0, service => service
+            .Subscribe<Tick>("ticks", (t, e) => { received.Enqueue($"event {t.Number} {t.Text} (id {e.Id[..8]})"); return Task.CompletedTask; }));
+        await host.StartAsync(ct).ConfigureAwait(false);
+        var service = host.Services.GetRequiredService<MicroService>();
         Console.WriteLine($"greeter is running at {service.Address} (a one-node cluster)");
         foreach (var who in new[] { "Ann", "Bob", "Cleo" })
         {
@@ -105,6 +119,7 @@ public static class Program
         foreach (var line in received) Console.WriteLine($"ticks -> {line}");
         if (received.Count < 3) return Fail(CallFailed, $"only {received.Count} of 3 events arrived");
         Console.WriteLine("stopping (graceful leave)");
+        await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return Ok;
     }
 
@@ -112,10 +127,18 @@ public static class Program
     internal static async Task<int> Guard(Func<Task<int>> run)
     {
         try { return await run().ConfigureAwait(false); }
-        catch (MicroConfigException e) { return Fail(BadInput, e.Message); }
-        catch (MicroException e) { return Fail(CallFailed, $"{e.Error.Code} {e.Error.Status} ({e.Error.Id}): {e.Error.Detail}"); }
-        catch (OperationCanceledException) { return Fail(CallFailed, "cancelled"); }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1 && Exit(e.InnerException!) is { } code) { return code; }
+        catch (Exception e) when (Exit(e) is { } code) { return code; }
     }
+
+    /// <summary>The exit for a failure the samples expect (bad settings, a call's error, Ctrl+C); null for a bug.</summary>
+    private static int? Exit(Exception e) => e switch
+    {
+        MicroConfigException or OptionsValidationException => Fail(BadInput, e.Message),
+        MicroException m => Fail(CallFailed, $"{m.Error.Code} {m.Error.Status} ({m.Error.Id}): {m.Error.Detail}"),
+        OperationCanceledException => Fail(CallFailed, "cancelled"),
+        _ => null,
+    };
 
     internal static int Fail(int code, string message)
     {

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
-using Akka.Event;
+using Microsoft.Extensions.Logging;
 using Micro.Actors.Server;
 using Micro.Actors.Service;
 
@@ -24,14 +24,24 @@ public sealed record ChatMessage(string Text);
 /// <summary>Asks the greeter to take its time (deadline and drain demos).</summary>
 public sealed record WaitRequest(int Milliseconds);
 
-/// <summary>The greeter's handler: an actor that replies to its sender.</summary>
+/// <summary>How the greeter greets: a service of the application, injected into its handler.</summary>
+public interface IGreeting
+{
+    string Greet(string name);
+}
+
+public sealed class Greeting : IGreeting
+{
+    public string Greet(string name) => $"Hello {name}";
+}
+
+/// <summary>The greeter's handler: an actor that replies to its sender, made by DI (its greeting and logger injected).</summary>
 public sealed class GreeterHandler : MicroHandler
 {
-    public GreeterHandler()
+    public GreeterHandler(IGreeting greeting, ILogger<GreeterHandler> log)
     {
         var self = Cluster.Get(Context.System).SelfAddress;
         var node = $"{self.Host}:{self.Port}";
-        var log = Context.GetLogger();
         Receive<HelloRequest>(r =>
         {
             if (string.IsNullOrWhiteSpace(r.Name))
@@ -39,9 +49,10 @@ public sealed class GreeterHandler : MicroHandler
                 Sender.Tell(Errors.MicroError.BadRequest("greeter", "name is empty: say who to greet"));
                 return;
             }
-            Sender.Tell(new HelloReply($"Hello {r.Name}", node));
+            Sender.Tell(new HelloReply(greeting.Greet(r.Name), node));
         });
-        Receive<AuditEvent>(e => log.Info("Audit {0}: {1} {2}", Request.Id, e.Who, e.What));
+        // The request's id, service and endpoint are in the logging scope.
+        Receive<AuditEvent>(e => log.LogInformation("Audit: {Who} {What}", e.Who, e.What));
         ReceiveAsync<WaitRequest>(async w =>
         {
             var sender = Sender;

@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using HdrHistogram;
 using Micro.Actors.Errors;
+using Micro.Actors.Client;
 using Micro.Actors.Service;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Micro.Actors.Samples.Greeter;
 
@@ -15,9 +18,9 @@ public static class LoadClient
     {
         if (concurrency < 1) return Program.Fail(Program.BadInput, "--concurrency must be 1 or more");
         if (seconds is <= 0) return Program.Fail(Program.BadInput, "--duration must be more than 0 seconds");
-        await using var client = MicroService.CreateClient(node);
-        await client.StartAsync(ct).ConfigureAwait(false);
-        await client.WhenReady.WaitAsync(TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
+        using var host = SampleHost.Client(node); // waits (micro.start-timeout) until the node is Up and ready
+        await host.StartAsync(ct).ConfigureAwait(false);
+        var client = host.Services.GetRequiredService<IClient>();
 
         var until = seconds is { } s ? DateTime.UtcNow.AddSeconds(s) : DateTime.MaxValue;
         var remaining = seconds is null ? count : int.MaxValue;
@@ -32,7 +35,7 @@ public static class LoadClient
                 var watch = Stopwatch.StartNew();
                 try
                 {
-                    await client.Client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest(who), cancellationToken: ct).ConfigureAwait(false);
+                    await client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest(who), cancellationToken: ct).ConfigureAwait(false);
                     histogram.RecordValue(Math.Max(1, watch.Elapsed.Ticks / 10));
                 }
                 catch (MicroException e)
@@ -49,6 +52,7 @@ public static class LoadClient
         double Ms(long micros) => micros / 1000.0;
         var (p50, p99, max) = calls == 0 ? (0L, 0L, 0L) : (histogram.GetValueAtPercentile(50), histogram.GetValueAtPercentile(99), histogram.GetMaxValue());
         Console.WriteLine($"calls={calls} ok={calls - failed} failed={failed} p50_ms={Ms(p50):0.###} p99_ms={Ms(p99):0.###} max_ms={Ms(max):0.###}");
+        await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return failed == 0 && calls > 0 ? Program.Ok : Program.CallFailed;
     }
 }

@@ -1,5 +1,8 @@
 using Micro.Actors.Broker;
+using Micro.Actors.Hosting;
 using Micro.Actors.Service;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Micro.Actors.Samples.PubSub;
 
@@ -11,12 +14,12 @@ public static class PubSubSamples
     /// <summary>Runs a subscriber service until stopped; one stdout line per event.</summary>
     public static async Task<int> RunSubscriber(Action<MicroServiceOptions> node, string topic, string? queue, CancellationToken ct)
     {
-        var service = MicroService.Create("subscriber", node).Subscribe<Tick>(topic, (tick, e) =>
+        using var host = SampleHost.Build(s => s.AddMicroService("subscriber", service => service.Subscribe<Tick>(topic, (tick, e) =>
         {
             Console.WriteLine($"event {tick.Number} {tick.Text} (topic {e.Topic}{(e.Queue is null ? "" : ", queue " + e.Queue)}, id {e.Id})");
             return Task.CompletedTask;
-        }, queue);
-        await service.RunAsync(ct).ConfigureAwait(false);
+        }, queue), node));
+        await host.RunAsync(ct).ConfigureAwait(false);
         return Program.Ok;
     }
 
@@ -24,16 +27,17 @@ public static class PubSubSamples
     public static async Task<int> RunPublisher(Action<MicroServiceOptions> node, string topic, int count, TimeSpan wait, CancellationToken ct)
     {
         if (count < 1) return Program.Fail(Program.BadInput, "--count must be 1 or more");
-        await using var client = MicroService.CreateClient(node);
-        await client.StartAsync(ct).ConfigureAwait(false);
-        await client.WhenUp.WaitAsync(wait, ct).ConfigureAwait(false);
-        await client.Broker.WaitForSubscribersAsync(topic, wait, ct).ConfigureAwait(false);
+        using var host = SampleHost.Client(o => { node(o); o.Config = $"micro.start-timeout = {wait.TotalSeconds}s"; });
+        await host.StartAsync(ct).ConfigureAwait(false);
+        var broker = host.Services.GetRequiredService<IBroker>();
+        await broker.WaitForSubscribersAsync(topic, wait, ct).ConfigureAwait(false);
         for (var i = 1; i <= count; i++)
         {
-            await client.Client.PublishAsync(topic, new Tick(i, $"tick {i} of {count}"),
+            await broker.PublishAsync(topic, new Tick(i, $"tick {i} of {count}"),
                 new PublishOptions { WaitForSubscribers = wait }, ct).ConfigureAwait(false);
             Console.WriteLine($"published {i}");
         }
+        await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return Program.Ok;
     }
 }

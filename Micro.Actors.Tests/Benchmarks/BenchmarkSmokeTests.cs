@@ -9,13 +9,7 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _json = Path.Combine(Path.GetTempPath(), $"micro-bench-{Guid.NewGuid():N}.json");
 
-    private static string BenchmarksDll()
-    {
-        // Tests run from Micro.Actors.Tests/bin/<Configuration>/net10.0/; the runner is built beside them.
-        var dir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var (framework, configuration, root) = (dir.Name, dir.Parent!.Name, dir.Parent.Parent!.Parent!.Parent!.FullName);
-        return Path.Combine(root, "Micro.Actors.Benchmarks", "bin", configuration, framework, "Micro.Actors.Benchmarks.dll");
-    }
+    private static string BenchmarksDll() => ProcessRunner.Built("Micro.Actors.Benchmarks", "Micro.Actors.Benchmarks.dll");
 
     [Fact]
     public async Task Every_scenario_runs_and_produces_numbers()

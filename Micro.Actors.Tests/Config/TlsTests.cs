@@ -73,7 +73,7 @@ public sealed class TlsTests : IDisposable
         // Each keeps trying to join through the TLS node; give them several join rounds.
         foreach (var outsider in new[] { plain, stranger })
         {
-            await Assert.ThrowsAsync<TimeoutException>(() => outsider.WhenUp.WaitAsync(TimeSpan.FromSeconds(4)));
+            await Assert.ThrowsAsync<TimeoutException>(() => outsider.WhenUpAsync().WaitAsync(TimeSpan.FromSeconds(4)));
             var call = await Assert.ThrowsAsync<MicroException>(() => outsider.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("let me in"),
                 new CallOptions { Timeout = TimeSpan.FromSeconds(1) }));
             Assert.True(call.Code is 408 or 503 or 404, call.ToString());

@@ -33,7 +33,7 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
 
     public CliTests(Greeter greeter) => _greeter = greeter;
 
-    private static string MicroDll => Path.Combine(AppContext.BaseDirectory, "micro.dll");
+    private static string MicroDll => ProcessRunner.Built("Micro.Actors.Cli", "micro.dll");
 
     private async Task<(int Exit, string Out, string Err, TimeSpan Took)> MicroWithStdin(string? stdin, params string[] args)
     {
@@ -195,7 +195,7 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         Assert.True(published.Exit == 0, published.Err);
         await Eventually.TrueAsync(() => subscriber.Stdout.Any(l => l.StartsWith("event 42 from the cli")), TimeSpan.FromSeconds(10), "the event at the subscriber");
 
-        var nobody = await Micro("publish", "nobody-listens", """{"number":1,"text":"x"}""", "--type", "Tick", "--timeout", "1");
+        var nobody = await Micro("publish", "nobody-listens", """{"number":1,"text":"x"}""", "--type", "Tick", "--timeout", "3");
         Assert.Equal(3, nobody.Exit);
         Assert.Contains("no subscriber of topic 'nobody-listens'", nobody.Err);
 

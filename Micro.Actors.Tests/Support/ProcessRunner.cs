@@ -13,7 +13,19 @@ public sealed class ProcessRunner : IDisposable
 
     private ProcessRunner(Process process) => _process = process;
 
-    public static string SamplesDll => Path.Combine(AppContext.BaseDirectory, "Micro.Actors.Samples.dll");
+    public static string SamplesDll => Built("Micro.Actors.Samples", "Micro.Actors.Samples.dll");
+
+    /// <summary>
+    /// A program in its own project's build output (Micro.Actors.Tests/bin/&lt;Configuration&gt;/net10.0 ->
+    /// &lt;project&gt;/bin/&lt;Configuration&gt;/net10.0): run with its own dependencies, not the tests'.
+    /// </summary>
+    public static string Built(string project, string dll)
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var (framework, configuration, root) = (dir.Name, dir.Parent!.Name, dir.Parent.Parent!.Parent!.Parent!.FullName);
+        var path = Path.Combine(root, project, "bin", configuration, framework, dll);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{dll} is not built at {path}: build the solution first", path);
+    }
 
     public static ProcessRunner StartSample(params string[] args) => Start("dotnet", [SamplesDll, .. args]);
 

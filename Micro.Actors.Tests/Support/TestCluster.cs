@@ -56,7 +56,7 @@ public sealed class TestCluster : IAsyncDisposable
         _nodes.Add(service);
         await service.StartAsync();
         _seed ??= service.Address;
-        if (waitUntilUp) await service.WhenUp.WaitAsync(TimeSpan.FromSeconds(20));
+        if (waitUntilUp) await service.WhenUpAsync().WaitAsync(TimeSpan.FromSeconds(20));
         return service;
     }
 

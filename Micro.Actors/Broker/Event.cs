@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+
 namespace Micro.Actors.Broker;
 
 /// <summary>An event on the wire: the message (encoded in <see cref="ContentType"/>) and what go-micro keeps beside it.</summary>
@@ -19,7 +21,39 @@ public sealed record EventBatch(IReadOnlyList<Event> Events);
 public sealed record EventContext(string Topic, string Id, string ContentType,
     IReadOnlyDictionary<string, string> Headers, DateTime PublishedUtc, string? Queue)
 {
-    internal static EventContext Of(Event e, string? queue) => new(e.Topic, e.Id, e.ContentType, e.Headers, e.PublishedUtc, queue);
+    private Service.HandlerServices _services = Service.HandlerServices.None;
+    private IServiceScope? _scope;
+    private bool _ended;
+
+    internal static EventContext Of(Event e, string? queue, Service.HandlerServices? services = null) =>
+        new(e.Topic, e.Id, e.ContentType, e.Headers, e.PublishedUtc, queue) { _services = services ?? Service.HandlerServices.None };
+
+    /// <summary>
+    /// This event's own dependency-injection scope: a scoped service is new for each event and disposed
+    /// once its handler is done. Made on first use; needs a node with a service provider (Micro.Actors.Hosting).
+    /// </summary>
+    public IServiceProvider Services
+    {
+        get
+        {
+            if (_scope is { } scope) return scope.ServiceProvider;
+            if (_ended) throw new InvalidOperationException($"event {Id} on {Topic} is handled already: its services are disposed");
+            var factory = _services.ScopeFactory ?? throw new InvalidOperationException(
+                "This node has no service provider: host it with services.AddMicroService (Micro.Actors.Hosting) or set MicroServiceOptions.Services");
+            return (_scope = factory.CreateScope()).ServiceProvider;
+        }
+    }
+
+    /// <summary>The event's id, service and topic as the logging scope of what a subscriber logs.</summary>
+    internal IDisposable? BeginLogScope() => _services.BeginScope("event", Id, _services.ServiceName, Topic);
+
+    /// <summary>The handler is done with the event: its scope goes.</summary>
+    internal void End()
+    {
+        _ended = true;
+        if (_scope is { } scope) Service.HandlerServices.DisposeQuietly(scope);
+        _scope = null;
+    }
 }
 
 /// <summary>A topic a node consumes, as its descriptor lists it.</summary>

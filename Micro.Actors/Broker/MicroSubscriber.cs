@@ -7,7 +7,7 @@ namespace Micro.Actors.Broker;
 /// tells its topic, id and headers. A subscriber that throws is logged with the event id, counted,
 /// restarted, and keeps receiving.
 /// </summary>
-public abstract class MicroSubscriber : ReceiveActor
+public abstract class MicroSubscriber : Service.TrackedReceiveActor
 {
     internal sealed record Delivery(EventContext Context, object Body);
     internal sealed record Failed(EventContext? Context, Exception Cause);
@@ -20,12 +20,23 @@ public abstract class MicroSubscriber : ReceiveActor
     {
         if (message is not Delivery d) return base.AroundReceive(receive, message);
         _current = d.Context;
-        return base.AroundReceive(receive, d.Body);
+        using var scope = d.Context.BeginLogScope();
+        return ReceiveTracked(receive, d.Body);
     }
+
+    /// <summary>The event is handled (an async receive: its task has ended): its scope goes.</summary>
+    private protected override void WorkDone(Exception? failure) => _current?.End();
 
     protected override void PreRestart(Exception reason, object message)
     {
+        _current?.End();
         Context.Parent.Tell(new Failed(_current, reason));
         base.PreRestart(reason, message);
+    }
+
+    protected override void PostStop()
+    {
+        _current?.End();
+        base.PostStop();
     }
 }

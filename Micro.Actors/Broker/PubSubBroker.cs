@@ -22,14 +22,17 @@ public sealed class PubSubBroker : IBroker
     private readonly Codecs _codecs;
     private readonly int _maxPayload;
     private readonly TimeSpan _drainTimeout;
+    private readonly Service.HandlerServices _services;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ISubscription, byte> _live = new();
     private readonly BurstQueue<PublisherActor.Outgoing> _outgoing = new(PublisherActor.Drain.Instance);
     private int _next;
 
     /// <param name="onChange">Told of every subscription added (true) or removed (false), for the node's descriptor.</param>
     /// <param name="drainTimeout">How long an unsubscribe waits for the event being handled (<c>micro.server.drain-timeout</c>).</param>
     internal PubSubBroker(ActorSystem system, IActorRef mediator, IActorRef registry, Codecs codecs, int maxPayload, Action<SubscriptionInfo, bool> onChange,
-        TimeSpan drainTimeout)
+        TimeSpan drainTimeout, Service.HandlerServices? services = null)
     {
+        _services = services ?? Service.HandlerServices.None;
         _drainTimeout = drainTimeout;
         _maxPayload = maxPayload;
         _codecs = codecs;
@@ -85,9 +88,9 @@ public sealed class PubSubBroker : IBroker
         if (_codecs.TryGet(HyperionCodec.MediaType, out var codec) && codec is HyperionCodec hyperion) hyperion.AllowList.Allow(spec.MessageType);
         var counters = new SubscriberCounters();
         var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var (codecs, mediator) = (_codecs, _mediator);
+        var (codecs, mediator, services) = (_codecs, _mediator, _services);
         var group = spec.Queue ?? "~" + Guid.NewGuid().ToString("N");
-        var actor = _system.ActorOf(Props.Create(() => new SubscriberActor(spec, group, counters, subscribed, codecs, mediator)),
+        var actor = _system.ActorOf(Props.Create(() => new SubscriberActor(spec, group, counters, subscribed, codecs, mediator, services)),
             $"micro-subscriber-{Interlocked.Increment(ref _next)}");
         try { await subscribed.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false); }
         catch (Exception)
@@ -96,8 +99,21 @@ public sealed class PubSubBroker : IBroker
             throw;
         }
         _onChange(spec.Info, true);
-        return new Subscription(spec, actor, counters, () => _onChange(spec.Info, false), _system, _drainTimeout);
+        Subscription? subscription = null;
+        subscription = new Subscription(spec, actor, counters, () =>
+        {
+            _live.TryRemove(subscription!, out _);
+            _onChange(spec.Info, false);
+        }, _system, _drainTimeout);
+        _live[subscription] = 0;
+        return subscription;
     }
+
+    /// <summary>
+    /// Every live subscription of this node stops taking events; each finishes the event it is
+    /// handling (within micro.server.drain-timeout). Part of a graceful stop.
+    /// </summary>
+    internal Task UnsubscribeAllAsync() => Task.WhenAll(_live.Keys.Select(s => s.UnsubscribeAsync()));
 
     public async Task WaitForSubscribersAsync(string topic, TimeSpan timeout, CancellationToken cancellationToken = default)
     {

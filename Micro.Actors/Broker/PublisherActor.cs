@@ -38,6 +38,7 @@ internal sealed class PublisherActor : ReceiveActor
         _mediator = mediator;
         _registry = registry;
         Receive<Drain>(_ => Publish());
+        Receive<NodeSuspected>(_ => { }); // the mediator's routing hears of suspects itself (AvoidingRoutingLogic)
         Receive<RegistryView>(view => _queuedTopics = view.Nodes.Values
             .SelectMany(n => n.Subscriptions).Where(s => s.Queue is not null).Select(s => s.Topic).ToHashSet(StringComparer.Ordinal));
     }

@@ -41,10 +41,13 @@ internal sealed class SubscriberActor : ReceiveActor
     private TaskCompletionSource? _unsubscribed;
 
     private readonly Codec.Codecs _codecs;
+    private readonly Service.HandlerServices _services;
 
     /// <param name="group">The queue group, or one of its own: made by the caller so that a restart keeps it (a new one would leave the old registration behind).</param>
-    public SubscriberActor(SubscriberSpec spec, string group, SubscriberCounters counters, TaskCompletionSource subscribed, Codec.Codecs codecs, IActorRef mediator)
+    public SubscriberActor(SubscriberSpec spec, string group, SubscriberCounters counters, TaskCompletionSource subscribed, Codec.Codecs codecs, IActorRef mediator,
+        Service.HandlerServices services)
     {
+        _services = services;
         _mediator = mediator;
         _codecs = codecs;
         _spec = spec;
@@ -148,24 +151,29 @@ internal sealed class SubscriberActor : ReceiveActor
     private (Task Task, EventContext Context)? Start(Func<object, EventContext, Task> function, Event e)
     {
         if (Accept(e) is not { } message) return null;
-        var context = EventContext.Of(e, _spec.Queue);
+        var context = EventContext.Of(e, _spec.Queue, _services);
         Task task;
-        try { task = function(message, context); }
-        catch (Exception ex) { Fail(context, ex); return null; }
-        if (task.IsCompletedSuccessfully) return null;
-        if (task.IsCompleted) { Fail(context, task.Exception?.InnerException ?? new TaskCanceledException(task)); return null; }
-        return (task, context);
+        using (context.BeginLogScope())
+        {
+            try { task = function(message, context); }
+            catch (Exception ex) { task = Task.FromException(ex); }
+        }
+        if (!task.IsCompleted) return (task, context);
+        if (!task.IsCompletedSuccessfully) Fail(context, task.Exception?.InnerException ?? new TaskCanceledException(task));
+        context.End();
+        return null;
     }
 
     private async Task Finish((Task Task, EventContext Context) pending)
     {
         try { await pending.Task.ConfigureAwait(true); }
         catch (Exception ex) { Fail(pending.Context, ex); }
+        finally { pending.Context.End(); }
     }
 
     private void Forward(Event e)
     {
-        if (Accept(e) is { } message) _child!.Tell(new MicroSubscriber.Delivery(EventContext.Of(e, _spec.Queue), message), Self);
+        if (Accept(e) is { } message) _child!.Tell(new MicroSubscriber.Delivery(EventContext.Of(e, _spec.Queue, _services), message), Self);
     }
 
     private void Fail(EventContext? context, Exception cause)

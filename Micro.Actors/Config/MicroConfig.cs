@@ -22,10 +22,23 @@ public static class MicroConfig
         ? Default
         : ConfigurationFactory.ParseString(userHocon).WithFallback(Default);
 
+    /// <summary>Whether <paramref name="userHocon"/> sets <paramref name="path"/> itself (not just the defaults).</summary>
+    public static bool Sets(string? userHocon, string path) =>
+        !string.IsNullOrWhiteSpace(userHocon) && ConfigurationFactory.ParseString(userHocon).HasPath(path);
+
+    /// <summary>
+    /// The role that marks a member's service, beside the plain role of the service's name: a node may carry
+    /// roles of its user's own (for sharding, singletons), and the registry must tell which one is the service.
+    /// </summary>
+    public const string ServiceRolePrefix = "micro-service:";
+
     /// <summary>The final Akka configuration: the resolved settings written into Akka's keys.</summary>
     public static Akka.Configuration.Config ForNode(Akka.Configuration.Config loaded, MicroSettings settings, string? role)
     {
-        var roles = role is null ? "[]" : $"[{Quote(role)}]";
+        // The user's own roles stay; the service adds its name and the mark that says which role is the service.
+        var own = loaded.HasPath("akka.cluster.roles") ? loaded.GetStringList("akka.cluster.roles") : [];
+        var all = role is null ? own : [.. own.Where(r => !r.StartsWith(ServiceRolePrefix, StringComparison.Ordinal)), role, ServiceRolePrefix + role];
+        var roles = $"[{string.Join(", ", all.Distinct().Select(Quote))}]";
         // The socket transport has no TLS: a node with TLS keeps DotNetty's.
         var transport = settings.Transport == MicroSettings.SocketTransport && settings.Tls is null
             ? Transport.SocketTransport.ConfigPath : "akka.remote.dot-netty.tcp";

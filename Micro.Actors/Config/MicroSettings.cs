@@ -51,9 +51,12 @@ public sealed record MicroSettings
     public const string SocketTransport = "socket";
     public const string DotNettyTransport = "dot-netty";
 
-    /// <summary>Reads and checks the settings. <paramref name="environment"/> defaults to the process's.</summary>
+    /// <summary>
+    /// Reads and checks the settings. <paramref name="environment"/> defaults to the process's;
+    /// <paramref name="defaultPort"/>, when given, stands in for micro.port's default (a client-only node takes 0).
+    /// </summary>
     public static MicroSettings Resolve(Akka.Configuration.Config config, Service.MicroServiceOptions options,
-        IReadOnlyDictionary<string, string?>? environment = null)
+        IReadOnlyDictionary<string, string?>? environment = null, int? defaultPort = null)
     {
         string? Env(string name) => environment is null
             ? Environment.GetEnvironmentVariable(name)
@@ -74,7 +77,7 @@ public sealed record MicroSettings
         else if (NonEmpty(Env("MICRO_PORT")) is { } envPort)
             port = int.TryParse(envPort, out var parsed) ? CheckPort(parsed, "MICRO_PORT")
                 : throw new MicroConfigException("MICRO_PORT", $"'{envPort}' is not a port number (0-65535)");
-        else port = CheckPort(Read(config, "micro.port", c => c.GetInt("micro.port")), "micro.port");
+        else port = defaultPort ?? CheckPort(Read(config, "micro.port", c => c.GetInt("micro.port")), "micro.port");
 
         IReadOnlyList<HostPort> seeds;
         if (options.SeedNodes.Count > 0) seeds = options.SeedNodes.Select(s => ParseHostPort(s, "option SeedNodes")).ToList();
@@ -176,5 +179,9 @@ public sealed record MicroSettings
 public sealed class MicroConfigException(string setting, string problem)
     : Exception($"Bad setting {setting}: {problem}")
 {
+    /// <summary>The setting, as its source names it (micro.port, MICRO_PORT, option Port).</summary>
     public string Setting { get; } = setting;
+
+    /// <summary>What is wrong with it and what it takes.</summary>
+    public string Problem { get; } = problem;
 }

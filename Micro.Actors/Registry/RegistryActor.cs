@@ -171,8 +171,9 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         else _members[member.UniqueAddress] = member;
     }
 
+    /// <summary>The member's service: its marked role (a node may carry roles of its own beside it); none for a client or a plain Akka node.</summary>
     private static string? ServiceOf(Member member) =>
-        member.Roles.FirstOrDefault(r => !r.StartsWith(DataCenterRolePrefix, StringComparison.Ordinal));
+        member.Roles.FirstOrDefault(r => r.StartsWith(Config.MicroConfig.ServiceRolePrefix, StringComparison.Ordinal))?[Config.MicroConfig.ServiceRolePrefix.Length..];
 
     private static string NodeId(UniqueAddress a) => $"{a.Address.Host}:{a.Address.Port}#{a.Uid}";
 

@@ -6,12 +6,13 @@ namespace Micro.Actors.Registry;
 /// <summary>
 /// An immutable picture of the registry, sent to every subscriber (routers, watchers) on each change.
 /// Changes are membership events, so they are rare next to calls; a whole picture is cheap and simple.
+/// A picture that reaches a subscriber already stopped (a router, at shutdown) is no news: not logged as a dead letter.
 /// </summary>
 internal sealed record RegistryView(
     ImmutableDictionary<string, ServiceNode> Nodes,
     ImmutableHashSet<string> PendingServices,
     bool MembershipKnown,
-    IReadOnlyList<RegistryEvent> Changes)
+    IReadOnlyList<RegistryEvent> Changes) : Akka.Event.IDeadLetterSuppression
 {
     public static readonly RegistryView Empty = new(
         ImmutableDictionary<string, ServiceNode>.Empty, ImmutableHashSet<string>.Empty, false, []);
@@ -29,5 +30,5 @@ internal sealed record RegistryView(
         Nodes.Values.Select(n => n.Service).Distinct().Order(StringComparer.Ordinal).ToList();
 }
 
-/// <summary>A node's connection dropped: it may have died. A hint to stop choosing it, not proof.</summary>
-internal sealed record NodeSuspected(Address Address);
+/// <summary>A node's connection dropped: it may have died. A hint to stop choosing it, not proof (and no dead letter for a subscriber that ignores it).</summary>
+internal sealed record NodeSuspected(Address Address) : Akka.Event.IDeadLetterSuppression;

@@ -12,7 +12,7 @@ namespace Micro.Actors.Server;
 /// answers the call with an error (500, or the <see cref="MicroError"/> of a <see cref="MicroException"/>)
 /// and is restarted by supervision; the service keeps serving.
 /// </summary>
-public abstract class MicroHandler : ReceiveActor
+public abstract class MicroHandler : Service.TrackedReceiveActor
 {
     private ReplyRef? _current;
 
@@ -24,14 +24,20 @@ public abstract class MicroHandler : ReceiveActor
     {
         if (Sender is not ReplyRef reply) return base.AroundReceive(receive, message);
         _current = reply;
-        var handled = base.AroundReceive(receive, message);
-        // A one-way request has no reply to mark its end: it ends when its handler returns.
-        if (reply.Context.IsOneWay && EndsOneWayOnReturn) reply.Finish();
-        return handled;
+        using var scope = reply.Context.BeginLogScope();
+        return ReceiveTracked(receive, message);
     }
 
-    /// <summary>Whether a one-way request ends when the receive returns (false: when the handler replies).</summary>
-    private protected virtual bool EndsOneWayOnReturn => true;
+    /// <summary>A one-way request has no reply to mark its end: it ends when its handler is done (an async one: when its task ends).</summary>
+    private protected override void WorkDone(Exception? failure)
+    {
+        if (_current is not { } reply || !reply.Context.IsOneWay || !EndsOneWayWhenDone) return;
+        if (failure is null) reply.Finish();
+        else reply.Fail(MicroException.ToError(failure, reply.Context.Service));
+    }
+
+    /// <summary>Whether a one-way request ends when the receive is done (false: when the handler replies).</summary>
+    private protected virtual bool EndsOneWayWhenDone => true;
 
     protected override void PreRestart(Exception reason, object message)
     {
@@ -54,7 +60,7 @@ public abstract class MicroHandler : ReceiveActor
 /// <summary>Runs a plain async function as a handler.</summary>
 internal sealed class FunctionHandler : MicroHandler
 {
-    private protected override bool EndsOneWayOnReturn => false;
+    private protected override bool EndsOneWayWhenDone => false;
 
     public FunctionHandler(Func<object, RequestContext, Task<object?>> handle)
     {

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+
 namespace Micro.Actors.Server;
 
 /// <summary>What a handler can know about the call it is serving.</summary>
@@ -5,18 +7,52 @@ public sealed class RequestContext
 {
     private CancellationTokenSource? _cancellation;
 
-    internal RequestContext(Request request, DateTime deadlineUtc)
+    internal RequestContext(Request request, DateTime deadlineUtc, Micro.Actors.Service.HandlerServices? services = null)
     {
         Request = request;
         Deadline = deadlineUtc;
+        _services = services ?? Micro.Actors.Service.HandlerServices.None;
     }
 
     /// <summary>A stream's context: no deadline; cancelled when the caller goes away or cancels.</summary>
-    internal RequestContext(Request request, CancellationToken stream)
+    internal RequestContext(Request request, CancellationToken stream, Micro.Actors.Service.HandlerServices? services = null)
     {
         Request = request;
         Deadline = DateTime.MaxValue;
         _stream = stream;
+        _services = services ?? Micro.Actors.Service.HandlerServices.None;
+    }
+
+    private readonly Micro.Actors.Service.HandlerServices _services;
+    private IServiceScope? _scope;
+
+    /// <summary>
+    /// This request's own dependency-injection scope (ASP.NET Core's <c>RequestServices</c>): a scoped
+    /// service is new for each request and disposed once the request is answered (a stream: once it ends).
+    /// Made on first use. Needs a node with a service provider (Micro.Actors.Hosting, or MicroServiceOptions.Services).
+    /// </summary>
+    public IServiceProvider Services
+    {
+        get
+        {
+            if (Volatile.Read(ref _scope) is { } scope) return scope.ServiceProvider;
+            var factory = _services.ScopeFactory ?? throw new InvalidOperationException(
+                "This node has no service provider: host it with services.AddMicroService (Micro.Actors.Hosting) or set MicroServiceOptions.Services");
+            if (Volatile.Read(ref _released)) throw new InvalidOperationException($"{Endpoint} request {Id} is answered already: its services are disposed");
+            var fresh = factory.CreateScope();
+            scope = Interlocked.CompareExchange(ref _scope, fresh, null) ?? fresh;
+            if (!ReferenceEquals(scope, fresh)) fresh.Dispose();
+            else if (Volatile.Read(ref _released)) EndScope(); // answered meanwhile: nothing may outlive it
+            return scope.ServiceProvider;
+        }
+    }
+
+    /// <summary>The request's id, service and endpoint as the logging scope of what a handler logs.</summary>
+    internal IDisposable? BeginLogScope() => _services.BeginScope("request", Request.Id, Request.Service, Request.Endpoint);
+
+    private void EndScope()
+    {
+        if (Interlocked.Exchange(ref _scope, null) is { } scope) Micro.Actors.Service.HandlerServices.DisposeQuietly(scope);
     }
 
     private readonly CancellationToken? _stream;
@@ -62,6 +98,7 @@ public sealed class RequestContext
     internal void Release()
     {
         Volatile.Write(ref _released, true);
+        EndScope();
         if (Interlocked.Exchange(ref _cancellation, null) is { } cts)
         {
             // The handler's own callbacks run here, on the answering thread: one that throws must

@@ -139,12 +139,15 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private readonly Codecs _codecs;
     private readonly NodeIdentity _identity;
     private bool _stopping;
+    private readonly HandlerServices _services;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     public ServerActor(NodeIdentity identity, IReadOnlyList<HandlerGroup> groups, int defaultPoolSize, int queueLimit,
-        ServerState state, Codecs codecs, int maxPayload, TimeSpan holdAnswers, IReadOnlyDictionary<string, EndpointCounters> streams)
+        ServerState state, Codecs codecs, int maxPayload, TimeSpan holdAnswers, IReadOnlyDictionary<string, EndpointCounters> streams,
+        HandlerServices? services = null)
     {
+        _services = services ?? HandlerServices.None;
         _streams = streams;
         _holdFor = holdAnswers;
         _identity = identity;
@@ -319,7 +322,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         {
             if (work.Deadline > DateTime.UtcNow)
             {
-                var reply = new ReplyRef(_replies, new RequestContext(work.Request, work.Deadline), work.Caller, handler,
+                var reply = new ReplyRef(_replies, new RequestContext(work.Request, work.Deadline, _services), work.Caller, handler,
                     work.Codec, work.Counters) { Gathering = work.Gathering };
                 if (busy is null)
                 {
@@ -493,7 +496,8 @@ internal sealed class DescriptorActor : ReceiveActor
 {
     public const string Name = "micro-descriptor";
 
-    public sealed record SetSubscriptions(IReadOnlyList<Broker.SubscriptionInfo> Subscriptions);
+    /// <param name="Announce">False while the node stops: other nodes need not fetch a descriptor that is on its way out.</param>
+    public sealed record SetSubscriptions(IReadOnlyList<Broker.SubscriptionInfo> Subscriptions, bool Announce = true);
 
     public DescriptorActor(Registry.NodeDescriptor descriptor, IActorRef mediator)
     {
@@ -502,7 +506,7 @@ internal sealed class DescriptorActor : ReceiveActor
         Receive<SetSubscriptions>(s =>
         {
             descriptor = descriptor with { Subscriptions = s.Subscriptions };
-            mediator.Tell(new Akka.Cluster.Tools.PublishSubscribe.Publish(Registry.DescriptorChanged.Topic, new Registry.DescriptorChanged(self)));
+            if (s.Announce) mediator.Tell(new Akka.Cluster.Tools.PublishSubscribe.Publish(Registry.DescriptorChanged.Topic, new Registry.DescriptorChanged(self)));
         });
     }
 }

@@ -21,4 +21,13 @@ internal sealed class ServerState
     }
 
     public void Finished() => Interlocked.Decrement(ref _inFlight);
+
+    private int _openStreams;
+
+    /// <summary>Streams this node serves right now (a graceful stop lets them end, within its drain timeout).</summary>
+    public int OpenStreams => Volatile.Read(ref _openStreams);
+
+    public void StreamOpened() => Interlocked.Increment(ref _openStreams);
+
+    public void StreamEnded() => Interlocked.Decrement(ref _openStreams);
 }

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using Akka;
 using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
@@ -12,6 +13,7 @@ using Micro.Actors.Config;
 using Micro.Actors.Registry;
 using Micro.Actors.Selector;
 using Micro.Actors.Server;
+using Micro.Actors.Errors;
 
 namespace Micro.Actors.Service;
 
@@ -32,8 +34,15 @@ public sealed class MicroService : IAsyncDisposable
     private readonly List<ISubscription> _declared = [];
     private readonly ServerState _state = new();
     private readonly TaskCompletionSource _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>Completes once the client, registry and broker exist (the node's actor system is wired).</summary>
+    private readonly TaskCompletionSource _wired = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly object _gate = new();
+    private readonly HandlerServices _services;
+    private readonly List<IDisposable> _signals = [];
     private ActorSystem? _system;
+    private ILoggingAdapter? _log;
+    private string _address = "";
     private MicroClient? _client;
     private ClusterRegistry? _registry;
     private PubSubBroker? _broker;
@@ -46,25 +55,38 @@ public sealed class MicroService : IAsyncDisposable
         Name = name;
         _options = options;
         _config = MicroConfig.Load(options.Config);
-        Settings = MicroSettings.Resolve(_config, options, options.Environment);
+        // A client-only node takes any free port unless told otherwise: two clients on one host must not collide.
+        var defaultPort = name is null && !MicroConfig.Sets(options.Config, "micro.port") ? 0 : (int?)null;
+        Settings = MicroSettings.Resolve(_config, options, options.Environment, defaultPort);
+        _services = new HandlerServices(options.Services, name ?? "client");
+        Client = new StartingClient(this);
+        Registry = new StartingRegistry(this);
+        Broker = new StartingBroker(this);
     }
 
     /// <summary>A service node: it serves <paramref name="name"/> and can call other services.</summary>
     public static MicroService Create(string name, Action<MicroServiceOptions>? configure = null)
     {
-        if (string.IsNullOrWhiteSpace(name) || name.StartsWith(RegistryActor.DataCenterRolePrefix, StringComparison.Ordinal) || name.Any(char.IsWhiteSpace))
-            throw new ArgumentException($"'{name}' is not a service name: use a word like \"greeter\"", nameof(name));
         var options = new MicroServiceOptions();
         configure?.Invoke(options);
-        return new MicroService(name, options);
+        return Of(name, options);
     }
 
-    /// <summary>A node that only calls and watches services (a client, a tool): it has no role.</summary>
+    /// <summary>A node that only calls and watches services (a client, a tool): it has no role, and takes any free port unless told one.</summary>
     public static MicroService CreateClient(Action<MicroServiceOptions>? configure = null)
     {
         var options = new MicroServiceOptions();
         configure?.Invoke(options);
         return new MicroService(null, options);
+    }
+
+    /// <summary>A node of <paramref name="name"/> (null: client-only) from options made elsewhere (a host's).</summary>
+    internal static MicroService Of(string? name, MicroServiceOptions options)
+    {
+        if (name is not null && (string.IsNullOrWhiteSpace(name) || name.StartsWith(RegistryActor.DataCenterRolePrefix, StringComparison.Ordinal)
+                || name.Any(char.IsWhiteSpace) || name.Contains(':')))
+            throw new ArgumentException($"'{name}' is not a service name: use a word like \"greeter\"", nameof(name));
+        return new MicroService(name, options);
     }
 
     /// <summary>The service name; null for a client-only node.</summary>
@@ -74,26 +96,48 @@ public sealed class MicroService : IAsyncDisposable
     public MicroSettings Settings { get; }
 
     public ActorSystem System => _system ?? throw NotStarted();
-    public IClient Client => _client ?? throw NotStarted();
-    public IRegistry Registry => _registry ?? throw NotStarted();
-    public IBroker Broker => _broker ?? throw NotStarted();
+
+    /// <summary>This node's client. Usable before the node has started: a call then waits for the start, within its own deadline.</summary>
+    public IClient Client { get; }
+
+    /// <summary>This node's registry (waits for the start like <see cref="Client"/>).</summary>
+    public IRegistry Registry { get; }
+
+    /// <summary>This node's broker (waits for the start like <see cref="Client"/>).</summary>
+    public IBroker Broker { get; }
 
     /// <summary>The subscriptions made with <see cref="Subscribe{T}(string, Func{T, EventContext, Task}, string?)"/>, once started.</summary>
     public IReadOnlyList<ISubscription> Subscriptions => _declared;
 
-    /// <summary>"host:port" this node listens on (the real port when started with port 0).</summary>
-    public string Address => Cluster.Get(System).SelfAddress is var a ? $"{a.Host}:{a.Port}" : "";
+    /// <summary>"host:port" this node listens on (the real port when started with port 0); empty before it starts.</summary>
+    public string Address => _address;
 
-    /// <summary>Completes when this node is Up in the cluster.</summary>
-    public Task WhenUp => _up.Task;
+    /// <summary>
+    /// Completes when this node is Up in the cluster. Fails (a 503 <see cref="Errors.MicroException"/>) if
+    /// the node stops first — it was stopped, downed, or gave up joining
+    /// (<c>akka.cluster.shutdown-after-unsuccessful-join-seed-nodes</c>); <paramref name="cancellationToken"/> ends the wait.
+    /// </summary>
+    public Task WhenUpAsync(CancellationToken cancellationToken = default) => _up.Task.WaitAsync(cancellationToken);
 
-    /// <summary>Completes when this node is Up and knows every service node that is Up.</summary>
-    public Task WhenReady => _registry?.WhenReady ?? throw NotStarted();
+    /// <summary>Completes when this node is Up and knows every service node that is Up; fails like <see cref="WhenUpAsync"/>.</summary>
+    public Task WhenReadyAsync(CancellationToken cancellationToken = default) => _ready.Task.WaitAsync(cancellationToken);
+
+    /// <summary>Whether the node's actor system exists (it has started; it may have stopped since).</summary>
+    public bool IsStarted => _system is not null;
+
+    /// <summary>Whether the node has begun to stop (it leaves, drains and ends; readiness checks report it).</summary>
+    public bool IsStopping => _system is { } system && CoordinatedShutdown.Get(system).ShutdownReason is not null;
 
     /// <summary>Serves the endpoints in <paramref name="endpoints"/> with a pool of <typeparamref name="THandler"/> actors.</summary>
+    /// <remarks>
+    /// With a service provider (Micro.Actors.Hosting, or <see cref="MicroServiceOptions.Services"/>) the actors
+    /// are made by dependency injection: constructor parameters are resolved from a scope of each actor's own
+    /// (singletons stay singletons; a scoped service lives as long as the actor). Per request, use
+    /// <c>Request.Services</c>. Without one, <typeparamref name="THandler"/> needs a parameterless constructor.
+    /// </remarks>
     public MicroService Handle<THandler>(string group, Action<EndpointMap> endpoints, int? poolSize = null)
-        where THandler : MicroHandler, new() =>
-        Handle(group, Props.Create<THandler>(), endpoints, poolSize);
+        where THandler : MicroHandler =>
+        Handle(group, ActorProps(typeof(THandler)), endpoints, poolSize);
 
     /// <summary>Serves the endpoints of <paramref name="group"/> with a pool of actors made from <paramref name="props"/>.</summary>
     public MicroService Handle(string group, Props props, Action<EndpointMap> endpoints, int? poolSize = null)
@@ -145,6 +189,16 @@ public sealed class MicroService : IAsyncDisposable
     public MicroService HandleStream<TRequest, TResponse>(string endpoint, Streaming.StreamKind kind, Props props) =>
         AddStream(Streaming.StreamEndpoint.Actor<TRequest, TResponse>(Checked(endpoint), kind, props));
 
+    /// <summary>Serves a stream with a <typeparamref name="TActor"/> per stream, made like handler actors (by dependency injection when the node has a provider).</summary>
+    public MicroService HandleStream<TActor, TRequest, TResponse>(string endpoint, Streaming.StreamKind kind) where TActor : ActorBase =>
+        HandleStream<TRequest, TResponse>(endpoint, kind, ActorProps(typeof(TActor)));
+
+    private Props ActorProps(Type type)
+    {
+        HandlerServices.CheckConstructible(type, _options.Services);
+        return _options.Services is null ? Props.Create(type) : HandlerServices.PropsFor(type, _options.Services);
+    }
+
     private static string Checked(string endpoint)
     {
         SplitEndpoint(endpoint);
@@ -169,8 +223,9 @@ public sealed class MicroService : IAsyncDisposable
         AddSubscriber(new SubscriberSpec(topic, queue, typeof(T), (m, c) => handler((T)m, c), null));
 
     /// <summary>Subscribes an actor (a <see cref="MicroSubscriber"/> that receives <typeparamref name="T"/>) to <paramref name="topic"/>.</summary>
-    public MicroService Subscribe<TSubscriber, T>(string topic, string? queue = null) where TSubscriber : MicroSubscriber, new() =>
-        AddSubscriber(new SubscriberSpec(topic, queue, typeof(T), null, Props.Create<TSubscriber>()));
+    /// <remarks>Made like handler actors: by dependency injection when the node has a service provider; per event, use <c>Event.Services</c>.</remarks>
+    public MicroService Subscribe<TSubscriber, T>(string topic, string? queue = null) where TSubscriber : MicroSubscriber =>
+        AddSubscriber(new SubscriberSpec(topic, queue, typeof(T), null, ActorProps(typeof(TSubscriber))));
 
     private MicroService AddSubscriber(SubscriberSpec spec)
     {
@@ -179,18 +234,57 @@ public sealed class MicroService : IAsyncDisposable
         return this;
     }
 
-    /// <summary>Starts the node and begins joining the cluster (see <see cref="WhenUp"/>).</summary>
+    /// <summary>Starts the node and begins joining the cluster (see <see cref="WhenUpAsync"/>).</summary>
+    /// <exception cref="MicroConfigException">The node cannot listen where it is told to (the message names the address, port and setting).</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        Claim();
+        try
+        {
+            foreach (var hook in _options.BeforeStart) await hook().ConfigureAwait(false);
+            ActorSystem system;
+            try { system = ActorSystem.Create(Settings.ClusterName, PrepareSystem()); }
+            catch (Exception e) when (StartFailure.Explain(e, Settings) is { } clear) { throw clear; }
+            await AttachAsync(system, ownsSystem: true, joinSeeds: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (_gate) if (_system is null) _stopped = null; // may be started again
+            throw;
+        }
+    }
+
+    /// <summary>Claims the one start of this node.</summary>
+    internal void Claim()
     {
         lock (_gate)
         {
             if (_system is not null || _stopped is not null) throw new InvalidOperationException("The service was started already");
-            _stopped = Task.CompletedTask; // claims the start
+            _stopped = Task.CompletedTask;
         }
-        foreach (var hook in _options.BeforeStart) await hook().ConfigureAwait(false);
+    }
 
-        // The allow-list of the node's serializer: set up before the system exists, so no message
-        // is ever read without it.
+    /// <summary>
+    /// What the node's actor system is made of: the configuration (settings written into Akka's keys) and the
+    /// serializer's allow-list, set up before the system exists so that no message is ever read without it.
+    /// </summary>
+    internal ActorSystemSetup PrepareSystem() => ActorSystemSetup.Create([BootstrapSetup.Create().WithConfig(NodeConfig()), .. NodeSetups()]);
+
+    /// <summary>The node's Akka configuration: its settings in Akka's keys over the HOCON it was given and the defaults.</summary>
+    internal Akka.Configuration.Config NodeConfig() => MicroConfig.ForNode(_config, Settings, Name);
+
+    /// <summary>The setups beside the configuration: the serializer's allow-list and, with TLS, its certificates.</summary>
+    internal IEnumerable<Setup> NodeSetups()
+    {
+        yield return new TypeAllowListSetup(AllowList());
+        if (Settings.Tls is { } tls) yield return Tls.Setup(tls);
+    }
+
+    /// <summary>The HOCON this node was given over the defaults (what settings, including the hosting layer's, are read from).</summary>
+    internal Akka.Configuration.Config LoadedConfig => _config;
+
+    internal TypeAllowList AllowList()
+    {
         var allowList = new TypeAllowList(Settings.AllowedTypes);
         foreach (var endpoint in _groups.SelectMany(g => g.Endpoints))
         {
@@ -203,12 +297,17 @@ public sealed class MicroService : IAsyncDisposable
             allowList.Allow(stream.RequestType);
             allowList.Allow(stream.ResponseType);
         }
-        var setup = BootstrapSetup.Create()
-            .WithConfig(MicroConfig.ForNode(_config, Settings, Name))
-            .And(new TypeAllowListSetup(allowList));
-        if (Settings.Tls is { } tls) setup = setup.And(Tls.Setup(tls));
-        var system = ActorSystem.Create(Settings.ClusterName, setup);
+        return allowList;
+    }
+
+    /// <summary>
+    /// Wires Micro.Actors onto <paramref name="system"/> (made from <see cref="PrepareSystem"/>, by this node or
+    /// by a host), declares the subscriptions and, with <paramref name="joinSeeds"/>, joins through the seed nodes.
+    /// </summary>
+    internal async Task AttachAsync(ActorSystem system, bool ownsSystem, bool joinSeeds, CancellationToken cancellationToken)
+    {
         Cluster cluster;
+        var log = Logging.GetLogger(system, typeof(MicroService));
         try
         {
             cluster = Cluster.Get(system);
@@ -219,63 +318,110 @@ public sealed class MicroService : IAsyncDisposable
             cluster.RegisterOnMemberUp(() => _up.TrySetResult());
 
             var codecs = new Codecs([new HyperionCodec(system), JsonCodec.Instance, .. _options.Codecs]);
-            var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var registry = system.ActorOf(Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
+            var registry = system.ActorOf(Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, _ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
             if (Name is not null)
             {
                 var groups = _groups.ToList();
                 var self = cluster.SelfAddress;
                 var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
                 var streamCounters = _streams.ToDictionary(s => s.Name, _ => new EndpointCounters(), StringComparer.Ordinal);
+                var services = _services;
                 var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs,
-                    Settings.MaxPayloadBytes, Settings.AnswerBatchWait, streamCounters)), ServerActor.Name);
+                    Settings.MaxPayloadBytes, Settings.AnswerBatchWait, streamCounters, services)), ServerActor.Name);
                 var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                     [.. groups.SelectMany(g => g.Endpoints).Select(Describe), .. _streams.Select(Describe)], server);
-                system.ActorOf(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout, Settings.MaxPayloadBytes, streamCounters)),
-                    Streaming.StreamServerActor.Name);
+                system.ActorOf(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout,
+                    Settings.MaxPayloadBytes, streamCounters, _state, services)), Streaming.StreamServerActor.Name);
                 _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
             }
-            _broker = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange, Settings.DrainTimeout);
+            _broker = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange, Settings.DrainTimeout, _services);
 
             _client = new MicroClient(system, registry, new ClientDefaults(
                 Settings.RequestTimeout, Settings.Retries,
                 _options.Selector ?? (Settings.Strategy == "round-robin" ? new RoundRobinSelector() : RandomSelector.Instance),
                 Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason) { HeardWithin = Settings.BatchWait }, _broker, codecs, Settings.MaxPayloadBytes, Settings.StreamIdleTimeout, Settings.StreamBuffer);
-            _registry = new ClusterRegistry(registry, ready.Task, Settings.RequestTimeout, NotJoinedReason);
+            _registry = new ClusterRegistry(registry, _ready.Task, Settings.RequestTimeout, NotJoinedReason);
             AddShutdownTasks(system, cluster);
         }
         catch
         {
             // A node that could not be wired must not keep its port (and the service may be started again).
-            await system.Terminate().ConfigureAwait(false);
-            lock (_gate) _stopped = null;
+            if (ownsSystem) await system.Terminate().ConfigureAwait(false);
             throw;
         }
-        _system = system;
+        _log = log;
+        _address = $"{cluster.SelfAddress.Host}:{cluster.SelfAddress.Port}";
+        lock (_gate) _system = system;
         _stopped = AfterStopAsync(system);
+        _ = system.WhenTerminated.ContinueWith(_ => OnTerminated(system), TaskScheduler.Default);
+        _wired.TrySetResult();
+        if (_options.HandleSignals) ListenForSignals();
         // Subscribed before joining, so the descriptor other nodes fetch lists them from the start.
         foreach (var spec in _subscribers) _declared.Add(await _broker.SubscribeAsync(spec, cancellationToken).ConfigureAwait(false));
 
-        var seeds = Settings.SeedNodes.Count == 0
-            ? [cluster.SelfAddress]
-            : Settings.SeedNodes.Select(s => new Akka.Actor.Address(cluster.SelfAddress.Protocol, Settings.ClusterName, s.Host, s.Port)).ToList();
-        cluster.JoinSeedNodes(seeds);
-        system.Log.Info("{0} {1} started at {2}; joining {3}", Name ?? "client", Settings.Version, Address,
-            Settings.SeedNodes.Count == 0 ? "itself (a new cluster)" : string.Join(", ", Settings.SeedNodes));
-        _ = _up.Task.ContinueWith(_ => system.Log.Info("{0} at {1} is Up in cluster {2}", Name ?? "client", Address, Settings.ClusterName),
+        if (joinSeeds)
+        {
+            var seeds = Settings.SeedNodes.Count == 0
+                ? [cluster.SelfAddress]
+                : Settings.SeedNodes.Select(s => new Akka.Actor.Address(cluster.SelfAddress.Protocol, Settings.ClusterName, s.Host, s.Port)).ToList();
+            cluster.JoinSeedNodes(seeds);
+        }
+        log.Info("{Service} {Version} started at {Address}; joining {Seeds}", Name ?? "client", Settings.Version, Address,
+            !joinSeeds ? "through discovery" : Settings.SeedNodes.Count == 0 ? "itself (a new cluster)" : string.Join(", ", Settings.SeedNodes));
+        _ = _up.Task.ContinueWith(_ => log.Info("{Service} at {Address} is Up in cluster {Cluster}", Name ?? "client", Address, Settings.ClusterName),
             TaskContinuationOptions.OnlyOnRanToCompletion);
 
         foreach (var hook in _options.AfterStart) await hook().ConfigureAwait(false);
     }
 
+    /// <summary>The node's system ended: whoever still waits for it to come Up (or ready) hears why, instead of waiting forever.</summary>
+    private void OnTerminated(ActorSystem system)
+    {
+        var why = CoordinatedShutdown.Get(system).ShutdownReason switch
+        {
+            CoordinatedShutdown.ClusterJoinUnsuccessfulReason => $"gave up joining the cluster: {NotJoinedReason()}",
+            CoordinatedShutdown.ClusterDowningReason => "was downed by the cluster (the split brain resolver, or a manual down)",
+            _ => "stopped",
+        };
+        var error = MicroError.ServiceUnavailable("micro.node", $"this node ({Name ?? "client"} at {Address}) {why} before it was Up").ToException();
+        _up.TrySetException(error);
+        _ready.TrySetException(error);
+        foreach (var signal in _signals) signal.Dispose();
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+    }
+
     /// <summary>
-    /// Graceful stop: leave the cluster (callers stop choosing this node), let in-flight requests
-    /// finish, end the actor system, then run AfterStop hooks.
+    /// SIGTERM and Ctrl+C stop the node gracefully, and so does the end of the program. The handler waits for
+    /// the stop and leaves the signal as it came, so the process ends after it — unless <see cref="RunAsync"/>
+    /// takes the signal to return normally. (Akka's own CLR hook is off: it takes SIGTERM and never ends the process.)
+    /// </summary>
+    private void ListenForSignals()
+    {
+        try
+        {
+            _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => StopForExit()));
+            _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => StopForExit()));
+        }
+        catch (PlatformNotSupportedException) { /* no signals here (a browser, a phone): the program's end still stops the node */ }
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+    }
+
+    private void OnProcessExit(object? sender, EventArgs e) => StopForExit();
+
+    private void StopForExit()
+    {
+        try { StopAsync().Wait(Settings.DrainTimeout + TimeSpan.FromSeconds(20)); }
+        catch (Exception e) { Console.Error.WriteLine($"Micro.Actors: the node at {Address} did not stop cleanly: {e.GetBaseException().Message}"); }
+    }
+
+    /// <summary>
+    /// Graceful stop: leave the cluster (callers stop choosing this node), let in-flight requests, streams
+    /// and events finish, end the actor system, then run AfterStop hooks.
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (_system is not { } system) return;
-        await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance).ConfigureAwait(false);
+        await CoordinatedShutdown.Get(system).Run(NodeStopReason.Instance).ConfigureAwait(false);
         await (_stopped ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -284,6 +430,7 @@ public sealed class MicroService : IAsyncDisposable
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Taken (Cancel): the process goes on, so that RunAsync returns and the program ends as it likes.
         void OnSignal(PosixSignalContext c) { c.Cancel = true; stop.TrySetResult(); }
         using (PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal))
         using (PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal))
@@ -291,9 +438,25 @@ public sealed class MicroService : IAsyncDisposable
         {
             await Task.WhenAny(stop.Task, System.WhenTerminated).ConfigureAwait(false);
         }
-        System.Log.Info("{0} at {1} is stopping", Name ?? "client", Address);
+        _log?.Info("{Service} at {Address} is stopping", Name ?? "client", Address);
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
     }
+
+    /// <summary>Waits (within <paramref name="timeout"/>) until the node's client, registry and broker exist.</summary>
+    internal async Task WhenWiredAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try { await _wired.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false); }
+        catch (TimeoutException)
+        {
+            throw MicroError.Timeout("micro.node", _stopped is null
+                ? $"this node has not been started within {timeout.TotalSeconds:0.###} s: call StartAsync or RunAsync (a host starts it with the application)"
+                : $"this node is still starting after {timeout.TotalSeconds:0.###} s").ToException();
+        }
+    }
+
+    internal MicroClient? StartedClient => _client;
+    internal ClusterRegistry? StartedRegistry => _registry;
+    internal PubSubBroker? StartedBroker => _broker;
 
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 
@@ -327,7 +490,7 @@ public sealed class MicroService : IAsyncDisposable
         {
             if (added) _subscriptions.Add(info);
             else _subscriptions.Remove(info);
-            _descriptor?.Tell(new DescriptorActor.SetSubscriptions(_subscriptions.ToList()));
+            _descriptor?.Tell(new DescriptorActor.SetSubscriptions(_subscriptions.ToList(), Announce: !IsStopping));
         }
     }
 
@@ -350,9 +513,13 @@ public sealed class MicroService : IAsyncDisposable
                 cluster.Leave(cluster.SelfAddress);
                 await WaitUntil(() => cluster.SelfMember.Status is not (MemberStatus.Up or MemberStatus.Leaving), deadline).ConfigureAwait(false);
             }
-            await WaitUntil(() => _state.InFlight == 0 || DateTime.UtcNow > _state.LatestDeadline, deadline).ConfigureAwait(false);
-            if (_state.InFlight > 0)
-                system.Log.Warning("Stopping with {0} request(s) still running after the drain timeout", _state.InFlight);
+            // No new events (each subscriber finishes the one it is on); requests and streams under way finish.
+            var events = _broker?.UnsubscribeAllAsync() ?? Task.CompletedTask;
+            await WaitUntil(() => (_state.InFlight == 0 || DateTime.UtcNow > _state.LatestDeadline) && _state.OpenStreams == 0, deadline).ConfigureAwait(false);
+            if (_state.InFlight > 0 || _state.OpenStreams > 0)
+                _log?.Warning("Stopping with {Requests} request(s) and {Streams} stream(s) still running after the drain timeout (micro.server.drain-timeout, {DrainTimeout})",
+                    _state.InFlight, _state.OpenStreams, Settings.DrainTimeout);
+            await events.ConfigureAwait(false); // bounded by the drain timeout itself
             // Stragglers from callers that have not heard of the leave yet get 503 and retry elsewhere.
             _server?.Tell(ServerActor.StopAccepting.Instance);
             return Done.Instance;
@@ -371,7 +538,10 @@ public sealed class MicroService : IAsyncDisposable
             await Task.Delay(20).ConfigureAwait(false);
     }
 
-    private string NotJoinedReason() => Settings.SeedNodes.Count == 0
+    /// <summary>What a host says when discovery is to form the cluster (set by the hosting layer).</summary>
+    internal string? JoinHint { get; set; }
+
+    internal string NotJoinedReason() => JoinHint is { } hint ? $"this node has not joined the cluster: {hint}" : Settings.SeedNodes.Count == 0
         ? $"this node ({Address}) has not joined its own new cluster yet"
         : $"this node has not joined the cluster: no answer from seed node(s) {string.Join(", ", Settings.SeedNodes)}; " +
           $"are they running, and do they use the cluster name '{Settings.ClusterName}' and TLS {(Settings.Tls is null ? "off" : "on, trusting this node's certificate")} like this node?";
@@ -385,4 +555,11 @@ public sealed class MicroService : IAsyncDisposable
     }
 
     private static InvalidOperationException NotStarted() => new("The service has not been started: call StartAsync or RunAsync first");
+
+    /// <summary>Why a node stops when told to: not a cluster's decision (Akka.Hosting maps those to a failing exit code).</summary>
+    private sealed class NodeStopReason : CoordinatedShutdown.Reason
+    {
+        public static readonly NodeStopReason Instance = new();
+        public override int ExitCode => 0;
+    }
 }

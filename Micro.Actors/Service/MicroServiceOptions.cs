@@ -55,6 +55,19 @@ public sealed class MicroServiceOptions
     /// <summary>Extra HOCON laid over config/micro.conf (any micro.* or akka.* setting).</summary>
     public string? Config { get; set; }
 
+    /// <summary>
+    /// The application's services (dependency injection): handler, subscriber and stream actors are made
+    /// with constructor injection, and each request and event gets a scope (<c>RequestContext.Services</c>,
+    /// <c>EventContext.Services</c>). Micro.Actors.Hosting sets it to the host's provider.
+    /// </summary>
+    public IServiceProvider? Services { get; set; }
+
+    /// <summary>
+    /// Whether the node stops gracefully on SIGTERM, Ctrl+C and the program's end (default true). A host that
+    /// owns the process's lifetime (the Generic Host) turns it off and stops the node itself.
+    /// </summary>
+    public bool HandleSignals { get; set; } = true;
+
     /// <summary>Variables to read instead of the process environment (tests); null reads the process's.</summary>
     public IReadOnlyDictionary<string, string?>? Environment { get; set; }
 

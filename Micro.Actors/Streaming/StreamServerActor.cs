@@ -30,14 +30,18 @@ internal sealed class StreamServerActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IMaterializer _materializer = Context.System.Materializer();
     private readonly StreamHost _host;
+    private readonly Service.HandlerServices _services;
+    private readonly ServerState _state;
     /// <summary>Streams served and failed per endpoint (Debug.Stats reads them).</summary>
     private readonly IReadOnlyDictionary<string, EndpointCounters> _counters;
     /// <summary>The streams this node serves, by id, to cancel on the caller's word.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _open = new(StringComparer.Ordinal);
 
     public StreamServerActor(IReadOnlyList<StreamEndpoint> endpoints, Codecs codecs, int buffer, TimeSpan idle, int maxPayload,
-        IReadOnlyDictionary<string, EndpointCounters> counters)
+        IReadOnlyDictionary<string, EndpointCounters> counters, ServerState state, Service.HandlerServices? services = null)
     {
+        _state = state;
+        _services = services ?? Service.HandlerServices.None;
         _counters = counters;
         _endpoints = endpoints.ToDictionary(e => e.Name, StringComparer.Ordinal);
         _codecs = codecs;
@@ -126,11 +130,17 @@ internal sealed class StreamServerActor : ReceiveActor
             throw;
         }
         var context = new RequestContext(new Request(open.Id, open.Service, open.Endpoint, open.Body ?? [], open.ContentType,
-            open.Headers, Timeout.InfiniteTimeSpan, false), cancellation.Token);
+            open.Headers, Timeout.InfiniteTimeSpan, false), cancellation.Token, _services);
+        _state.StreamOpened();
         _ = Task.Run(async () =>
         {
             try { await PumpAsync(endpoint, codec, request, requests, context, replies.Writer, cancellation.Token).ConfigureAwait(false); }
-            finally { _open.TryRemove(open.Id, out _); }
+            finally
+            {
+                _open.TryRemove(open.Id, out _);
+                context.Release(); // the stream's scope ends with it
+                _state.StreamEnded();
+            }
         });
         return opened;
     }
@@ -140,6 +150,7 @@ internal sealed class StreamServerActor : ReceiveActor
         RequestContext context, ChannelWriter<Response> replies, CancellationToken cancellation)
     {
         var counters = _counters[endpoint.Name];
+        using var scope = context.BeginLogScope();
         try
         {
             await foreach (var item in endpoint.Run(request, requests, context, _host).WithCancellation(cancellation).ConfigureAwait(false))

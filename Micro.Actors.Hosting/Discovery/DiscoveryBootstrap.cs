@@ -1,0 +1,82 @@
+using Akka.Actor;
+using Akka.Discovery.KubernetesApi;
+using Akka.Hosting;
+using Akka.Management;
+using Akka.Management.Cluster.Bootstrap;
+using Akka.Management.Dsl;
+using Akka.Discovery.Config.Hosting;
+using Micro.Actors.Config;
+using Micro.Actors.Service;
+
+namespace Micro.Actors.Hosting.Discovery;
+
+/// <summary>
+/// A cluster formed without static seeds (micro.discovery): Akka.Management's HTTP endpoint on each node,
+/// and its Cluster Bootstrap, which finds the other nodes through Akka.Discovery (a configured list, or the
+/// Kubernetes API), probes them, and either joins the cluster they are in or — once
+/// <c>required-contact-points</c> are found and none is in one — has the lowest of them form it.
+/// </summary>
+internal sealed record DiscoveryBootstrap(string Method, string ServiceName, int RequiredContactPoints, string ManagementHost, int ManagementPort,
+    IReadOnlyList<string> Endpoints, string KubernetesNamespace, string KubernetesLabelSelector, string KubernetesPortName)
+{
+    public const string Config = "config", Kubernetes = "kubernetes-api";
+
+    /// <summary>The bootstrap the node's settings ask for; null when it joins through seed nodes.</summary>
+    public static DiscoveryBootstrap? Read(Akka.Configuration.Config config, MicroSettings settings)
+    {
+        var method = config.GetString("micro.discovery.method", "");
+        if (string.IsNullOrWhiteSpace(method) || settings.SeedNodes.Count > 0) return null;
+        if (method is not (Config or Kubernetes))
+            throw new MicroConfigException("micro.discovery.method", $"'{method}' is not a discovery method: use {Config} or {Kubernetes} (or leave it empty for seed nodes)");
+        var bootstrap = new DiscoveryBootstrap(method,
+            config.GetString("micro.discovery.service-name", "") is { Length: > 0 } name ? name : settings.ClusterName,
+            config.GetInt("micro.discovery.required-contact-points", 2),
+            config.GetString("micro.discovery.management-host", "") is { Length: > 0 } host ? host : settings.Host,
+            config.GetInt("micro.discovery.management-port", 8558),
+            [.. config.GetStringList("micro.discovery.endpoints")],
+            config.GetString("micro.discovery.kubernetes.namespace", ""),
+            config.GetString("micro.discovery.kubernetes.label-selector", "app=%s"),
+            config.GetString("micro.discovery.kubernetes.port-name", "management"));
+        if (bootstrap.RequiredContactPoints < 1)
+            throw new MicroConfigException("micro.discovery.required-contact-points", $"{bootstrap.RequiredContactPoints}: use 1 or more");
+        if (bootstrap.ManagementPort is < 1 or > 65535)
+            throw new MicroConfigException("micro.discovery.management-port", $"{bootstrap.ManagementPort} is not a port number (1-65535)");
+        if (method == Config && bootstrap.Endpoints.Count == 0)
+            throw new MicroConfigException("micro.discovery.endpoints", "discovery by config needs the management endpoints (host:port) of the cluster's nodes, this one's included");
+        foreach (var endpoint in bootstrap.Endpoints) MicroSettings.ParseHostPort(endpoint, "micro.discovery.endpoints");
+        return bootstrap;
+    }
+
+    /// <summary>What a node that has not joined yet says about it (for 408s and the host's start timeout).</summary>
+    public string JoinHint => Method == Config
+        ? $"no cluster formed through discovery yet: {RequiredContactPoints} of the management endpoints {string.Join(", ", Endpoints)} must answer (is each node running, with management-port {ManagementPort} reachable?)"
+        : $"no cluster formed through the Kubernetes API yet: {RequiredContactPoints} pod(s) labelled '{string.Format(KubernetesLabelSelector, ServiceName)}' must answer on port '{KubernetesPortName}'";
+
+    /// <summary>Sets up Akka.Management, the discovery method and the bootstrap; <see cref="StartAsync"/> starts them once the node is wired.</summary>
+    public void Apply(AkkaConfigurationBuilder akka, MicroService node)
+    {
+        node.JoinHint = JoinHint;
+        akka.WithAkkaManagement(hostName: ManagementHost, port: ManagementPort, bindHostname: ManagementHost, bindPort: ManagementPort, autoStart: false);
+        if (Method == Config)
+            akka.WithConfigDiscovery(o => o.Services.Add(new Akka.Discovery.Config.Hosting.Service { Name = ServiceName, Endpoints = [.. Endpoints] }));
+        else
+            akka.WithKubernetesDiscovery(o =>
+            {
+                o.PodLabelSelector = KubernetesLabelSelector;
+                if (KubernetesNamespace.Length > 0) o.PodNamespace = KubernetesNamespace;
+            });
+        akka.WithClusterBootstrap(o =>
+        {
+            o.ContactPointDiscovery.ServiceName = ServiceName;
+            o.ContactPointDiscovery.DiscoveryMethod = Method;
+            o.ContactPointDiscovery.RequiredContactPointsNr = RequiredContactPoints;
+            if (Method == Kubernetes) o.ContactPointDiscovery.PortName = KubernetesPortName;
+        }, autoStart: false);
+    }
+
+    public async Task StartAsync(ActorSystem system)
+    {
+        await AkkaManagement.Get(system).Start().ConfigureAwait(false);
+        await ClusterBootstrap.Get(system).Start().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,82 @@
+using Akka.Hosting;
+using Micro.Actors.Hosting.Configuration;
+using Micro.Actors.Hosting.Discovery;
+using Micro.Actors.Hosting.Logging;
+using Micro.Actors.Service;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Micro.Actors.Hosting;
+
+/// <summary>
+/// The hosted node being set up: more handlers (<see cref="Serve"/>) and the user's own Akka setup beside
+/// Micro.Actors' (<see cref="WithAkka"/>: actors of their own, HOCON, Akka.Hosting's extensions).
+/// </summary>
+public sealed class MicroHostBuilder
+{
+    private readonly List<Action<MicroService>> _serve = [];
+    private readonly List<Action<AkkaConfigurationBuilder, IServiceProvider>> _akka = [];
+
+    internal MicroHostBuilder(IServiceCollection services, string? name, string clusterName)
+    {
+        Services = services;
+        Name = name;
+        ClusterName = clusterName;
+    }
+
+    /// <summary>The cluster (and actor system) name, fixed when the node was added.</summary>
+    internal string ClusterName { get; }
+
+    public IServiceCollection Services { get; }
+
+    /// <summary>The service's name; null for a client-only node.</summary>
+    public string? Name { get; }
+
+    /// <summary>Registers handlers and subscribers on the node, as on a <see cref="MicroService"/>.</summary>
+    public MicroHostBuilder Serve(Action<MicroService> register)
+    {
+        if (Name is null) throw new InvalidOperationException("A client-only node serves no endpoints: use AddMicroService(name) for a service");
+        _serve.Add(register);
+        return this;
+    }
+
+    /// <summary>
+    /// Sets up the node's actor system further, with Akka.Hosting's builder: your own actors next to the
+    /// services (<c>akka.WithActors(...)</c>, then <c>IRequiredActor&lt;T&gt;</c>), HOCON, serializers. Your
+    /// own cluster roles (<c>akka.cluster.roles</c>) are kept beside the service's.
+    /// </summary>
+    public MicroHostBuilder WithAkka(Action<AkkaConfigurationBuilder, IServiceProvider> configure)
+    {
+        _akka.Add(configure);
+        return this;
+    }
+
+    internal MicroService Build(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<IOptions<MicroServiceOptions>>().Value;
+        options.Services = services;
+        var node = MicroService.Of(Name, options);
+        if (node.Settings.ClusterName != ClusterName)
+            throw new Config.MicroConfigException("Micro:ClusterName", $"the cluster is '{ClusterName}' as AddMicroService saw it, but '{node.Settings.ClusterName}' by the time the host started; " +
+                "set the cluster name in configuration (appsettings, environment, command line) or in AddMicroService's options lambda");
+        foreach (var serve in _serve) serve(node);
+        return node;
+    }
+
+    internal void ConfigureAkka(AkkaConfigurationBuilder akka, IServiceProvider services)
+    {
+        var node = services.GetRequiredService<MicroService>();
+        var bootstrap = DiscoveryBootstrap.Read(node.LoadedConfig, node.Settings);
+        var logging = services.GetService<ILoggerFactory>() is { } factory ? MicroLogger.Hocon(factory) : "";
+        akka.AddHocon(Akka.Configuration.ConfigurationFactory.ParseString(logging).WithFallback(node.NodeConfig()), HoconAddMode.Prepend);
+        foreach (var setup in node.NodeSetups()) akka.AddSetup(setup);
+        bootstrap?.Apply(akka, node);
+        akka.AddStartup(async (system, _) =>
+        {
+            await node.AttachAsync(system, ownsSystem: false, joinSeeds: bootstrap is null, CancellationToken.None).ConfigureAwait(false);
+            if (bootstrap is not null) await bootstrap.StartAsync(system).ConfigureAwait(false);
+        });
+        foreach (var configure in _akka) configure(akka, services);
+    }
+}

@@ -1,0 +1,30 @@
+using Micro.Actors.AspNetCore;
+using Micro.Actors.Client;
+using Micro.Actors.Hosting;
+using Micro.Actors.Hosting.Health;
+using Micro.Actors.Samples.Greeter;
+
+// An ASP.NET Core app that calls the greeter: a client-only node on the host, joined through
+// Micro:SeedNodes (appsettings.json, Micro__SeedNodes__0=host:port, or --Micro:SeedNodes:0=host:port).
+var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddMicroClient();
+builder.Services.AddHealthChecks().AddMicroHealthChecks();
+builder.Services.AddMicroProblemDetails();   // a MicroException answers as RFC 7807 problem details
+
+var app = builder.Build();
+app.UseExceptionHandler();
+
+// GET /hello/Ann -> {"message":"Hello Ann","node":"127.0.0.1:4053"}
+app.MapGet("/hello/{name}", (string name, IClient client, CancellationToken cancellationToken) =>
+    client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest(name), cancellationToken: cancellationToken));
+
+// GET /wait/300: the greeter takes its time (300 ms), then greets; past the call's 5 s deadline it is a 504.
+app.MapGet("/wait/{milliseconds:int}", async (int milliseconds, IClient client, CancellationToken cancellationToken) =>
+{
+    var waited = await client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Wait", new WaitRequest(milliseconds), cancellationToken: cancellationToken);
+    var hello = await client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest("you who waited"), cancellationToken: cancellationToken);
+    return new { waited = waited.Message, hello.Message, hello.Node };
+});
+
+app.MapMicroHealthChecks();   // /health/live and /health/ready
+app.Run();

@@ -1,0 +1,41 @@
+using Micro.Actors.Hosting;
+using Micro.Actors.Samples.Greeter;
+using Micro.Actors.Service;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Micro.Actors.Samples;
+
+/// <summary>
+/// The samples run on the .NET Generic Host, as a team's own service would: the node is added with
+/// AddMicroService/AddMicroClient, its settings come from the command line's flags over configuration
+/// (<c>Micro__Port</c>, appsettings.json), logs go through ILogger — to stderr, one line each, so that
+/// stdout carries only a sample's own output.
+/// </summary>
+public static class SampleHost
+{
+    public static IHost Build(Action<IServiceCollection> services, bool quiet = false)
+    {
+        // The samples' flags are System.CommandLine's: the host reads configuration, not the arguments.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; o.IncludeScopes = true; });
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        if (quiet) builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.Services.AddSingleton<IGreeting, Greeting>();
+        services(builder.Services);
+        return builder.Build();
+    }
+
+    /// <summary>A greeter service (and whatever <paramref name="more"/> adds) on a host.</summary>
+    public static IHost Greeter(Action<MicroServiceOptions> node, Action<MicroService>? more = null) =>
+        Build(s => s.AddMicroService(GreeterService.Name, service =>
+        {
+            service.AddGreeter();
+            more?.Invoke(service);
+        }, o => { o.Version = "1.0.0"; node(o); }));
+
+    /// <summary>A client-only node on a host, quiet (a tool that does one thing and exits).</summary>
+    public static IHost Client(Action<MicroServiceOptions> node) => Build(s => s.AddMicroClient(node), quiet: true);
+}
