@@ -34,7 +34,10 @@ internal sealed class MicroHostedService(AkkaConfigurationBuilder builder, IServ
     {
         var node = Node;
         var timeout = node.LoadedConfig.GetTimeSpan("micro.start-timeout", TimeSpan.FromSeconds(30), allowInfinite: false);
-        try { await node.WhenReadyAsync(cancellationToken).WaitAsync(timeout, cancellationToken).ConfigureAwait(false); }
+        // A service is ready once Up (callers pick Up nodes); a client once it knows the cluster (joining is
+        // enough to call: it need not wait for the leader, which cannot move it Up while a member is unreachable).
+        var ready = node.Name is null ? node.WhenReadyAsync(cancellationToken) : Task.WhenAll(node.WhenUpAsync(cancellationToken), node.WhenReadyAsync(cancellationToken));
+        try { await ready.WaitAsync(timeout, cancellationToken).ConfigureAwait(false); }
         catch (TimeoutException)
         {
             var reason = node.NotJoinedReason();

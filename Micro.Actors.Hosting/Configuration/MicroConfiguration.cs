@@ -95,7 +95,7 @@ public sealed class MicroConfiguration
 
     private static bool IsList(string path)
     {
-        try { return MicroConfig.Default.GetValue(path)?.IsArray() == true; }
+        try { return MicroConfig.Default.GetValue(path)?.Values.Any(v => v is Akka.Configuration.Hocon.HoconArray) == true; } // IsArray() says false for []
         catch (Exception) { return false; }
     }
 

@@ -47,7 +47,8 @@ internal sealed class MicroOptionsSetup(IConfiguration configuration) : IPostCon
         if (read.Problems.Count > 0) return ValidateOptionsResult.Fail(read.Problems);
         try
         {
-            MicroSettings.Resolve(MicroConfig.Load(options.Config), options, options.Environment);
+            var config = MicroConfig.Load(options.Config);
+            Discovery.DiscoveryBootstrap.Read(config, MicroSettings.Resolve(config, options, options.Environment));
             return ValidateOptionsResult.Success;
         }
         catch (MicroConfigException e)

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Discovery.KubernetesApi;
 using Akka.Hosting;
-using Akka.Management;
 using Akka.Management.Cluster.Bootstrap;
 using Akka.Management.Dsl;
 using Akka.Discovery.Config.Hosting;
@@ -11,10 +10,10 @@ using Micro.Actors.Service;
 namespace Micro.Actors.Hosting.Discovery;
 
 /// <summary>
-/// A cluster formed without static seeds (micro.discovery): Akka.Management's HTTP endpoint on each node,
-/// and its Cluster Bootstrap, which finds the other nodes through Akka.Discovery (a configured list, or the
-/// Kubernetes API), probes them, and either joins the cluster they are in or — once
-/// <c>required-contact-points</c> are found and none is in one — has the lowest of them form it.
+/// A cluster formed without static seeds (micro.discovery): Akka.Management's Cluster Bootstrap finds the
+/// other nodes through Akka.Discovery (a configured list, or the Kubernetes API), probes their contact
+/// points (<see cref="ContactPointEndpoint"/>, on each node's management port), and either joins the cluster
+/// they are in or — once <c>required-contact-points</c> are found and none is in one — has the lowest form it.
 /// </summary>
 internal sealed record DiscoveryBootstrap(string Method, string ServiceName, int RequiredContactPoints, string ManagementHost, int ManagementPort,
     IReadOnlyList<string> Endpoints, string KubernetesNamespace, string KubernetesLabelSelector, string KubernetesPortName)
@@ -50,13 +49,12 @@ internal sealed record DiscoveryBootstrap(string Method, string ServiceName, int
     /// <summary>What a node that has not joined yet says about it (for 408s and the host's start timeout).</summary>
     public string JoinHint => Method == Config
         ? $"no cluster formed through discovery yet: {RequiredContactPoints} of the management endpoints {string.Join(", ", Endpoints)} must answer (is each node running, with management-port {ManagementPort} reachable?)"
-        : $"no cluster formed through the Kubernetes API yet: {RequiredContactPoints} pod(s) labelled '{string.Format(KubernetesLabelSelector, ServiceName)}' must answer on port '{KubernetesPortName}'";
+        : $"no cluster formed through the Kubernetes API yet: {RequiredContactPoints} pod(s) labelled '{KubernetesLabelSelector.Replace("%s", ServiceName)}' must answer on port '{KubernetesPortName}'";
 
-    /// <summary>Sets up Akka.Management, the discovery method and the bootstrap; <see cref="StartAsync"/> starts them once the node is wired.</summary>
+    /// <summary>Sets up the discovery method and the bootstrap; <see cref="StartAsync"/> starts them once the node is wired.</summary>
     public void Apply(AkkaConfigurationBuilder akka, MicroService node)
     {
         node.JoinHint = JoinHint;
-        akka.WithAkkaManagement(hostName: ManagementHost, port: ManagementPort, bindHostname: ManagementHost, bindPort: ManagementPort, autoStart: false);
         if (Method == Config)
             akka.WithConfigDiscovery(o => o.Services.Add(new Akka.Discovery.Config.Hosting.Service { Name = ServiceName, Endpoints = [.. Endpoints] }));
         else
@@ -71,12 +69,20 @@ internal sealed record DiscoveryBootstrap(string Method, string ServiceName, int
             o.ContactPointDiscovery.DiscoveryMethod = Method;
             o.ContactPointDiscovery.RequiredContactPointsNr = RequiredContactPoints;
             if (Method == Kubernetes) o.ContactPointDiscovery.PortName = KubernetesPortName;
+            // Contact points are probed where discovery says they are: several nodes may share a host (the
+            // bootstrap would otherwise keep only those on its fallback port, 8558, of each host).
+            o.ContactPoint.FallbackPort = ManagementPort;
+            o.ContactPoint.FilterOnFallbackPort = false;
         }, autoStart: false);
     }
 
     public async Task StartAsync(ActorSystem system)
     {
-        await AkkaManagement.Get(system).Start().ConfigureAwait(false);
-        await ClusterBootstrap.Get(system).Start().ConfigureAwait(false);
+        var endpoint = new ContactPointEndpoint(system, ManagementHost, ManagementPort);
+        endpoint.Start();
+        system.RegisterOnTermination(endpoint.Dispose);
+        var bootstrap = ClusterBootstrap.Get(system);
+        bootstrap.Routes(ManagementRouteProviderSettings.Create(endpoint.BaseUri, readOnly: true)); // tells it its own contact point
+        await bootstrap.Start().ConfigureAwait(false);
     }
 }

@@ -45,7 +45,11 @@ public static class MicroHealthChecks
             if (stopping || node.IsStopping) return HealthCheckResult.Unhealthy($"{Describe(node)} is leaving the cluster");
             if (!node.IsStarted) return HealthCheckResult.Unhealthy($"{Describe(node)} has not started");
             var status = Cluster.Get(node.System).SelfMember.Status;
-            if (status != MemberStatus.Up) return HealthCheckResult.Unhealthy($"{Describe(node)} is {status}, not Up: {node.NotJoinedReason()}");
+            // A service serves once Up; a client can call as soon as it has joined.
+            var joined = status == MemberStatus.Up || (node.Name is null && status is MemberStatus.Joining or MemberStatus.WeaklyUp && node.WhenReadyAsync().IsCompletedSuccessfully);
+            if (!joined)
+                return HealthCheckResult.Unhealthy(status is MemberStatus.Removed or MemberStatus.Joining
+                    ? $"{Describe(node)}: {node.NotJoinedReason()}" : $"{Describe(node)} is {status}, not Up");
             var ready = node.WhenReadyAsync();
             return ready.IsCompletedSuccessfully
                 ? HealthCheckResult.Healthy($"{Describe(node)} is Up and its registry ready")

@@ -29,10 +29,17 @@ public sealed class ProcessRunner : IDisposable
 
     public static ProcessRunner StartSample(params string[] args) => Start("dotnet", [SamplesDll, .. args]);
 
-    public static ProcessRunner Start(string file, IEnumerable<string> args)
+    /// <summary>A sample with settings in its environment (Micro__Port, Logging__LogLevel__Akka, …).</summary>
+    public static ProcessRunner StartSample(IReadOnlyDictionary<string, string> environment, params string[] args) => Start("dotnet", [SamplesDll, .. args], environment);
+
+    public static ProcessRunner Start(string file, IReadOnlyList<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
+        // A program of this repository runs in its own output folder, as when deployed: its content root
+        // (appsettings.json) is its own, not the tests'.
+        var program = args.FirstOrDefault(a => a.EndsWith(".dll", StringComparison.Ordinal) && File.Exists(a));
         var info = new ProcessStartInfo(file)
         {
+            WorkingDirectory = program is null ? Environment.CurrentDirectory : Path.GetDirectoryName(program)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
@@ -42,6 +49,7 @@ public sealed class ProcessRunner : IDisposable
         // The developer's own MICRO_* settings must not leak into a test.
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("MICRO_", StringComparison.Ordinal)).ToList())
             info.Environment.Remove(key);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
         var process = new Process { StartInfo = info };
         var runner = new ProcessRunner(process);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) runner._stdout.Enqueue(e.Data); };
@@ -62,6 +70,13 @@ public sealed class ProcessRunner : IDisposable
     public IReadOnlyList<string> Stdout => _stdout.ToArray();
     public IReadOnlyList<string> Stderr => _stderr.ToArray();
     public bool HasExited => _process.HasExited;
+
+    /// <summary>Whether the operating system still knows the process (it is gone once it exited and was reaped).</summary>
+    public bool IsGone()
+    {
+        try { using var p = Process.GetProcessById(_process.Id); return p.HasExited; }
+        catch (ArgumentException) { return true; }
+    }
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Waits until a stderr line (the logs) matches <paramref name="pattern"/>.</summary>

@@ -30,6 +30,12 @@ public sealed class TestCluster : IAsyncDisposable
 
     public IReadOnlyList<MicroService> Nodes => _nodes;
 
+    /// <summary>This test's cluster name (a hosted node joins with it).</summary>
+    public string ClusterName => _clusterName;
+
+    /// <summary>"host:port" of the first node, the seed of the others; null before one has started.</summary>
+    public string? Seed => _seed;
+
     /// <summary>Starts a service node; <paramref name="register"/> adds its handlers.</summary>
     public Task<MicroService> StartServiceAsync(string name, Action<MicroService>? register = null,
         Action<MicroServiceOptions>? configure = null, bool waitUntilUp = true) =>

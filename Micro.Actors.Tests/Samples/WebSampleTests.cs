@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Micro.Actors.Tests.Support;
+
+namespace Micro.Actors.Tests.Samples;
+
+/// <summary>The ASP.NET Core sample as a real process, with a real greeter process and a real HTTP client.</summary>
+public sealed class WebSampleTests
+{
+    private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
+
+    private static ProcessRunner StartWeb(int httpPort, string seed, IReadOnlyDictionary<string, string>? more = null)
+    {
+        var environment = new Dictionary<string, string> { ["Micro__SeedNodes__0"] = seed, ["Logging__LogLevel__Default"] = "Information" };
+        foreach (var (k, v) in more ?? new Dictionary<string, string>()) environment[k] = v;
+        return ProcessRunner.Start("dotnet", [ProcessRunner.Built("Micro.Actors.Samples.Web", "Micro.Actors.Samples.Web.dll"), "--urls", $"http://127.0.0.1:{httpPort}"], environment);
+    }
+
+    private static async Task<(HttpStatusCode Status, JsonElement Body, string? Type)> Get(HttpClient http, string url)
+    {
+        using var response = await http.GetAsync(url);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone(), response.Content.Headers.ContentType?.MediaType);
+    }
+
+    /// <summary>Polls until the app answers at all (Kestrel listens) and returns what it says.</summary>
+    private static async Task<(HttpStatusCode Status, JsonElement Body, string? Type)> FirstAnswer(HttpClient http, string url, ProcessRunner app)
+    {
+        (HttpStatusCode, JsonElement, string?)? answer = null;
+        await Eventually.TrueAsync(async () =>
+        {
+            if (app.HasExited) throw new InvalidOperationException($"the web app exited:\n{app.Describe()}");
+            try { answer = await Get(http, url); return true; }
+            catch (HttpRequestException) { return false; }
+        }, Startup, $"{url} to answer");
+        return answer!.Value;
+    }
+
+    [Fact]
+    public async Task Readiness_is_503_until_the_app_joins_then_it_calls_the_greeter_and_maps_errors_to_problem_details()
+    {
+        var (greeterPort, httpPort) = (TestCluster.FreePort(), TestCluster.FreePort());
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(20) };
+        // The app first, its seed not there yet: it listens, alive but not ready.
+        using var web = StartWeb(httpPort, $"127.0.0.1:{greeterPort}", new Dictionary<string, string> { ["Micro__StartTimeout"] = "120s" });
+        var notReady = await FirstAnswer(http, "/health/ready", web);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.Status);
+        Assert.Equal("Unhealthy", notReady.Body.GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await Get(http, "/health/live")).Status);
+
+        using var greeter = ProcessRunner.StartSample("greeter", "--port", $"{greeterPort}");
+        await Eventually.TrueAsync(async () => (await Get(http, "/health/ready")).Status == HttpStatusCode.OK, Startup, "the app to be ready");
+
+        var hello = await Get(http, "/hello/Ann");
+        Assert.Equal(HttpStatusCode.OK, hello.Status);
+        Assert.Equal("Hello Ann", hello.Body.GetProperty("message").GetString());
+        Assert.Equal($"127.0.0.1:{greeterPort}", hello.Body.GetProperty("node").GetString());
+
+        var bad = await Get(http, "/hello/%20");   // the greeter says 400: the caller's mistake stays 400
+        Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+        Assert.Equal("application/problem+json", bad.Type);
+        Assert.Equal("name is empty: say who to greet", bad.Body.GetProperty("detail").GetString());
+        Assert.Equal(400, bad.Body.GetProperty("code").GetInt32());
+
+        var late = await Get(http, "/wait/6000");   // past the call's 5 s deadline: 408 becomes the gateway's 504
+        Assert.Equal(HttpStatusCode.GatewayTimeout, late.Status);
+        Assert.Equal(408, late.Body.GetProperty("code").GetInt32());
+
+        greeter.Terminate();   // no greeter left: 404 stays 404
+        Assert.Equal(0, await greeter.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        await Eventually.TrueAsync(async () => (await Get(http, "/hello/Ann")).Status == HttpStatusCode.NotFound, TimeSpan.FromSeconds(30), "404 once the greeter is gone");
+
+        web.Terminate();
+        Assert.Equal(0, await web.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(web.IsGone());
+    }
+
+    [Fact]
+    public async Task SIGTERM_under_HTTP_load_fails_no_request_and_the_app_exits_by_itself()
+    {
+        var (greeterPort, httpPort) = (TestCluster.FreePort(), TestCluster.FreePort());
+        using var greeter = ProcessRunner.StartSample("greeter", "--port", $"{greeterPort}");
+        await greeter.WaitForLogAsync("is Up in cluster", Startup);
+        using var web = StartWeb(httpPort, $"127.0.0.1:{greeterPort}");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.ConnectionClose = true; // a request is accepted or refused, never caught on a closing keep-alive connection
+        await Eventually.TrueAsync(async () =>
+        {
+            try { return (await http.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK; }
+            catch (HttpRequestException) { return false; }
+        }, Startup, "the app to be ready");
+
+        // Each request waits 300 ms at the greeter, then calls it again: it needs the node after the signal.
+        var clock = Stopwatch.StartNew();
+        var signalled = long.MaxValue;
+        var ok = 0;
+        var refused = 0;
+        var spanning = 0;
+        var failures = new ConcurrentQueue<string>();
+        using var stopLoad = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var load = Enumerable.Range(0, 16).Select(async _ =>
+        {
+            while (!stopLoad.IsCancellationRequested)
+            {
+                var sent = clock.ElapsedMilliseconds;
+                try
+                {
+                    using var response = await http.GetAsync("/wait/300");
+                    if (response.StatusCode != HttpStatusCode.OK) failures.Enqueue($"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                    else
+                    {
+                        Interlocked.Increment(ref ok);
+                        if (sent < Interlocked.Read(ref signalled)) { if (clock.ElapsedMilliseconds > Interlocked.Read(ref signalled)) Interlocked.Increment(ref spanning); }
+                    }
+                }
+                catch (HttpRequestException e) when (sent > Interlocked.Read(ref signalled) && IsRefusal(e))
+                {
+                    Interlocked.Increment(ref refused);
+                    return; // the app has stopped listening
+                }
+                catch (Exception e) { failures.Enqueue($"sent at {sent} ms (signal at {Interlocked.Read(ref signalled)} ms): {e.GetType().Name}: {e.Message}"); return; }
+            }
+        }).ToList();
+
+        await Task.Delay(TimeSpan.FromSeconds(3)); // load runs
+        Interlocked.Exchange(ref signalled, clock.ElapsedMilliseconds);
+        web.Terminate();
+        var exit = await web.WaitForExitAsync(TimeSpan.FromSeconds(40));
+        await Task.WhenAll(load).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(failures.IsEmpty, $"{failures.Count} failed request(s):\n{string.Join('\n', failures.Take(10))}\n{web.Describe()}");
+        Assert.True(spanning >= 8, $"only {spanning} request(s) were in flight across the signal");
+        Assert.True(ok > 50, $"only {ok} requests answered");
+        Assert.Equal(16, refused);   // every loop ended on a refused connection: the app stopped listening
+        Assert.Equal(0, exit);
+        Assert.True(web.IsGone());
+        // The greeter saw a graceful leave, not a lost node.
+        Assert.DoesNotContain(greeter.Stderr, l => l.Contains("UNREACHABLE", StringComparison.Ordinal));
+        greeter.Terminate();
+        Assert.Equal(0, await greeter.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    private static bool IsRefusal(HttpRequestException e) =>
+        e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.ConnectionReset }
+        || e.HttpRequestError is HttpRequestError.ConnectionError;
+}
