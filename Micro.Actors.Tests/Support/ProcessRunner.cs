@@ -13,6 +13,9 @@ public sealed class ProcessRunner : IDisposable
 
     private ProcessRunner(Process process) => _process = process;
 
+    /// <summary>The repository's root (the tests run from Micro.Actors.Tests/bin/&lt;Configuration&gt;/net10.0).</summary>
+    public static string RepositoryRoot => new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Parent!.Parent!.Parent!.FullName;
+
     public static string SamplesDll => Built("Micro.Actors.Samples", "Micro.Actors.Samples.dll");
 
     /// <summary>
@@ -22,8 +25,8 @@ public sealed class ProcessRunner : IDisposable
     public static string Built(string project, string dll)
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var (framework, configuration, root) = (dir.Name, dir.Parent!.Name, dir.Parent.Parent!.Parent!.Parent!.FullName);
-        var path = Path.Combine(root, project, "bin", configuration, framework, dll);
+        var (framework, configuration) = (dir.Name, dir.Parent!.Name);
+        var path = Path.Combine(RepositoryRoot, project, "bin", configuration, framework, dll);
         return File.Exists(path) ? path : throw new FileNotFoundException($"{dll} is not built at {path}: build the solution first", path);
     }
 

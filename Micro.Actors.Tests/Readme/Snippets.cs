@@ -1,0 +1,187 @@
+// The C# of README.md, compiled: each ```csharp block there is the text of the regions it names
+// (<!-- snippet: name -->), checked by ReadmeTests. Edit a snippet here, then copy it into the README.
+using System.Threading.Channels;
+using Akka;
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.Streams.Dsl;
+using Micro.Actors.AspNetCore;
+using Micro.Actors.Broker;
+using Micro.Actors.Client;
+using Micro.Actors.Hosting;
+using Micro.Actors.Hosting.Health;
+using Micro.Actors.Server;
+using Micro.Actors.Service;
+using Micro.Actors.Streaming;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Micro.Actors.Tests.Readme.Hosted
+{
+    public sealed record HelloRequest(string Name);
+    public sealed record HelloReply(string Message, string Node);
+
+    public interface IGreeting { string Greet(string name); }
+    public sealed class Greeting : IGreeting { public string Greet(string name) => $"Hello {name}"; }
+    public sealed class Visits { public void Count(string name) { } }
+
+    #region hosted-handler
+    // Made by DI: constructor parameters are injected (a singleton stays one; a scoped service lives as
+    // long as the actor). Request.Services is this request's own scope, disposed once it is answered.
+    public sealed class GreeterHandler : MicroHandler
+    {
+        public GreeterHandler(IGreeting greeting, ILogger<GreeterHandler> log)
+        {
+            Receive<HelloRequest>(r =>
+            {
+                Request.Services.GetRequiredService<Visits>().Count(r.Name);   // scoped: new for this request
+                log.LogInformation("Greeting {Name}", r.Name);                  // the request id is in the log scope
+                Sender.Tell(new HelloReply(greeting.Greet(r.Name), "…"));
+            });
+        }
+    }
+    #endregion
+
+    public static class WebApp
+    {
+        public static void Run(string[] args)
+        {
+            #region hosted-service
+            var builder = WebApplication.CreateBuilder(args);
+            builder.Services.AddSingleton<IGreeting, Greeting>().AddScoped<Visits>();
+            builder.Services.AddMicroService("greeter", service => service
+                .Handle<GreeterHandler>("Greeter", e => e.Map<HelloRequest, HelloReply>("Hello"))
+                .Handle<HelloRequest, string>("Greeter.Ping", (r, ctx) => Task.FromResult("pong"))); // functions: ctx.Services
+            builder.Services.AddHealthChecks().AddMicroHealthChecks();   // liveness and readiness
+            builder.Services.AddMicroProblemDetails();                   // MicroException -> RFC 7807
+
+            var app = builder.Build();
+            app.UseExceptionHandler();
+            app.MapGet("/hello/{name}", (string name, IClient client) =>  // IClient, IRegistry, IBroker are injected
+                client.CallAsync<HelloReply>("greeter", "Greeter.Hello", new HelloRequest(name)));
+            app.MapMicroHealthChecks();                                  // /health/live, /health/ready
+            app.Run();   // starts the node with the app, stops it after the app's last request
+            #endregion
+        }
+
+        public static void Client(WebApplicationBuilder builder)
+        {
+            #region hosted-client
+            builder.Services.AddMicroClient();                          // a node that only calls
+            builder.Services.AddMicroService("orders", s => s.Subscribe<OrderPlaced>("orders", async (order, e) =>
+            {
+                var db = e.Services.GetRequiredService<OrdersDb>();       // a scope per event
+                await db.SaveAsync(order);
+            }), o => o.Version = "2.1.0");                             // code wins over configuration
+            #endregion
+        }
+
+        public static void OwnAkka(WebApplicationBuilder builder)
+        {
+            #region hosted-akka
+            builder.Services.AddMicroService("inventory", s => s.Handle<GreeterHandler>("Stock", e => e.Map<HelloRequest, HelloReply>("Get")),
+                    o => o.Config = "akka.cluster.roles = [\"backend\"]")       // your roles stay, beside the service's
+                .WithAkka((akka, services) => akka.WithActors((system, registry) =>
+                    registry.Register<AuditLog>(system.ActorOf(Props.Create<AuditLog>(), "audit"))));   // then IRequiredActor<AuditLog>
+            #endregion
+        }
+    }
+
+    public sealed record OrderPlaced(int Id);
+    public sealed class OrdersDb { public Task SaveAsync(OrderPlaced order) => Task.CompletedTask; }
+    public sealed class AuditLog : ReceiveActor { }
+}
+
+namespace Micro.Actors.Tests.Readme.Plain
+{
+    public sealed record AuditEvent(string Who, string What);
+    public sealed record PingRequest;
+    public sealed record OrderPlaced(int Id);
+    public sealed record CountRequest(int To);
+    public sealed record CountReply(int N);
+    public sealed record ChatMessage(string Text);
+    public sealed record Sample(double Value);
+    public sealed record Summary(double Total);
+
+    #region service-types
+    public sealed record HelloRequest(string Name);
+    public sealed record HelloReply(string Message, string Node);
+
+    // A handler is an actor: receive the request, reply to Sender.
+    public sealed class GreeterHandler : MicroHandler
+    {
+        public GreeterHandler()
+        {
+            Receive<HelloRequest>(r => Sender.Tell(new HelloReply($"Hello {r.Name}", "…")));
+            // Request.Id, Request.Headers, Request.Deadline, Request.Cancellation are at hand.
+        }
+    }
+    #endregion
+
+    public sealed class CountingActor : ReceiveActor { }
+
+    public static class Snippets
+    {
+        public static async Task Service()
+        {
+            #region service-run
+            var service = MicroService.Create("greeter", o => { o.Version = "1.0.0"; o.Port = 4053; })
+                .Handle<GreeterHandler>("Greeter", e => e
+                    .Map<HelloRequest, HelloReply>("Hello")     // endpoint Greeter.Hello
+                    .Map<AuditEvent>("Audit"))                  // one-way endpoint Greeter.Audit
+                .Handle<PingRequest, string>("Health.Ping", (req, ctx) => Task.FromResult("pong")); // a plain async function
+            await service.RunAsync();   // until Ctrl+C / SIGTERM, then a graceful leave
+            #endregion
+        }
+
+        public static async Task Client()
+        {
+            #region client
+            await using var node = MicroService.CreateClient(o => o.SeedNodes.Add("127.0.0.1:4053"));   // any free port
+            await node.StartAsync();
+            var reply = await node.Client.CallAsync<HelloReply>("greeter", "Greeter.Hello", new HelloRequest("Ann"));
+            await node.Client.TellAsync("greeter", "Greeter.Audit", new AuditEvent("ann", "logged in"));
+            var services = await node.Registry.ListServicesAsync();
+            #endregion
+        }
+
+        public static async Task PubSub(MicroService service, MicroService node, Func<OrderPlaced, EventContext, Task> handler)
+        {
+            #region pubsub
+            // in a service: a function (or a MicroSubscriber actor: Subscribe<TActor, T>(topic, queue))
+            service.Subscribe<OrderPlaced>("orders", async (order, e) => { /* e.Topic, e.Id, e.Headers, e.PublishedUtc */ }, queue: "billing");
+
+            // from any node
+            await node.Client.PublishAsync("orders", new OrderPlaced(42));
+            await node.Broker.WaitForSubscribersAsync("orders", TimeSpan.FromSeconds(10));   // readiness
+            await node.Client.PublishAsync("orders", new OrderPlaced(43),
+                new PublishOptions { WaitForSubscribers = TimeSpan.FromSeconds(5) });       // 404 if nobody appears in time
+            var subscription = await node.Broker.SubscribeAsync<OrderPlaced>("orders", handler); // at run time
+            await subscription.UnsubscribeAsync();
+            #endregion
+        }
+
+        public static async Task Streaming(MicroService service, MicroService node, IAsyncEnumerable<Sample> samples, CancellationToken ct,
+            Func<int, CancellationToken, IAsyncEnumerable<CountReply>> Count, Func<IAsyncEnumerable<ChatMessage>, CancellationToken, IAsyncEnumerable<ChatMessage>> Chat,
+            Summary summary)
+        {
+            #region streaming
+            // in a service (the greeter sample has both):
+            service.HandleServerStream<CountRequest, CountReply>("Greeter.Count", (r, ctx) => Count(r.To, ctx.Cancellation));
+            service.HandleBidiStream<ChatMessage, ChatMessage>("Greeter.Chat", (lines, ctx) => Chat(lines, ctx.Cancellation));
+            service.HandleClientStream<Sample, Summary>("Stats.Sum", async (samples, ctx) => { /* await foreach … */ return summary; });
+            // or an actor per stream: it gets a StreamCall<TRequest> and replies with a Source<TResponse, NotUsed>
+            service.HandleStream<CountingActor, CountRequest, CountReply>("Counter.Count", StreamKind.Server);
+
+            // from any node: plain IAsyncEnumerable, cancelled with a CancellationToken
+            await foreach (var n in node.Client.StreamAsync<CountReply>("greeter", "Greeter.Count", new CountRequest(10), cancellationToken: ct))
+                Console.WriteLine(n.N);
+            var chat = Channel.CreateUnbounded<ChatMessage>();   // a writer: chat.Writer.WriteAsync(…), then Complete()
+            await foreach (var reply in node.Client.StreamAsync<ChatMessage, ChatMessage>("greeter", "Greeter.Chat", chat.Reader.ReadAllAsync()))
+                Console.WriteLine(reply.Text);
+            var sum = await node.Client.ClientStreamAsync<Sample, Summary>("stats", "Stats.Sum", samples);
+            #endregion
+        }
+    }
+}
