@@ -74,6 +74,7 @@ public sealed class MicroHostBuilder
         bootstrap?.Apply(akka, node);
         akka.AddStartup(async (system, _) =>
         {
+            node.Claim(); // the host starts this node: StartAsync on it would make a second one
             await node.AttachAsync(system, ownsSystem: false, joinSeeds: bootstrap is null, CancellationToken.None).ConfigureAwait(false);
             if (bootstrap is not null) await bootstrap.StartAsync(system).ConfigureAwait(false);
         });

@@ -20,9 +20,6 @@ public sealed class ClusterRegistry : IRegistry
         _notReadyReason = notReadyReason;
     }
 
-    /// <summary>Completes once this node is Up and has fetched every descriptor it has heard of.</summary>
-    public Task WhenReady => _ready;
-
     public async Task<IReadOnlyList<ServiceSummary>> ListServicesAsync(CancellationToken cancellationToken = default)
     {
         var view = await ViewAsync(cancellationToken).ConfigureAwait(false);
