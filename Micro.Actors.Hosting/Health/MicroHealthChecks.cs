@@ -44,15 +44,15 @@ public static class MicroHealthChecks
             var stopping = services.GetService<IHostApplicationLifetime>()?.ApplicationStopping.IsCancellationRequested == true;
             if (stopping || node.IsStopping) return HealthCheckResult.Unhealthy($"{Describe(node)} is leaving the cluster");
             if (!node.IsStarted) return HealthCheckResult.Unhealthy($"{Describe(node)} has not started");
-            var status = Cluster.Get(node.System).SelfMember.Status;
-            // A service serves once Up; a client can call as soon as it has joined.
-            var joined = status == MemberStatus.Up || (node.Name is null && status is MemberStatus.Joining or MemberStatus.WeaklyUp && node.WhenReadyAsync().IsCompletedSuccessfully);
-            if (!joined)
-                return HealthCheckResult.Unhealthy(status is MemberStatus.Removed or MemberStatus.Joining
-                    ? $"{Describe(node)}: {node.NotJoinedReason()}" : $"{Describe(node)} is {status}, not Up");
-            var ready = node.WhenReadyAsync();
-            return ready.IsCompletedSuccessfully
-                ? HealthCheckResult.Healthy($"{Describe(node)} is Up and its registry ready")
+            // What the node itself has heard (Cluster.SelfMember is a view that can lag behind the events).
+            var up = node.WhenUpAsync().IsCompletedSuccessfully;
+            var ready = node.WhenReadyAsync().IsCompletedSuccessfully;
+            if (up && Cluster.Get(node.System).SelfMember.Status is MemberStatus.Exiting or MemberStatus.Down or MemberStatus.Removed)
+                return HealthCheckResult.Unhealthy($"{Describe(node)} has left the cluster");
+            // A service serves once Up; a client can call as soon as it knows the cluster.
+            if (!up && (node.Name is not null || !ready)) return HealthCheckResult.Unhealthy($"{Describe(node)}: {node.NotJoinedReason()}");
+            return ready
+                ? HealthCheckResult.Healthy($"{Describe(node)} is {(up ? "Up" : "joining")} and its registry ready")
                 : HealthCheckResult.Unhealthy($"{Describe(node)} is Up; its registry is still fetching the nodes it has heard of");
         }
     }
