@@ -348,8 +348,9 @@ public sealed class StreamingTests(ITestOutputHelper output)
     [Fact]
     public async Task When_the_handlers_node_dies_the_reader_fails_with_503_instead_of_hanging()
     {
+        // A crash: the system ends without its coordinated shutdown (no leave, no drain).
         var (cluster, server, caller) = await StartAsync(s => s.HandleServerStream<CountTo, Counted>("Counter.Count",
-            (r, c) => Count(r.To, null, c, pauseAfterFirst: TimeSpan.FromMinutes(5))));
+            (r, c) => Count(r.To, null, c, pauseAfterFirst: TimeSpan.FromMinutes(5))), "akka.coordinated-shutdown.run-by-actor-system-terminate = off");
         await using var _ = cluster;
 
         var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -359,9 +360,32 @@ public sealed class StreamingTests(ITestOutputHelper output)
         });
         await first.Task.WaitAsync(TimeSpan.FromSeconds(10));
         var watch = Stopwatch.StartNew();
-        await server.System.Terminate(); // a crash: no leave
+        await server.System.Terminate();
         var e = await reading.WaitAsync(TimeSpan.FromSeconds(25));
         output.WriteLine($"{e.Code} after {watch.ElapsedMilliseconds} ms: {e.Error.Detail}");
         Assert.Equal(503, e.Code);
+    }
+
+    [Fact]
+    public async Task A_graceful_stop_lets_a_stream_run_for_the_drain_then_ends_it_with_a_503_the_reader_sees()
+    {
+        var (cluster, server, caller) = await StartAsync(s => s.HandleServerStream<CountTo, Counted>("Counter.Count",
+            (r, c) => Count(r.To, null, c, pauseAfterFirst: TimeSpan.FromMinutes(5))), "micro.server.drain-timeout = 2s");
+        await using var _ = cluster;
+
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = Assert.ThrowsAsync<MicroException>(async () =>
+        {
+            await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(10))) first.TrySetResult();
+        });
+        await first.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var watch = Stopwatch.StartNew();
+        var stop = server.StopAsync();
+        var e = await reading.WaitAsync(TimeSpan.FromSeconds(20));
+        output.WriteLine($"{e.Code} after {watch.ElapsedMilliseconds} ms: {e.Error.Detail}");
+        Assert.Equal(503, e.Code);
+        Assert.Contains("stopped while streaming", e.Error.Detail);
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(15)); // it ran on through the drain
+        await stop.WaitAsync(TimeSpan.FromSeconds(20));
     }
 }

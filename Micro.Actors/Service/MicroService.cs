@@ -48,6 +48,7 @@ public sealed class MicroService : IAsyncDisposable
     private PubSubBroker? _broker;
     private IActorRef? _descriptor;
     private IActorRef? _server;
+    private IActorRef? _streamServer;
     private Task? _stopped;
 
     private MicroService(string? name, MicroServiceOptions options)
@@ -330,7 +331,7 @@ public sealed class MicroService : IAsyncDisposable
                     Settings.MaxPayloadBytes, Settings.AnswerBatchWait, streamCounters, services)), ServerActor.Name);
                 var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                     [.. groups.SelectMany(g => g.Endpoints).Select(Describe), .. _streams.Select(Describe)], server);
-                system.ActorOf(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout,
+                _streamServer = system.ActorOf(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout,
                     Settings.MaxPayloadBytes, streamCounters, _state, services)), Streaming.StreamServerActor.Name);
                 _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
             }
@@ -519,6 +520,13 @@ public sealed class MicroService : IAsyncDisposable
             if (_state.InFlight > 0 || _state.OpenStreams > 0)
                 _log?.Warning("Stopping with {Requests} request(s) and {Streams} stream(s) still running after the drain timeout (micro.server.drain-timeout, {DrainTimeout})",
                     _state.InFlight, _state.OpenStreams, Settings.DrainTimeout);
+            if (_state.OpenStreams > 0)
+            {
+                // Streams outlast any drain: they end with a 503 their callers read, not with the connection.
+                _streamServer?.Tell(new Streaming.StreamServerActor.EndStreams(MicroError.ServiceUnavailable(Name ?? "micro.server",
+                    $"node {Address} stopped while streaming (it left the cluster); open the stream again")));
+                await WaitUntil(() => _state.OpenStreams == 0, DateTime.UtcNow + TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
             await events.ConfigureAwait(false); // bounded by the drain timeout itself
             // Stragglers from callers that have not heard of the leave yet get 503 and retry elsewhere.
             _server?.Tell(ServerActor.StopAccepting.Instance);

@@ -34,6 +34,12 @@ internal sealed class StreamServerActor : ReceiveActor
     private readonly ServerState _state;
     /// <summary>Streams served and failed per endpoint (Debug.Stats reads them).</summary>
     private readonly IReadOnlyDictionary<string, EndpointCounters> _counters;
+    /// <summary>Sent when a graceful stop's drain is over: the streams still open end with this error (callers open them again elsewhere).</summary>
+    public sealed record EndStreams(MicroError Error);
+
+    /// <summary>Why the open streams were ended, once a stop has ended them; new streams are refused from then on.</summary>
+    private volatile MicroError? _endedBy;
+
     /// <summary>The streams this node serves, by id, to cancel on the caller's word.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _open = new(StringComparer.Ordinal);
 
@@ -49,6 +55,11 @@ internal sealed class StreamServerActor : ReceiveActor
         _idle = idle;
         _maxPayload = maxPayload;
         _host = new StreamHost(Context.System, _materializer, idle);
+        Receive<EndStreams>(e =>
+        {
+            _endedBy = e.Error;
+            foreach (var stream in _open.Values) stream.Cancel();
+        });
         Receive<StreamCancel>(c =>
         {
             if (c.Id is not null && _open.TryRemove(c.Id, out var stream)) stream.Cancel();
@@ -69,6 +80,11 @@ internal sealed class StreamServerActor : ReceiveActor
     private MicroError? Check(StreamOpen open, out StreamEndpoint? endpoint, out ICodec? codec, out object? request)
     {
         (codec, request) = (null, null);
+        if (_endedBy is { } ended)
+        {
+            endpoint = null;
+            return ended;
+        }
         if (open.Id is not { Length: 32 } id || !id.All(char.IsAsciiHexDigitLower) || _open.ContainsKey(id))
         {
             endpoint = null;
@@ -165,6 +181,15 @@ internal sealed class StreamServerActor : ReceiveActor
             }
             // Counted before the end reaches the caller, so a caller that reads Debug.Stats next sees it.
             Interlocked.Increment(ref counters.Served);
+            replies.TryComplete();
+        }
+        catch (Exception) when (cancellation.IsCancellationRequested && _endedBy is { } ended)
+        {
+            // The node stopped with the stream still open: the caller hears it (and may open it again elsewhere).
+            Interlocked.Increment(ref counters.Failed);
+            using var briefly = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try { await replies.WriteAsync(new Response("", null, ended), briefly.Token).ConfigureAwait(false); }
+            catch (Exception) { } // the caller is gone or not reading: nobody to tell
             replies.TryComplete();
         }
         catch (Exception) when (cancellation.IsCancellationRequested)
