@@ -44,7 +44,8 @@ public sealed class MicroHostBuilder
     /// <summary>
     /// Sets up the node's actor system further, with Akka.Hosting's builder: your own actors next to the
     /// services (<c>akka.WithActors(...)</c>, then <c>IRequiredActor&lt;T&gt;</c>), HOCON, serializers. Your
-    /// own cluster roles (<c>akka.cluster.roles</c>) are kept beside the service's.
+    /// own cluster roles (<c>akka.cluster.roles</c>, in <see cref="MicroServiceOptions.Config"/> or HOCON added
+    /// here with <c>HoconAddMode.Prepend</c>) are kept beside the service's.
     /// </summary>
     public MicroHostBuilder WithAkka(Action<AkkaConfigurationBuilder, IServiceProvider> configure)
     {
@@ -79,5 +80,21 @@ public sealed class MicroHostBuilder
             if (bootstrap is not null) await bootstrap.StartAsync(system).ConfigureAwait(false);
         });
         foreach (var configure in _akka) configure(akka, services);
+        KeepServiceRole(akka, node);
+    }
+
+    /// <summary>
+    /// Roles the user's own HOCON put over Micro.Actors' (a Prepend in <see cref="WithAkka"/>) would drop the
+    /// service's role and mark, and with them the node from every registry: the service's come back beside them.
+    /// </summary>
+    private static void KeepServiceRole(AkkaConfigurationBuilder akka, MicroService node)
+    {
+        if (node.Name is null || !akka.Configuration.HasValue) return;
+        var roles = akka.Configuration.Value.GetStringList("akka.cluster.roles", []);
+        var wanted = new[] { node.Name, Config.MicroConfig.ServiceRolePrefix + node.Name };
+        if (wanted.All(roles.Contains)) return;
+        var merged = roles.Where(r => !r.StartsWith(Config.MicroConfig.ServiceRolePrefix, StringComparison.Ordinal)).Concat(wanted).Distinct()
+            .Select(r => "\"" + r.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"");
+        akka.AddHocon(Akka.Configuration.ConfigurationFactory.ParseString($"akka.cluster.roles = [{string.Join(", ", merged)}]"), HoconAddMode.Prepend);
     }
 }

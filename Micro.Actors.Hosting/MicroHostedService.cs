@@ -25,9 +25,17 @@ internal sealed class MicroHostedService(AkkaConfigurationBuilder builder, IServ
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         var node = Node;
-        try { ServiceProvider.GetRequiredService<ActorSystem>(); }
-        catch (Exception e) when (StartFailure.Explain(e, node.Settings) is { } clear) { throw clear; }
-        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            try { ServiceProvider.GetRequiredService<ActorSystem>(); }
+            catch (Exception e) when (StartFailure.Explain(e, node.Settings) is { } clear) { throw clear; }
+            await base.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            node.Failed(e); // calls made before the start hear why at once
+            throw;
+        }
     }
 
     public async Task StartedAsync(CancellationToken cancellationToken)

@@ -222,6 +222,17 @@ public sealed class DependencyInjectionTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_handler_or_subscriber_that_needs_an_unregistered_service_fails_at_registration_naming_it()
+    {
+        var builder = TestHost.Builder();
+        builder.Services.AddSingleton<Counter>(); // no Units, no Unit
+        builder.Services.AddMicroService("inventory", s => s.Subscribe<NoteSubscriber, Note>("notes"), o => o.Environment = new Dictionary<string, string?>());
+        using var host = builder.Build();
+        var e = Assert.Throws<ArgumentException>(() => host.Services.GetRequiredService<MicroService>());
+        Assert.Contains("NoteSubscriber needs Units, which the application's services do not have", e.Message);
+    }
+
+    [Fact]
     public async Task A_handler_without_a_parameterless_constructor_needs_a_service_provider_and_says_so()
     {
         var service = MicroService.Create("no-di");

@@ -145,6 +145,24 @@ public sealed class HostedLifecycleTests
     }
 
     [Fact]
+    public async Task Roles_put_over_the_services_by_the_users_own_hocon_keep_the_service_in_the_registry()
+    {
+        await using var cluster = new TestCluster();
+        var caller = await cluster.StartClientAsync();
+        var builder = TestHost.Builder();
+        builder.Services.AddMicroService("inventory", s => s.Handle<Slow, string>("Stock.Get", (r, _) => Task.FromResult(r.Who)), TestHost.In(cluster))
+            .WithAkka((akka, _) => akka.AddHocon(Akka.Configuration.ConfigurationFactory.ParseString("akka.cluster.roles = [\"audit\"]"), HoconAddMode.Prepend));
+        using var host = builder.Build();
+        await host.StartAsync();
+        var roles = Cluster.Get(host.Services.GetRequiredService<ActorSystem>()).SelfMember.Roles;
+        Assert.Contains("audit", roles);
+        Assert.Contains("inventory", roles);
+        await TestCluster.WaitForNodesAsync(caller, "inventory", 1);
+        Assert.Equal("Bo", await caller.Client.CallAsync<string>("inventory", "Stock.Get", new Slow("Bo")));
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task A_port_in_use_fails_the_host_with_one_clear_error()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);

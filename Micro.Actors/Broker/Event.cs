@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-
 namespace Micro.Actors.Broker;
 
 /// <summary>An event on the wire: the message (encoded in <see cref="ContentType"/>) and what go-micro keeps beside it.</summary>
@@ -22,8 +20,7 @@ public sealed record EventContext(string Topic, string Id, string ContentType,
     IReadOnlyDictionary<string, string> Headers, DateTime PublishedUtc, string? Queue)
 {
     private Service.HandlerServices _services = Service.HandlerServices.None;
-    private IServiceScope? _scope;
-    private bool _ended;
+    private Service.LazyScope _scope;
 
     internal static EventContext Of(Event e, string? queue, Service.HandlerServices? services = null) =>
         new(e.Topic, e.Id, e.ContentType, e.Headers, e.PublishedUtc, queue) { _services = services ?? Service.HandlerServices.None };
@@ -32,28 +29,13 @@ public sealed record EventContext(string Topic, string Id, string ContentType,
     /// This event's own dependency-injection scope: a scoped service is new for each event and disposed
     /// once its handler is done. Made on first use; needs a node with a service provider (Micro.Actors.Hosting).
     /// </summary>
-    public IServiceProvider Services
-    {
-        get
-        {
-            if (_scope is { } scope) return scope.ServiceProvider;
-            if (_ended) throw new InvalidOperationException($"event {Id} on {Topic} is handled already: its services are disposed");
-            var factory = _services.ScopeFactory ?? throw new InvalidOperationException(
-                "This node has no service provider: host it with services.AddMicroService (Micro.Actors.Hosting) or set MicroServiceOptions.Services");
-            return (_scope = factory.CreateScope()).ServiceProvider;
-        }
-    }
+    public IServiceProvider Services => _scope.Get(_services, this);
 
     /// <summary>The event's id, service and topic as the logging scope of what a subscriber logs.</summary>
     internal IDisposable? BeginLogScope() => _services.BeginScope("event", Id, _services.ServiceName, Topic);
 
     /// <summary>The handler is done with the event: its scope goes.</summary>
-    internal void End()
-    {
-        _ended = true;
-        if (_scope is { } scope) Service.HandlerServices.DisposeQuietly(scope);
-        _scope = null;
-    }
+    internal void End() => _scope.End(_services, this);
 }
 
 /// <summary>A topic a node consumes, as its descriptor lists it.</summary>

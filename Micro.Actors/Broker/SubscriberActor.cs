@@ -59,6 +59,20 @@ internal sealed class SubscriberActor : ReceiveActor
         Receive<UnsubscribeAck>(_ =>
         {
             if (--_acks > 0) return;
+            if (_child is { } child)
+            {
+                // No new events come; the actor finishes the one it is on and those it was handed already
+                // (a stop message waits behind them, and behind an async receive), then it stops.
+                child.Tell(PoisonPill.Instance);
+                return;
+            }
+            _unsubscribed?.TrySetResult();
+            Context.Stop(Self);
+        });
+        Receive<Terminated>(t =>
+        {
+            if (_unsubscribed is null)
+                _log.Error("The subscriber of topic {Topic} ({Actor}) stopped: its subscription ends", _spec.Topic, _spec.Actor?.Type.Name);
             _unsubscribed?.TrySetResult();
             Context.Stop(Self);
         });
@@ -83,16 +97,24 @@ internal sealed class SubscriberActor : ReceiveActor
 
     protected override void PreStart()
     {
-        if (_spec.Actor is { } props) _child = Context.ActorOf(props, "handler");
+        if (_spec.Actor is { } props) Context.Watch(_child = Context.ActorOf(props, "handler"));
         _mediator.Tell(new Subscribe(_spec.Topic, Self, _group));
         _mediator.Tell(new Subscribe(_spec.Topic, Self));
     }
 
     protected override void PostStop() => _unsubscribed?.TrySetResult();
 
-    /// <summary>A subscriber actor that throws is restarted and goes on; its parent logs and counts.</summary>
+    /// <summary>
+    /// A subscriber actor that throws is restarted and goes on; its parent logs and counts. One whose
+    /// constructor throws is stopped (restarting it would only fail again) and its subscription ends, logged.
+    /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(-1, -1, _ => Directive.Restart, loggingEnabled: false);
+        new OneForOneStrategy(-1, -1, e =>
+        {
+            if (e is not ActorInitializationException) return Directive.Restart;
+            _log.Error(e.InnerException ?? e, "The subscriber actor {Actor} of topic {Topic} cannot be made: {Error}", _spec.Actor?.Type.Name, _spec.Topic, (e.InnerException ?? e).Message);
+            return Directive.Stop;
+        }, loggingEnabled: false);
 
     /// <summary>The event's message as this subscriber's type, decoding it if it came encoded; null (counted, logged) if it doesn't fit.</summary>
     private object? Accept(Event? e)

@@ -80,6 +80,7 @@ internal sealed class ReplyRef : MinimalActorRef
         if (!TryEnd()) return;
         Interlocked.Increment(ref _counters.Served);
         Hand(null);
+        Context.Release();
     }
 
     /// <summary>Answers with an error unless already answered (used when the handler fails).</summary>
@@ -90,13 +91,20 @@ internal sealed class ReplyRef : MinimalActorRef
         if (!TryEnd())
         {
             if (Context.IsOneWay) return; // a one-way request ended when its handler returned
-            _shared.Log.Warning("{0} request {1}: a second reply was dropped ({2})", Context.Endpoint, Context.Id, body ?? error);
+            _shared.Log.Warning("{Endpoint} request {RequestId}: a second reply was dropped ({Reply})", Context.Endpoint, Context.Id, body ?? error);
             return;
         }
+        // The request's scope goes once the reply is written and sent (it may be made of scoped services).
+        try { Answer(body, error); }
+        finally { Context.Release(); }
+    }
+
+    private void Answer(object? body, MicroError? error)
+    {
         if (Context.IsOneWay)
         {
             Interlocked.Increment(ref error is null ? ref _counters.Served : ref _counters.Failed);
-            if (error is not null) _shared.Log.Warning("{0} one-way request {1} failed: {2}", Context.Endpoint, Context.Id, error);
+            if (error is not null) _shared.Log.Warning("{Endpoint} one-way request {RequestId} failed: {Error}", Context.Endpoint, Context.Id, error);
             Hand(null);
             return;
         }
@@ -112,7 +120,7 @@ internal sealed class ReplyRef : MinimalActorRef
             }
             if (encoded is not null && encoded.Length > _shared.MaxPayload)
             {
-                _shared.Log.Warning("{0} request {1}: the {2}-byte reply is over the {3}-byte limit", Context.Endpoint, Context.Id, encoded.Length, _shared.MaxPayload);
+                _shared.Log.Warning("{Endpoint} request {RequestId}: the {Bytes}-byte reply is over the {Limit}-byte limit", Context.Endpoint, Context.Id, encoded.Length, _shared.MaxPayload);
                 error = MicroError.InternalServerError(Context.Service, $"{Context.Endpoint} replied with a {type} of {encoded.Length} bytes; " +
                     $"one message carries at most {_shared.MaxPayload} bytes (raise {Config.MicroSettings.FrameSizeSetting} on every node, or reply with less)");
                 encoded = null;
@@ -134,7 +142,6 @@ internal sealed class ReplyRef : MinimalActorRef
     private bool TryEnd()
     {
         if (Interlocked.Exchange(ref _done, 1) == 1) return false;
-        Context.Release();
         lock (_pathLock) if (_path is not null) Provider.UnregisterTempActor(_path);
         return true;
     }

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-
 namespace Micro.Actors.Server;
 
 /// <summary>What a handler can know about the call it is serving.</summary>
@@ -24,36 +22,17 @@ public sealed class RequestContext
     }
 
     private readonly Micro.Actors.Service.HandlerServices _services;
-    private IServiceScope? _scope;
+    private Micro.Actors.Service.LazyScope _scope;
 
     /// <summary>
     /// This request's own dependency-injection scope (ASP.NET Core's <c>RequestServices</c>): a scoped
     /// service is new for each request and disposed once the request is answered (a stream: once it ends).
     /// Made on first use. Needs a node with a service provider (Micro.Actors.Hosting, or MicroServiceOptions.Services).
     /// </summary>
-    public IServiceProvider Services
-    {
-        get
-        {
-            if (Volatile.Read(ref _scope) is { } scope) return scope.ServiceProvider;
-            var factory = _services.ScopeFactory ?? throw new InvalidOperationException(
-                "This node has no service provider: host it with services.AddMicroService (Micro.Actors.Hosting) or set MicroServiceOptions.Services");
-            if (Volatile.Read(ref _released)) throw new InvalidOperationException($"{Endpoint} request {Id} is answered already: its services are disposed");
-            var fresh = factory.CreateScope();
-            scope = Interlocked.CompareExchange(ref _scope, fresh, null) ?? fresh;
-            if (!ReferenceEquals(scope, fresh)) fresh.Dispose();
-            else if (Volatile.Read(ref _released)) EndScope(); // answered meanwhile: nothing may outlive it
-            return scope.ServiceProvider;
-        }
-    }
+    public IServiceProvider Services => _scope.Get(_services, this);
 
     /// <summary>The request's id, service and endpoint as the logging scope of what a handler logs.</summary>
     internal IDisposable? BeginLogScope() => _services.BeginScope("request", Request.Id, Request.Service, Request.Endpoint);
-
-    private void EndScope()
-    {
-        if (Interlocked.Exchange(ref _scope, null) is { } scope) Micro.Actors.Service.HandlerServices.DisposeQuietly(scope);
-    }
 
     private readonly CancellationToken? _stream;
 
@@ -98,7 +77,7 @@ public sealed class RequestContext
     internal void Release()
     {
         Volatile.Write(ref _released, true);
-        EndScope();
+        _scope.End(_services, this);
         if (Interlocked.Exchange(ref _cancellation, null) is { } cts)
         {
             // The handler's own callbacks run here, on the answering thread: one that throws must

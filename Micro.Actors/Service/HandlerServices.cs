@@ -16,42 +16,55 @@ internal sealed class HandlerServices
 {
     public static readonly HandlerServices None = new(null, "");
 
-    private readonly ILogger? _scopes;
+    private readonly ILogger? _log;
 
     public HandlerServices(IServiceProvider? provider, string serviceName)
     {
         ServiceName = serviceName;
-        Provider = provider;
+        _provider = provider;
         ScopeFactory = provider?.GetService<IServiceScopeFactory>();
-        _scopes = provider?.GetService<ILoggerFactory>()?.CreateLogger("Micro.Actors.Handler");
+        _log = provider?.GetService<ILoggerFactory>()?.CreateLogger("Micro.Actors.Handler");
     }
 
-    public IServiceProvider? Provider { get; }
     /// <summary>The node's service ("client" for a client-only node), for the logging scope of events.</summary>
     public string ServiceName { get; }
     public IServiceScopeFactory? ScopeFactory { get; }
 
     /// <summary>Puts the request's id, service and endpoint in the logging scope (disposing the result ends it).</summary>
     public IDisposable? BeginScope(string kind, string id, string service, string endpoint) =>
-        _scopes?.BeginScope(new LogScope(kind, id, service, endpoint));
+        _log?.BeginScope(new LogScope(kind, id, service, endpoint));
 
     /// <summary>
     /// How actors of <paramref name="type"/> are made: from DI (constructor injection, a scope per actor,
     /// disposed when it stops) when the node has a provider; else with its parameterless constructor.
     /// </summary>
-    public static Props PropsFor(Type type, IServiceProvider? provider) =>
-        Props.CreateBy(new ActorProducer(type, provider));
+    public Props PropsFor(Type type) =>
+        Props.CreateBy(new ActorProducer(type, Provider, this));
+
+    private IServiceProvider Provider => _provider ?? throw new InvalidOperationException("no service provider");
+    private readonly IServiceProvider? _provider;
 
     /// <summary>Fails at registration, not at the first request, when an actor could never be made.</summary>
     public static void CheckConstructible(Type type, IServiceProvider? provider)
     {
         if (type.IsAbstract) throw new ArgumentException($"{type.Name} is abstract: register a class that can be made");
-        if (provider is null && type.GetConstructor(Type.EmptyTypes) is null)
-            throw new ArgumentException($"{type.Name} has no parameterless constructor: to inject its dependencies, give the node a service provider " +
-                "(MicroServiceOptions.Services, or services.AddMicroService in Micro.Actors.Hosting)");
+        if (provider is null)
+        {
+            if (type.GetConstructor(Type.EmptyTypes) is null)
+                throw new ArgumentException($"{type.Name} has no parameterless constructor: to inject its dependencies, give the node a service provider " +
+                    "(MicroServiceOptions.Services, or services.AddMicroService in Micro.Actors.Hosting)");
+            return;
+        }
+        if (provider.GetService<IServiceProviderIsService>() is not { } known) return;
+        var constructors = type.GetConstructors();
+        if (constructors.Any(c => c.GetParameters().All(p => p.HasDefaultValue || known.IsService(p.ParameterType)))) return;
+        var missing = constructors.OrderByDescending(c => c.GetParameters().Length).FirstOrDefault()?.GetParameters()
+            .Where(p => !p.HasDefaultValue && !known.IsService(p.ParameterType)).Select(p => p.ParameterType.Name) ?? [];
+        throw new ArgumentException($"{type.Name} needs {string.Join(", ", missing)}, which the application's services do not have: " +
+            "register it (services.AddSingleton, AddScoped or AddTransient)");
     }
 
-    private sealed class ActorProducer(Type type, IServiceProvider? provider) : IIndirectActorProducer
+    private sealed class ActorProducer(Type type, IServiceProvider provider, HandlerServices services) : IIndirectActorProducer
     {
         private readonly ConcurrentDictionary<ActorBase, IServiceScope> _scopes = new(ReferenceEqualityComparer.Instance);
 
@@ -59,8 +72,7 @@ internal sealed class HandlerServices
 
         public ActorBase Produce()
         {
-            if (provider is not { } services) return (ActorBase)Activator.CreateInstance(type)!;
-            var scope = services.CreateScope();
+            var scope = provider.CreateScope();
             try
             {
                 var actor = (ActorBase)ActivatorUtilities.CreateInstance(scope.ServiceProvider, type);
@@ -76,24 +88,41 @@ internal sealed class HandlerServices
 
         public void Release(ActorBase actor)
         {
-            if (_scopes.TryRemove(actor, out var scope)) DisposeQuietly(scope);
+            if (_scopes.TryRemove(actor, out var scope)) services.Dispose(scope, $"the {type.Name} actor");  // (once per actor)
         }
     }
 
-    /// <summary>Disposes a scope without blocking on its async disposables; a failing Dispose must not fail the call it served.</summary>
-    public static void DisposeQuietly(object scope)
+    /// <summary>
+    /// Disposes a scope without blocking on its async disposables. A service whose disposal fails (a
+    /// commit on dispose, say) cannot fail the call it served any more, which is answered: it is logged.
+    /// </summary>
+    public void Dispose(IServiceScope scope, object owner) => DisposeScope(scope, e => LogDisposeFailure(e, Describe(owner)));
+
+    /// <summary>What a scope belonged to, for a person reading the log.</summary>
+    internal static string Describe(object owner) => owner switch
+    {
+        Server.RequestContext r => $"{r.Endpoint} request {r.Id}",
+        Broker.EventContext e => $"event {e.Id} on {e.Topic}",
+        _ => owner.ToString() ?? "",
+    };
+
+    private static void DisposeScope(IServiceScope scope, Action<Exception> failed)
     {
         try
         {
             if (scope is IAsyncDisposable async)
             {
                 var pending = async.DisposeAsync();
-                if (!pending.IsCompletedSuccessfully) _ = pending.AsTask().ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                if (!pending.IsCompletedSuccessfully)
+                    _ = pending.AsTask().ContinueWith(t => failed(t.Exception!.GetBaseException()), TaskContinuationOptions.OnlyOnFaulted);
             }
-            else (scope as IDisposable)?.Dispose();
+            else scope.Dispose();
         }
-        catch (Exception) { /* a service's own Dispose failed: the request is answered already */ }
+        catch (Exception e) { failed(e); }
     }
+
+    private void LogDisposeFailure(Exception e, string what) =>
+        _log?.LogError(e, "Disposing the services of {What} failed: {Error}", what, e.Message);
 
     /// <summary>The scope's fields, as logging providers read them (and its text, for those that print it).</summary>
     private sealed class LogScope(string kind, string id, string service, string endpoint) : IReadOnlyList<KeyValuePair<string, object?>>

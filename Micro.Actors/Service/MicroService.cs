@@ -120,7 +120,10 @@ public sealed class MicroService : IAsyncDisposable
     /// </summary>
     public Task WhenUpAsync(CancellationToken cancellationToken = default) => _up.Task.WaitAsync(cancellationToken);
 
-    /// <summary>Completes when this node is Up and knows every service node that is Up; fails like <see cref="WhenUpAsync"/>.</summary>
+    /// <summary>
+    /// Completes when this node knows the cluster: it has joined (a client need not wait for the leader to
+    /// move it Up) and has fetched the descriptor of every service node it has heard of. Fails like <see cref="WhenUpAsync"/>.
+    /// </summary>
     public Task WhenReadyAsync(CancellationToken cancellationToken = default) => _ready.Task.WaitAsync(cancellationToken);
 
     /// <summary>Whether the node's actor system exists (it has started; it may have stopped since).</summary>
@@ -197,7 +200,7 @@ public sealed class MicroService : IAsyncDisposable
     private Props ActorProps(Type type)
     {
         HandlerServices.CheckConstructible(type, _options.Services);
-        return _options.Services is null ? Props.Create(type) : HandlerServices.PropsFor(type, _options.Services);
+        return _options.Services is null ? Props.Create(type) : _services.PropsFor(type);
     }
 
     private static string Checked(string endpoint)
@@ -248,11 +251,21 @@ public sealed class MicroService : IAsyncDisposable
             catch (Exception e) when (StartFailure.Explain(e, Settings) is { } clear) { throw clear; }
             await AttachAsync(system, ownsSystem: true, joinSeeds: true, cancellationToken).ConfigureAwait(false);
         }
-        catch
+        catch (Exception e)
         {
-            lock (_gate) if (_system is null) _stopped = null; // may be started again
+            Failed(e);
             throw;
         }
+    }
+
+    /// <summary>The start failed: whoever waits for the node (WhenUp, a call made before the start) hears why at once.</summary>
+    internal void Failed(Exception cause)
+    {
+        if (_system is not null) return; // wired: its termination tells the waiters
+        var error = MicroError.ServiceUnavailable("micro.node", $"this node ({Name ?? "client"}) could not start: {cause.Message}").ToException();
+        _wired.TrySetException(error);
+        _up.TrySetException(error);
+        _ready.TrySetException(error);
     }
 
     /// <summary>Claims the one start of this node.</summary>
@@ -346,7 +359,7 @@ public sealed class MicroService : IAsyncDisposable
         }
         catch
         {
-            // A node that could not be wired must not keep its port (and the service may be started again).
+            // A node that could not be wired must not keep its port.
             if (ownsSystem) await system.Terminate().ConfigureAwait(false);
             throw;
         }
@@ -354,9 +367,9 @@ public sealed class MicroService : IAsyncDisposable
         _address = $"{cluster.SelfAddress.Host}:{cluster.SelfAddress.Port}";
         lock (_gate) _system = system;
         _stopped = AfterStopAsync(system);
+        if (_options.HandleSignals) ListenForSignals();
         _ = system.WhenTerminated.ContinueWith(_ => OnTerminated(system), TaskScheduler.Default);
         _wired.TrySetResult();
-        if (_options.HandleSignals) ListenForSignals();
         // Subscribed before joining, so the descriptor other nodes fetch lists them from the start.
         foreach (var spec in _subscribers) _declared.Add(await _broker.SubscribeAsync(spec, cancellationToken).ConfigureAwait(false));
 
@@ -384,10 +397,14 @@ public sealed class MicroService : IAsyncDisposable
             CoordinatedShutdown.ClusterDowningReason => "was downed by the cluster (the split brain resolver, or a manual down)",
             _ => "stopped",
         };
-        var error = MicroError.ServiceUnavailable("micro.node", $"this node ({Name ?? "client"} at {Address}) {why} before it was Up").ToException();
+        var error = MicroError.ServiceUnavailable("micro.node", $"this node ({Name ?? "client"} at {Address}) {why} before it was Up and ready").ToException();
         _up.TrySetException(error);
         _ready.TrySetException(error);
-        foreach (var signal in _signals) signal.Dispose();
+        lock (_signals)
+        {
+            foreach (var signal in _signals) signal.Dispose();
+            _signals.Clear();
+        }
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
     }
 
@@ -400,8 +417,11 @@ public sealed class MicroService : IAsyncDisposable
     {
         try
         {
-            _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => StopForExit()));
-            _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => StopForExit()));
+            lock (_signals)
+            {
+                _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => StopForExit()));
+                _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => StopForExit()));
+            }
         }
         catch (PlatformNotSupportedException) { /* no signals here (a browser, a phone): the program's end still stops the node */ }
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
@@ -411,8 +431,13 @@ public sealed class MicroService : IAsyncDisposable
 
     private void StopForExit()
     {
-        try { StopAsync().Wait(Settings.DrainTimeout + TimeSpan.FromSeconds(20)); }
-        catch (Exception e) { Console.Error.WriteLine($"Micro.Actors: the node at {Address} did not stop cleanly: {e.GetBaseException().Message}"); }
+        var limit = Settings.DrainTimeout + TimeSpan.FromSeconds(20);
+        try
+        {
+            if (!StopAsync().Wait(limit))
+                _log?.Warning("The node at {Address} did not stop within {Limit} of the signal; the process ends anyway", Address, limit);
+        }
+        catch (Exception e) { _log?.Error(e, "The node at {Address} did not stop cleanly: {Error}", Address, e.GetBaseException().Message); }
     }
 
     /// <summary>
@@ -422,7 +447,7 @@ public sealed class MicroService : IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (_system is not { } system) return;
-        await CoordinatedShutdown.Get(system).Run(NodeStopReason.Instance).ConfigureAwait(false);
+        await CoordinatedShutdown.Get(system).Run(NodeStopReason.Instance).WaitAsync(cancellationToken).ConfigureAwait(false);
         await (_stopped ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -446,7 +471,7 @@ public sealed class MicroService : IAsyncDisposable
     /// <summary>Waits (within <paramref name="timeout"/>) until the node's client, registry and broker exist.</summary>
     internal async Task WhenWiredAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        try { await _wired.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false); }
+        try { await _wired.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false); } // a failed start throws its 503
         catch (TimeoutException)
         {
             throw MicroError.Timeout("micro.node", _stopped is null
