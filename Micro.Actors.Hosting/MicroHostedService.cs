@@ -41,7 +41,7 @@ internal sealed class MicroHostedService(AkkaConfigurationBuilder builder, IServ
     public async Task StartedAsync(CancellationToken cancellationToken)
     {
         var node = Node;
-        var timeout = node.LoadedConfig.GetTimeSpan("micro.start-timeout", TimeSpan.FromSeconds(30), allowInfinite: false);
+        var timeout = Discovery.DiscoveryBootstrap.StartTimeout(node.LoadedConfig);
         // A service is ready once Up (callers pick Up nodes); a client once it knows the cluster (joining is
         // enough to call: it need not wait for the leader, which cannot move it Up while a member is unreachable).
         var ready = node.Name is null ? node.WhenReadyAsync(cancellationToken) : Task.WhenAll(node.WhenUpAsync(cancellationToken), node.WhenReadyAsync(cancellationToken));

@@ -71,7 +71,8 @@ public static class MicroHostingExtensions
         configure?.Invoke(scratch);
         if (scratch.ClusterName is { Length: > 0 } fromCode) return fromCode;
         var configuration = services.LastOrDefault(d => d.ServiceType == typeof(IConfiguration) && d.ImplementationInstance is IConfiguration)?.ImplementationInstance as IConfiguration;
-        var fromConfiguration = configuration?.GetSection(MicroConfiguration.SectionName)["ClusterName"];
+        var section = configuration?.GetSection(MicroConfiguration.SectionName);
+        var fromConfiguration = section?["ClusterName"] ?? section?["cluster-name"];
         if (!string.IsNullOrWhiteSpace(fromConfiguration)) return fromConfiguration;
         var config = Config.MicroConfig.Load(scratch.Config);
         return config.GetString("micro.cluster-name");

@@ -50,6 +50,9 @@ public sealed class MicroConfiguration
         return found;
     }
 
+    /// <summary>Whether the configuration gives any setting under <paramref name="hoconPrefix"/> (micro.tls).</summary>
+    public bool Sets(string hoconPrefix) => _sources.Keys.Any(k => k == hoconPrefix || k.StartsWith(hoconPrefix + ".", StringComparison.Ordinal));
+
     /// <summary>A bad setting as its source names it: <c>Bad setting Micro:Port = 'http': …</c>.</summary>
     public string Describe(MicroConfigException e) =>
         TryGetSource(e.Setting, out var key, out var value) ? $"Bad setting {key} = '{value}': {e.Problem}" : e.Message;

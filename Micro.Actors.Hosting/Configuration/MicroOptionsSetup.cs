@@ -36,10 +36,16 @@ internal sealed class MicroOptionsSetup(IConfiguration configuration) : IPostCon
         ("MICRO_TLS_TRUSTED", "micro.tls.trusted-certificates"),
     ];
 
-    /// <summary>The process's MICRO_* variables, less those whose setting the configuration gives (it wins).</summary>
-    private static Dictionary<string, string?> VariablesBelow(MicroConfiguration read) =>
-        Variables.Where(v => !read.TryGetSource(v.Setting, out _, out _))
+    /// <summary>
+    /// The process's MICRO_* variables, less those whose setting the configuration gives (it wins); TLS is one
+    /// setting: any Micro:Tls key in the configuration puts every MICRO_TLS_* variable aside.
+    /// </summary>
+    private static Dictionary<string, string?> VariablesBelow(MicroConfiguration read)
+    {
+        var tlsConfigured = read.Sets("micro.tls");
+        return Variables.Where(v => !read.TryGetSource(v.Setting, out _, out _) && !(tlsConfigured && v.Setting.StartsWith("micro.tls.", StringComparison.Ordinal)))
             .ToDictionary(v => v.Variable, v => Environment.GetEnvironmentVariable(v.Variable));
+    }
 
     public ValidateOptionsResult Validate(string? name, MicroServiceOptions options)
     {
@@ -49,6 +55,7 @@ internal sealed class MicroOptionsSetup(IConfiguration configuration) : IPostCon
         {
             var config = MicroConfig.Load(options.Config);
             Discovery.DiscoveryBootstrap.Read(config, MicroSettings.Resolve(config, options, options.Environment));
+            Discovery.DiscoveryBootstrap.StartTimeout(config);
             return ValidateOptionsResult.Success;
         }
         catch (MicroConfigException e)

@@ -29,9 +29,9 @@ internal sealed record DiscoveryBootstrap(string Method, string ServiceName, int
             throw new MicroConfigException("micro.discovery.method", $"'{method}' is not a discovery method: use {Config} or {Kubernetes} (or leave it empty for seed nodes)");
         var bootstrap = new DiscoveryBootstrap(method,
             config.GetString("micro.discovery.service-name", "") is { Length: > 0 } name ? name : settings.ClusterName,
-            config.GetInt("micro.discovery.required-contact-points", 2),
+            Number(config, "micro.discovery.required-contact-points"),
             config.GetString("micro.discovery.management-host", "") is { Length: > 0 } host ? host : settings.Host,
-            config.GetInt("micro.discovery.management-port", 8558),
+            Number(config, "micro.discovery.management-port"),
             [.. config.GetStringList("micro.discovery.endpoints")],
             config.GetString("micro.discovery.kubernetes.namespace", ""),
             config.GetString("micro.discovery.kubernetes.label-selector", "app=%s"),
@@ -44,6 +44,27 @@ internal sealed record DiscoveryBootstrap(string Method, string ServiceName, int
             throw new MicroConfigException("micro.discovery.endpoints", "discovery by config needs the management endpoints (host:port) of the cluster's nodes, this one's included");
         foreach (var endpoint in bootstrap.Endpoints) MicroSettings.ParseHostPort(endpoint, "micro.discovery.endpoints");
         return bootstrap;
+    }
+
+    private static int Number(Akka.Configuration.Config config, string path)
+    {
+        try { return config.GetInt(path); }
+        catch (Exception e) when (e is FormatException or OverflowException or Akka.Configuration.ConfigurationException)
+        {
+            throw new MicroConfigException(path, $"'{config.GetString(path)}' is not a whole number");
+        }
+    }
+
+    /// <summary>How long a hosted start waits for the node (micro.start-timeout), checked with the rest of the settings.</summary>
+    public static TimeSpan StartTimeout(Akka.Configuration.Config config)
+    {
+        TimeSpan value;
+        try { value = config.GetTimeSpan("micro.start-timeout", null, allowInfinite: false); }
+        catch (Exception e) when (e is not MicroConfigException)
+        {
+            throw new MicroConfigException("micro.start-timeout", $"'{config.GetString("micro.start-timeout")}' is not a duration (e.g. 30s)");
+        }
+        return value > TimeSpan.Zero ? value : throw new MicroConfigException("micro.start-timeout", $"{value} must be longer than zero");
     }
 
     /// <summary>What a node that has not joined yet says about it (for 408s and the host's start timeout).</summary>

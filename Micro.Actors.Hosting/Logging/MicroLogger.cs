@@ -112,6 +112,12 @@ public sealed class MicroLogger : ActorBase, IRequiresMessageQueue<ILoggerMessag
         private static KeyValuePair<string, object?>[] Fields(LogEvent e)
         {
             var fields = new List<KeyValuePair<string, object?>>();
+            // The trace the event was logged in (Activity.Current does not cross the mailbox; Akka carries it).
+            if (e.ActivityContext is { } trace && trace.TraceId != default)
+            {
+                fields.Add(new("TraceId", trace.TraceId.ToString()));
+                fields.Add(new("SpanId", trace.SpanId.ToString()));
+            }
             if (e.TryGetProperties(out var properties) && properties is not null)
                 foreach (var (key, value) in properties) fields.Add(new(key, value));
             fields.Add(new("LogSource", e.LogSource));

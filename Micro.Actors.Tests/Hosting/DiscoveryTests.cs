@@ -17,6 +17,9 @@ public sealed class DiscoveryTests
         { ["--Micro:Discovery:Method=config", "--Micro:Discovery:Endpoints:0=127.0.0.1:1", "--Micro:Discovery:RequiredContactPoints=0"],
             "Bad setting Micro:Discovery:RequiredContactPoints = '0': 0: use 1 or more" },
         { ["--Micro:Discovery:Method=config", "--Micro:Discovery:Endpoints:0=somewhere"], "Bad setting Micro:Discovery:Endpoints = 'somewhere': 'somewhere' is not host:port" },
+        { ["--Micro:Discovery:Method=config", "--Micro:Discovery:Endpoints:0=127.0.0.1:1", "--Micro:Discovery:ManagementPort=abc"],
+            "Bad setting Micro:Discovery:ManagementPort = 'abc': 'abc' is not a whole number" },
+        { ["--Micro:StartTimeout=soon"], "Bad setting Micro:StartTimeout = 'soon': 'soon' is not a duration" },
     };
 
     [Theory]

@@ -155,7 +155,7 @@ public sealed class PubSubBroker : IBroker
             {
                 // Events are handled one at a time: a handler that never finishes holds the unsubscribe
                 // behind it. Past the drain timeout the subscriber stops anyway (the mediator drops it).
-                system.Log.Warning("The subscriber of topic {0} did not finish its event within {1:0.###} s (micro.server.drain-timeout); " +
+                system.Log.Warning("The subscriber of topic {Topic} did not finish its event within {Seconds:0.###} s (micro.server.drain-timeout); " +
                     "it is stopped, its handler left running", spec.Topic, drainTimeout.TotalSeconds);
                 var stopped = actor.WatchAsync();
                 system.Stop(actor);
@@ -163,7 +163,7 @@ public sealed class PubSubBroker : IBroker
                 // blocks its thread holds it. Should it not end, the unsubscribe (often a DisposeAsync) says so
                 // in the log rather than throw.
                 try { await stopped.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); }
-                catch (TimeoutException) { system.Log.Error("The subscriber of topic {0} did not stop within 10 s of being told to", spec.Topic); }
+                catch (TimeoutException) { system.Log.Error("The subscriber of topic {Topic} did not stop within 10 s of being told to", spec.Topic); }
             }
             finally { removed(); }
         }

@@ -79,6 +79,6 @@ internal sealed class PublisherActor : ReceiveActor
     protected override void PostStop()
     {
         var log = _log;
-        _queue.Close(o => log.Warning("Event {0} on topic {1} was not published: this node is shutting down", o.Event.Id, o.Event.Topic));
+        _queue.Close(o => log.Warning("Event {EventId} on topic {Topic} was not published: this node is shutting down", o.Event.Id, o.Event.Topic));
     }
 }

@@ -121,7 +121,7 @@ internal sealed class SubscriberActor : ReceiveActor
     {
         Interlocked.Increment(ref _counters.Received);
         if (e?.Headers is not null && e.Body is not null && e.ContentType is not null) return Decode(e, e.Body);
-        _log.Warning("A malformed event on topic {0} (no headers, body or content type): skipped", _spec.Topic);
+        _log.Warning("A malformed event on topic {Topic} (no headers, body or content type): skipped", _spec.Topic);
         Interlocked.Increment(ref _counters.Failed);
         return null;
     }
@@ -131,18 +131,18 @@ internal sealed class SubscriberActor : ReceiveActor
         var type = _spec.MessageType;
         if (e.Headers.TryGetValue(PubSubBroker.MessageTypeHeader, out var named) && named != type.Name && named != type.FullName)
         {
-            _log.Warning("Event {0} on topic {1} is a {2}; this subscriber takes {3}: skipped", e.Id, e.Topic, named, type.Name);
+            _log.Warning("Event {EventId} on topic {Topic} is a {MessageType}; this subscriber takes {Expected}: skipped", e.Id, e.Topic, named, type.Name);
             Interlocked.Increment(ref _counters.Failed);
             return null;
         }
         try
         {
             if (_codecs.TryGet(e.ContentType, out var codec)) return codec.Decode(data, type);
-            _log.Warning("Event {0} on topic {1} is {2}, which this node cannot read: skipped", e.Id, e.Topic, e.ContentType);
+            _log.Warning("Event {EventId} on topic {Topic} is {ContentType}, which this node cannot read: skipped", e.Id, e.Topic, e.ContentType);
         }
         catch (Exception ex) // a codec's own failure too: the event is skipped and counted, the subscriber goes on
         {
-            _log.Warning("Event {0} on topic {1} does not read as {2}: {3}", e.Id, e.Topic, type.Name, ex.Message);
+            _log.Warning("Event {EventId} on topic {Topic} does not read as {MessageType}: {Error}", e.Id, e.Topic, type.Name, ex.Message);
         }
         Interlocked.Increment(ref _counters.Failed);
         return null;
@@ -201,6 +201,6 @@ internal sealed class SubscriberActor : ReceiveActor
     private void Fail(EventContext? context, Exception cause)
     {
         Interlocked.Increment(ref _counters.Failed);
-        _log.Error(cause, "Subscriber of topic {0} failed on event {1}: {2}", _spec.Topic, context?.Id ?? "?", cause.Message);
+        _log.Error(cause, "Subscriber of topic {Topic} failed on event {EventId}: {Error}", _spec.Topic, context?.Id ?? "?", cause.Message);
     }
 }

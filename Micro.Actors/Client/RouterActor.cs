@@ -379,7 +379,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     {
         if (!_lastSent.TryGetValue(nodeId, out var last) || !_lost.Add(nodeId)) return;
         var inFlight = _calls.Values.Count(p => p.Node?.Id == nodeId);
-        _log.Info("{0}: node {1} {2}; no more calls go to it ({3} in flight move to other nodes; the last call went to it at {4:HH:mm:ss.fff} UTC)",
+        _log.Info("{Service}: node {Node} {What}; no more calls go to it ({InFlight} in flight move to other nodes; the last call went to it at {LastCall:HH:mm:ss.fff} UTC)",
             _service, last.HostPort, how, inFlight, last.At);
     }
 
@@ -400,7 +400,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         p.RetriesLeft--;
         p.LastError = error;
         p.Node = null;
-        _log.Debug("Retrying {0} {1} after: {2}", p.Request.Endpoint, p.Request.Id, error.Detail);
+        _log.Debug("Retrying {Endpoint} {RequestId} after: {Error}", p.Request.Endpoint, p.Request.Id, error.Detail);
         if (delay <= TimeSpan.Zero) { Dispatch(p); return; }
         p.AwaitingRetry = true;
         Timers.StartSingleTimer("retry-" + p.Request.Id, new Retry(p.Request.Id), delay);

@@ -32,12 +32,17 @@ public static class MicroConfig
     /// </summary>
     public const string ServiceRolePrefix = "micro-service:";
 
+    /// <summary>The role that marks a client-only node (so that roles of its user's own are not taken for a service).</summary>
+    public const string ClientRole = "micro-client";
+
     /// <summary>The final Akka configuration: the resolved settings written into Akka's keys.</summary>
     public static Akka.Configuration.Config ForNode(Akka.Configuration.Config loaded, MicroSettings settings, string? role)
     {
         // The user's own roles stay; the service adds its name and the mark that says which role is the service.
         var own = loaded.HasPath("akka.cluster.roles") ? loaded.GetStringList("akka.cluster.roles") : [];
-        var all = role is null ? own : [.. own.Where(r => !r.StartsWith(ServiceRolePrefix, StringComparison.Ordinal)), role, ServiceRolePrefix + role];
+        IEnumerable<string> all = role is null
+            ? [.. own.Where(r => !r.StartsWith(ServiceRolePrefix, StringComparison.Ordinal)), ClientRole]
+            : [.. own.Where(r => !r.StartsWith(ServiceRolePrefix, StringComparison.Ordinal) && r != ClientRole), role, ServiceRolePrefix + role];
         var roles = $"[{string.Join(", ", all.Distinct().Select(Quote))}]";
         // The socket transport has no TLS: a node with TLS keeps DotNetty's.
         var transport = settings.Transport == MicroSettings.SocketTransport && settings.Tls is null

@@ -102,12 +102,12 @@ internal static class Tls
     {
         if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
         {
-            log.Warning("TLS: {0} showed no certificate; refused", peer);
+            log.Warning("TLS: {Peer} showed no certificate; refused", peer);
             return false;
         }
         if (tls.ValidateHostname && errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
         {
-            log.Warning("TLS: the certificate of {0} ({1}) does not name its host; refused", peer, certificate.Subject);
+            log.Warning("TLS: the certificate of {Peer} ({Subject}) does not name its host; refused", peer, certificate.Subject);
             return false;
         }
         using var chain = new X509Chain();
@@ -122,7 +122,7 @@ internal static class Tls
             chain.ChainPolicy.CustomTrustStore.AddRange(tls.Trusted);
         }
         if (chain.Build(certificate)) return true;
-        log.Warning("TLS: the certificate of {0} ({1}) is not trusted here: {2}; refused", peer, certificate.Subject,
+        log.Warning("TLS: the certificate of {Peer} ({Subject}) is not trusted here: {Problem}; refused", peer, certificate.Subject,
             string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim())));
         return false;
     };

@@ -171,9 +171,17 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         else _members[member.UniqueAddress] = member;
     }
 
-    /// <summary>The member's service: its marked role (a node may carry roles of its own beside it); none for a client or a plain Akka node.</summary>
-    private static string? ServiceOf(Member member) =>
-        member.Roles.FirstOrDefault(r => r.StartsWith(Config.MicroConfig.ServiceRolePrefix, StringComparison.Ordinal))?[Config.MicroConfig.ServiceRolePrefix.Length..];
+    /// <summary>
+    /// The member's service: its marked role (a node may carry roles of its own beside it); none for a marked
+    /// client. A node of an earlier version, marked neither way, has its service as its only role.
+    /// </summary>
+    private static string? ServiceOf(Member member)
+    {
+        if (member.Roles.FirstOrDefault(r => r.StartsWith(Config.MicroConfig.ServiceRolePrefix, StringComparison.Ordinal)) is { } marked)
+            return marked[Config.MicroConfig.ServiceRolePrefix.Length..];
+        return member.Roles.Contains(Config.MicroConfig.ClientRole) ? null
+            : member.Roles.FirstOrDefault(r => !r.StartsWith(DataCenterRolePrefix, StringComparison.Ordinal));
+    }
 
     private static string NodeId(UniqueAddress a) => $"{a.Address.Host}:{a.Address.Port}#{a.Uid}";
 
@@ -245,7 +253,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         var node = new ServiceNode(NodeId(e.Member), e.Member.Address, d.Service,
             member.AppVersion.ToString() is { Length: > 0 } v && v != "0.0.0" ? v : d.Version,
             d.Metadata, d.Endpoints, known?.Status ?? status) { Server = d.Server, Subscriptions = d.Subscriptions };
-        if (known is null) _log.Info("Registry: {0} {1} at {2} is {3}", node.Service, node.Version, node.HostPort, status);
+        if (known is null) _log.Info("Registry: {Service} {Version} at {Node} is {Status}", node.Service, node.Version, node.HostPort, status);
         var pending = RecomputePending();
         Publish(_view with { Nodes = _view.Nodes.SetItem(node.Id, node), PendingServices = pending },
             [new RegistryEvent(known is null ? RegistryEventKind.Added : RegistryEventKind.Updated, node)]);
@@ -261,8 +269,8 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         }
         if (e.Attempt == MaxDescriptorAttempts && _pending.ContainsKey(e.Member))
         {
-            _log.Warning("Registry: {0} has role {1} but did not give its descriptor after {2} attempts ({3}); " +
-                "it is not selectable until it does (still asking every {4} s)", member.Address, ServiceOf(member), e.Attempt, e.Reason, SlowRetry.TotalSeconds);
+            _log.Warning("Registry: {Node} has role {Service} but did not give its descriptor after {Attempts} attempts ({Reason}); " +
+                "it is not selectable until it does (still asking every {Every} s)", member.Address, ServiceOf(member), e.Attempt, e.Reason, SlowRetry.TotalSeconds);
             // Stop holding up "ready" for it, but keep asking while it is a member.
             _pending.Remove(e.Member);
             _slow[e.Member] = member;
@@ -282,7 +290,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         // A node that is leaving stays "leaving" even if it becomes unreachable on the way out.
         if (node.Status == NodeStatus.Leaving && status == NodeStatus.Up) return;
         var updated = node with { Status = status };
-        _log.Info("Registry: {0} at {1} is {2}", node.Service, node.HostPort, status);
+        _log.Info("Registry: {Service} at {Node} is {Status}", node.Service, node.HostPort, status);
         Publish(_view with { Nodes = _view.Nodes.SetItem(id, updated) },
             [new RegistryEvent(RegistryEventKind.Updated, updated)]);
     }
@@ -294,7 +302,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
         if (_pending.Remove(member))
             Publish(_view with { PendingServices = RecomputePending() }, []);
         if (!_view.Nodes.TryGetValue(NodeId(member), out var node)) return;
-        _log.Info("Registry: {0} at {1} is gone", node.Service, node.HostPort);
+        _log.Info("Registry: {Service} at {Node} is gone", node.Service, node.HostPort);
         Publish(_view with { Nodes = _view.Nodes.Remove(node.Id) },
             [new RegistryEvent(RegistryEventKind.Removed, node)]);
     }

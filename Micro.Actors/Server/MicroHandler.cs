@@ -83,7 +83,7 @@ internal sealed class FunctionHandler : MicroHandler
     {
         if (task.IsCompletedSuccessfully) { sender.Tell(task.Result ?? Done.Instance); return; }
         var cause = task.Exception?.InnerException ?? new TaskCanceledException(task);
-        if (cause is not MicroException) log.Error(cause, "{0} request {1} failed: {2}", request.Endpoint, request.Id, cause.Message);
+        if (cause is not MicroException) log.Error(cause, "{Endpoint} request {RequestId} failed: {Error}", request.Endpoint, request.Id, cause.Message);
         sender.Tell(new Status.Failure(cause));
     }
 }

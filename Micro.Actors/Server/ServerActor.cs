@@ -248,7 +248,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         if (string.IsNullOrEmpty(request.Id) || string.IsNullOrEmpty(request.Endpoint) || string.IsNullOrEmpty(request.ContentType)
             || request.Headers is null || request.Body is null)
         {
-            _log.Warning("Malformed request envelope from {0}: {1}", sender, request);
+            _log.Warning("Malformed request envelope from {Sender}: {Request}", sender, request);
             if (!request.OneWay)
                 Send(caller, new Response(request.Id ?? "", null, MicroError.BadRequest(_service,
                     "malformed request envelope: id, endpoint, content type, headers and body are all required")), counted: false);
@@ -257,7 +257,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         try { Accept(request, caller); }
         catch (Exception e)
         {
-            _log.Error(e, "Request {0} to {1} could not be handled", request.Id, request.Endpoint);
+            _log.Error(e, "Request {RequestId} to {Endpoint} could not be handled", request.Id, request.Endpoint);
             Refuse(request, caller, MicroError.InternalServerError(_service, $"{request.Endpoint}: the server failed to take the request: {e.Message}"));
         }
     }
@@ -363,7 +363,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         foreach (var (handler, busy) in _busy.Where(b => b.Value.Reply.Context.Deadline + StuckGrace < now).ToList())
         {
             var context = busy.Reply.Context;
-            _log.Warning("{0} request {1}: the handler did not answer by the deadline; replacing it", context.Endpoint, context.Id);
+            _log.Warning("{Endpoint} request {RequestId}: the handler did not answer by the deadline; replacing it", context.Endpoint, context.Id);
             _busy.Remove(handler);
             _retired.Add(handler);
             Context.Stop(handler);
@@ -400,7 +400,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             }
             return;
         }
-        _log.Warning("A {0} handler stopped by itself; starting a new one", group.Spec.Name);
+        _log.Warning("A {Group} handler stopped by itself; starting a new one", group.Spec.Name);
         if (wasBusy) foreach (var r in busy!.Replies.ToList()) r.Fail(MicroError.InternalServerError(_service, $"{r.Context.Endpoint}: the handler stopped before it answered"));
         Release(group, Spawn(group));
     }
@@ -425,7 +425,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     private void Refuse(Request request, IActorRef? caller, MicroError error, Gathering? gathering = null)
     {
-        if (request.OneWay) _log.Warning("One-way request {0} to {1} refused: {2}", request.Id, request.Endpoint, error);
+        if (request.OneWay) _log.Warning("One-way request {RequestId} to {Endpoint} refused: {Error}", request.Id, request.Endpoint, error);
         else SendOrHold(caller, new Response(request.Id, null, error), counted: false, gathering);
     }
 

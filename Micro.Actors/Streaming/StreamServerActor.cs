@@ -200,7 +200,7 @@ internal sealed class StreamServerActor : ReceiveActor
         catch (Exception e)
         {
             Interlocked.Increment(ref counters.Failed);
-            if (e is not MicroException) _log.Error(e, "{0} stream {1} failed: {2}", endpoint.Name, context.Id, e.Message);
+            if (e is not MicroException) _log.Error(e, "{Endpoint} stream {StreamId} failed: {Error}", endpoint.Name, context.Id, e.Message);
             try { await replies.WriteAsync(new Response("", null, MicroException.ToError(e, ErrorId)), cancellation).ConfigureAwait(false); }
             catch (Exception) { } // the caller is gone: nobody to tell
             replies.TryComplete();

@@ -86,7 +86,7 @@ internal sealed class SocketAssociation : AssociationHandle
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                _log.Debug("Sending to {0} failed: {1}", RemoteAddress, e.Message);
+                _log.Debug("Sending to {Remote} failed: {Error}", RemoteAddress, e.Message);
                 Close(); // the read side then reports the disassociation
                 return false;
             }
@@ -134,7 +134,7 @@ internal sealed class SocketAssociation : AssociationHandle
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                _log.Debug("Sending to {0} failed: {1}", RemoteAddress, e.Message);
+                _log.Debug("Sending to {Remote} failed: {Error}", RemoteAddress, e.Message);
                 Close();
                 return;
             }
@@ -151,7 +151,7 @@ internal sealed class SocketAssociation : AssociationHandle
         try { listener = await ReadHandlerSource.Task.WaitAsync(ListenerTimeout).ConfigureAwait(false); }
         catch (Exception e)
         {
-            _log.Debug("Closed the connection with {0}: Akka did not take it up within {1} s ({2})", RemoteAddress, ListenerTimeout.TotalSeconds, e.Message);
+            _log.Debug("Closed the connection with {Remote}: Akka did not take it up within {Seconds} s ({Error})", RemoteAddress, ListenerTimeout.TotalSeconds, e.Message);
             Close();
             return;
         }
@@ -171,8 +171,8 @@ internal sealed class SocketAssociation : AssociationHandle
                     var length = BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(offset));
                     if (length < 0 || length > _maxFrame)
                     {
-                        _log.Warning("Closed the connection with {0}: its next frame announces {1} bytes, more than maximum-frame-size ({2} bytes). " +
-                                     "Either it is not an Akka node, or it has a larger {3}: set the same on every node.",
+                        _log.Warning("Closed the connection with {Remote}: its next frame announces {Bytes} bytes, more than maximum-frame-size ({Limit} bytes). " +
+                                     "Either it is not an Akka node, or it has a larger {Setting}: set the same on every node.",
                             RemoteAddress, length, _maxFrame, Config.MicroSettings.FrameSizeSetting);
                         return;
                     }
@@ -197,7 +197,7 @@ internal sealed class SocketAssociation : AssociationHandle
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            _log.Debug("Receiving from {0} ended: {1}", RemoteAddress, e.Message);
+            _log.Debug("Receiving from {Remote} ended: {Error}", RemoteAddress, e.Message);
         }
         finally
         {

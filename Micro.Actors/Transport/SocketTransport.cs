@@ -86,7 +86,7 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
         try { await AcceptLoopAsync(listener, associations).ConfigureAwait(false); }
         catch (Exception e) when (!_shutDown)
         {
-            _log.Error(e, "This node stopped accepting connections on {0}: {1}", _localAddress, e.Message);
+            _log.Error(e, "This node stopped accepting connections on {Address}: {Error}", _localAddress, e.Message);
         }
         catch (Exception) { } // shut down
     }
@@ -103,7 +103,7 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
             catch (SocketException e)
             {
                 // Out of descriptors or a connection reset while queued: keep accepting, not in a hot loop.
-                _log.Warning("Accepting a connection on {0} failed: {1}", _localAddress, e.Message);
+                _log.Warning("Accepting a connection on {Address} failed: {Error}", _localAddress, e.Message);
                 await Task.Delay(100).ConfigureAwait(false);
                 continue;
             }
@@ -116,7 +116,7 @@ public sealed class SocketTransport : Akka.Remote.Transport.Transport
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
                 // A connection reset before it was set up: drop it, keep accepting.
-                _log.Debug("An inbound connection to {0} went before it was set up: {1}", _localAddress, e.Message);
+                _log.Debug("An inbound connection to {Address} went before it was set up: {Error}", _localAddress, e.Message);
                 socket.Dispose();
             }
         }
