@@ -353,12 +353,7 @@ public sealed class StreamingTests(ITestOutputHelper output)
             (r, c) => Count(r.To, null, c, pauseAfterFirst: TimeSpan.FromMinutes(5))), "akka.coordinated-shutdown.run-by-actor-system-terminate = off");
         await using var _ = cluster;
 
-        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reading = Assert.ThrowsAsync<MicroException>(async () =>
-        {
-            await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(10))) first.TrySetResult();
-        });
-        await first.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var reading = await ReadUntilItFailsAsync(caller);
         var watch = Stopwatch.StartNew();
         await server.System.Terminate();
         var e = await reading.WaitAsync(TimeSpan.FromSeconds(25));
@@ -373,12 +368,7 @@ public sealed class StreamingTests(ITestOutputHelper output)
             (r, c) => Count(r.To, null, c, pauseAfterFirst: TimeSpan.FromMinutes(5))), "micro.server.drain-timeout = 2s");
         await using var _ = cluster;
 
-        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reading = Assert.ThrowsAsync<MicroException>(async () =>
-        {
-            await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(10))) first.TrySetResult();
-        });
-        await first.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var reading = await ReadUntilItFailsAsync(caller);
         var watch = Stopwatch.StartNew();
         var stop = server.StopAsync();
         var e = await reading.WaitAsync(TimeSpan.FromSeconds(20));
@@ -387,5 +377,17 @@ public sealed class StreamingTests(ITestOutputHelper output)
         Assert.Contains("stopped while streaming", e.Error.Detail);
         Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(15)); // it ran on through the drain
         await stop.WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    /// <summary>Reads Counter.Count (which pauses after its first item) and returns, once the first came, what the read ends with.</summary>
+    private static async Task<Task<MicroException>> ReadUntilItFailsAsync(MicroService caller)
+    {
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = Assert.ThrowsAsync<MicroException>(async () =>
+        {
+            await foreach (var __ in caller.Client.StreamAsync<Counted>("counter", "Counter.Count", new CountTo(10))) first.TrySetResult();
+        });
+        await first.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        return reading;
     }
 }
