@@ -24,10 +24,11 @@ var root = new RootCommand("Micro.Actors benchmarks: every point runs the server
 root.SetAction(async (r, _) =>
 {
     var isSmoke = r.GetValue(smoke);
-    var seconds = isSmoke ? 1 : r.GetValue(quick) ? 3 : r.GetValue(duration);
+    // A smoke point only has to produce numbers: a fraction of a second each.
+    var seconds = isSmoke ? 0.3 : r.GetValue(quick) ? 3 : r.GetValue(duration);
     var options = new RunOptions(
         TimeSpan.FromSeconds(seconds),
-        TimeSpan.FromSeconds(isSmoke ? 0.5 : r.GetValue(quick) ? 1.5 : 3),
+        TimeSpan.FromSeconds(isSmoke ? 0.2 : r.GetValue(quick) ? 1.5 : 3),
         r.GetValue(concurrency) is { Length: > 0 } c ? c : isSmoke ? [16] : [1, 16, 128],
         r.GetValue(systems) is { Length: > 0 } s ? s : ["micro", "akka", "grpc", "protoactor"],
         r.GetValue(scale) is { Length: > 0 } n ? n : isSmoke ? [3] : [5, 10, 20],

@@ -57,6 +57,9 @@ public sealed class MicroHostBuilder
     {
         var options = services.GetRequiredService<IOptions<MicroServiceOptions>>().Value;
         options.Services = services;
+        // Wrappers registered in DI run inside those added in options, in the order they were registered.
+        options.Wrappers.With(services.GetServices<Wrappers.IClientWrapper>(), services.GetServices<Wrappers.ICallWrapper>(),
+            services.GetServices<Wrappers.IHandlerWrapper>(), services.GetServices<Wrappers.ISubscriberWrapper>(), services.GetServices<Wrappers.IPublishWrapper>());
         var node = MicroService.Of(Name, options);
         if (node.Settings.ClusterName != ClusterName)
             throw new Config.MicroConfigException("Micro:ClusterName", $"the cluster is '{ClusterName}' as AddMicroService saw it, but '{node.Settings.ClusterName}' by the time the host started; " +

@@ -74,7 +74,7 @@ public static class GreeterService
 
     /// <summary>
     /// The greeter's endpoints: Greeter.Hello (request/reply), Greeter.Audit (one-way), Greeter.Wait,
-    /// Greeter.Count (a server stream) and Greeter.Chat (a bidirectional stream).
+    /// Greeter.Count (a server stream), Greeter.Chat (a bidirectional stream) and Greeter.Greet (protobuf messages).
     /// </summary>
     public static MicroService AddGreeter(this MicroService service) =>
         service.Handle<GreeterHandler>("Greeter", e => e
@@ -82,7 +82,15 @@ public static class GreeterService
                 .Map<AuditEvent>("Audit")
                 .Map<WaitRequest, HelloReply>("Wait"))
             .HandleServerStream<CountRequest, CountReply>("Greeter.Count", (r, context) => Count(r.To, context.Cancellation))
-            .HandleBidiStream<ChatMessage, ChatMessage>("Greeter.Chat", (lines, context) => Chat(lines, context.Cancellation));
+            .HandleBidiStream<ChatMessage, ChatMessage>("Greeter.Chat", (lines, context) => Chat(lines, context.Cancellation))
+            .Handle<Proto.GreetRequest, Proto.GreetReply>("Greeter.Greet", (r, _) => Task.FromResult(Greet(r)));
+
+    private static Proto.GreetReply Greet(Proto.GreetRequest request)
+    {
+        var message = string.Join(' ', ["Hello", .. request.Titles, request.Name]);
+        if (request.Times > 1) message = string.Join(' ', Enumerable.Repeat(message, (int)Math.Min(request.Times, 10)));
+        return new Proto.GreetReply { Message = message, Length = message.Length };
+    }
 
     private static async IAsyncEnumerable<CountReply> Count(int to, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
     {

@@ -1,3 +1,4 @@
+using Micro.Actors.Batching;
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;

@@ -1,3 +1,4 @@
+using Micro.Actors.Batching;
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
@@ -25,7 +26,7 @@ public sealed class RouterActorTests : TestKit
     private static RegistryView View(params ServiceNode[] nodes) =>
         new(nodes.ToImmutableDictionary(n => n.Id), ImmutableHashSet<string>.Empty, true, []);
 
-    private (IActorRef Router, Akka.TestKit.TestProbe Registry) StartRouter(Micro.Actors.Service.BurstQueue<RouterActor.Call>? queue = null,
+    private (IActorRef Router, Akka.TestKit.TestProbe Registry) StartRouter(BurstQueue<RouterActor.Call>? queue = null,
         ClientDefaults? defaults = null)
     {
         var registry = CreateTestProbe();
@@ -147,7 +148,7 @@ public sealed class RouterActorTests : TestKit
     /// Calls made together, through the client's queue. They are all queued before the router is told
     /// (a real burst may be taken in more than one go; this one is taken at once, so the test is exact).
     /// </summary>
-    private (List<RouterActor.Call> Calls, List<Task<byte[]?>> Results) Burst(Micro.Actors.Service.BurstQueue<RouterActor.Call> queue, IActorRef router, params TimeSpan[] timeouts)
+    private (List<RouterActor.Call> Calls, List<Task<byte[]?>> Results) Burst(BurstQueue<RouterActor.Call> queue, IActorRef router, params TimeSpan[] timeouts)
     {
         var made = timeouts.Select(t => NewCall(t)).ToList();
         queue.Actor = ActorRefs.Nobody;
@@ -160,7 +161,7 @@ public sealed class RouterActorTests : TestKit
     [Fact]
     public async Task Calls_made_together_leave_in_one_batch_and_one_failing_call_fails_alone()
     {
-        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var queue = new BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
         var (router, _) = StartRouter(queue);
         var server = CreateTestProbe();
         router.Tell(View(Node(1, server.Ref)));
@@ -183,7 +184,7 @@ public sealed class RouterActorTests : TestKit
     [Fact]
     public async Task A_batch_on_a_node_that_dies_fails_over_call_by_call_and_each_call_keeps_its_deadline()
     {
-        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var queue = new BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
         var (router, _) = StartRouter(queue);
         var (a, b) = (CreateTestProbe(), CreateTestProbe());
         var (nodeA, nodeB) = (Node(1, a.Ref), Node(2, b.Ref));
@@ -260,7 +261,7 @@ public sealed class RouterActorTests : TestKit
     [Fact]
     public async Task A_call_alone_goes_out_at_once_not_in_a_batch()
     {
-        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var queue = new BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
         var (router, _) = StartRouter(queue);
         var server = CreateTestProbe();
         router.Tell(View(Node(1, server.Ref)));
@@ -276,7 +277,7 @@ public sealed class RouterActorTests : TestKit
         var (router, _) = StartRouter(defaults: Defaults with { HeardWithin = TimeSpan.FromSeconds(10) });
         var server = CreateTestProbe();
         router.Tell(View(Node(1, server.Ref)));
-        var calls = Enumerable.Range(0, RouterActor.FewCalls).Select(_ => NewCall(TimeSpan.FromSeconds(5))).ToList();
+        var calls = Enumerable.Range(0, LaneRule.FewCalls).Select(_ => NewCall(TimeSpan.FromSeconds(5))).ToList();
         foreach (var (call, _) in calls)
         {
             router.Tell(call);
@@ -289,7 +290,7 @@ public sealed class RouterActorTests : TestKit
     [Fact]
     public async Task Under_load_calls_wait_until_the_message_ahead_is_heard_from_then_leave_together()
     {
-        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var queue = new BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
         var (router, _) = StartRouter(queue, Defaults with { HeardWithin = TimeSpan.FromSeconds(10) });
         var server = CreateTestProbe();
         router.Tell(View(Node(1, server.Ref)));
@@ -312,23 +313,23 @@ public sealed class RouterActorTests : TestKit
     [Fact]
     public async Task Under_load_held_calls_leave_without_waiting_once_they_are_half_the_calls_on_their_node()
     {
-        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var queue = new BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
         var (router, _) = StartRouter(queue, Defaults with { HeardWithin = TimeSpan.FromSeconds(10) });
         var (server, other) = (CreateTestProbe(), CreateTestProbe());
         router.Tell(View(Node(1, server.Ref), Node(2, other.Ref)));
         var timeouts = (int n) => Enumerable.Repeat(TimeSpan.FromSeconds(5), n).ToArray();
         // Calls on another node of the service do not count: half is of the calls on the node itself.
         queue.Actor = ActorRefs.Nobody;
-        foreach (var (call, _) in Enumerable.Range(0, 2 * RouterActor.FullMessage).Select(_ => NewCall(TimeSpan.FromSeconds(5))))
+        foreach (var (call, _) in Enumerable.Range(0, 2 * LaneRule.FullMessage).Select(_ => NewCall(TimeSpan.FromSeconds(5))))
             queue.Post(call with { Options = call.Options with { Selector = new ScriptedSelector(2) } });
         queue.Actor = router;
         router.Tell(RouterActor.Drain.Instance);
-        Assert.Equal(2 * RouterActor.FullMessage, other.ExpectMsg<RequestBatch>().Requests.Count);
+        Assert.Equal(2 * LaneRule.FullMessage, other.ExpectMsg<RequestBatch>().Requests.Count);
 
-        var (_, first) = Burst(queue, router, timeouts(RouterActor.FullMessage));
+        var (_, first) = Burst(queue, router, timeouts(LaneRule.FullMessage));
         var ahead = server.ExpectMsg<RequestBatch>().Requests;
         // As many again: half of the calls on this node, a full message: it goes while the first is unheard from.
-        var (second, secondResults) = Burst(queue, router, timeouts(RouterActor.FullMessage));
+        var (second, secondResults) = Burst(queue, router, timeouts(LaneRule.FullMessage));
         Assert.Equal(second.Select(c => c.Request.Id), server.ExpectMsg<RequestBatch>().Requests.Select(r => r.Id));
         // Two more are not enough for a message of their own: they wait for an answer.
         var (third, thirdResults) = Burst(queue, router, timeouts(2));
@@ -349,7 +350,7 @@ public sealed class RouterActorTests : TestKit
     [Fact]
     public async Task A_message_not_heard_from_in_time_stops_holding_up_the_calls_behind_it()
     {
-        var queue = new Micro.Actors.Service.BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
+        var queue = new BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
         var (router, _) = StartRouter(queue, Defaults with { HeardWithin = TimeSpan.FromMilliseconds(200), DeadlineCheckInterval = TimeSpan.FromMinutes(1) });
         var server = CreateTestProbe();
         router.Tell(View(Node(1, server.Ref)));

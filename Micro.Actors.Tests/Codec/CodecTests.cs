@@ -11,10 +11,13 @@ namespace Micro.Actors.Tests.Codec;
 public sealed class CodecTests : IDisposable
 {
     // A system made without MicroService reads its allow-list from HOCON.
+    // Local: a codec needs no cluster (a cluster node would bind a port and take seconds to leave).
     private readonly ActorSystem _system = ActorSystem.Create("codec", Akka.Configuration.ConfigurationFactory
-        .ParseString("""micro.serialization.allowed-types = ["Micro.Actors.Samples", "Micro.Actors.Tests"]""")
-        .WithFallback(Micro.Actors.Config.MicroConfig.Default)
-        .WithFallback("akka.actor.provider = local"));
+        .ParseString("""
+            micro.serialization.allowed-types = ["Micro.Actors.Samples", "Micro.Actors.Tests"]
+            akka.actor.provider = local
+            """)
+        .WithFallback(Micro.Actors.Config.MicroConfig.Default));
 
     public static TheoryData<object> SampleMessages() =>
     [
@@ -122,6 +125,19 @@ public sealed class CodecTests : IDisposable
         var write = Assert.Throws<CodecException>(() => codec.Encode(new StringBuilder("x")));
         Assert.Contains("System.Text.StringBuilder", write.Message);
         Assert.Contains("micro.serialization.allowed-types", write.Message);
+    }
+
+    [Fact]
+    public void Envelopes_round_trip_and_one_of_an_unknown_format_is_refused_saying_to_upgrade()
+    {
+        var envelopes = new EnvelopeSerializer((ExtendedActorSystem)_system);
+        var request = new Request("id", "greeter", "Greeter.Hello", [1, 2], "application/json", new Dictionary<string, string> { ["k"] = "v" }, TimeSpan.FromSeconds(2));
+        var back = (Request)envelopes.FromBinary(envelopes.ToBinary(request), envelopes.Manifest(request));
+        Assert.Equal((request.Id, request.Endpoint, request.Headers["k"], request.Timeout), (back.Id, back.Endpoint, back.Headers["k"], back.Timeout));
+        Assert.Equal("Q", envelopes.Manifest(request)); // format 1: the bare letter
+        var newer = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => envelopes.FromBinary([0], "Q2"));
+        Assert.Contains($"reads envelope format {EnvelopeSerializer.FormatVersion}", newer.Message);
+        Assert.Contains("upgrade this node", newer.Message);
     }
 
     public void Dispose() => _system.Terminate().Wait(TimeSpan.FromSeconds(10));

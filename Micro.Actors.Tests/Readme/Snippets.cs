@@ -7,12 +7,17 @@ using Akka.Hosting;
 using Akka.Streams.Dsl;
 using Micro.Actors.AspNetCore;
 using Micro.Actors.Broker;
+using System.Diagnostics;
 using Micro.Actors.Client;
+using Micro.Actors.Codec;
 using Micro.Actors.Hosting;
 using Micro.Actors.Hosting.Health;
 using Micro.Actors.Server;
 using Micro.Actors.Service;
+using Micro.Actors.Metadata;
+using Micro.Actors.Samples.Greeter.Proto;
 using Micro.Actors.Streaming;
+using Micro.Actors.Wrappers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -159,6 +164,53 @@ namespace Micro.Actors.Tests.Readme.Plain
                 new PublishOptions { WaitForSubscribers = TimeSpan.FromSeconds(5) });       // 404 if nobody appears in time
             var subscription = await node.Broker.SubscribeAsync<OrderPlaced>("orders", handler); // at run time
             await subscription.UnsubscribeAsync();
+            #endregion
+        }
+
+        public static void Wrappers(string secret, ILogger log)
+        {
+            #region wrappers
+            var service = MicroService.Create("greeter", o => o.Wrappers
+                .AddHandler(BearerToken.Require(secret))                  // 401 without "Authorization: Bearer <secret>"
+                .AddHandler(EndpointLimit.Concurrency(64), "Greeter")     // the Greeter group only: 429 beyond 64 at once per endpoint
+                .AddHandler(async (h, next) =>                            // your own: act before and after, or answer in its place
+                {
+                    var started = Stopwatch.GetTimestamp();
+                    try { return await next(h); }
+                    finally { log.LogInformation("{Endpoint} took {Elapsed}", h.Endpoint, Stopwatch.GetElapsedTime(started)); }
+                }));
+            var client = MicroService.CreateClient(o => o.Wrappers
+                .AddClient(BearerToken.Send(secret))                      // around each call, all its retries
+                .AddCall((call, next) =>                                  // around each attempt, on its node
+                {
+                    call.Headers["x-tried"] = $"{call.Attempt}@{call.Node!.HostPort}";
+                    return next(call);
+                }));
+            #endregion
+        }
+
+        public static void Metadata(MicroService service, IClient client)
+        {
+            #region metadata
+            service.Handle<HelloRequest, HelloReply>("Greeter.Hello", async (r, ctx) =>
+            {
+                // ctx.Headers came with the request; they go on into the calls and publishes made here, by themselves.
+                await client.CallAsync<HelloReply>("profiles", "Profiles.Get", r);
+                using (MetadataContext.With("hop", "greeter"))            // added for what is called in this scope
+                    await client.PublishAsync("greeted", new OrderPlaced(1));
+                using (MetadataContext.Suppress())                        // nothing flows (or CallOptions.PropagateMetadata = false)
+                    await client.TellAsync("audit", "Audit.Log", new AuditEvent("greeter", r.Name));
+                return new HelloReply($"Hello {r.Name}", "…");
+            });
+            #endregion
+        }
+
+        public static async Task Protobuf(MicroService node)
+        {
+            #region protobuf
+            // GreetRequest and GreetReply are generated from a .proto (Grpc.Tools or protoc); the endpoint is served as any other.
+            var reply = await node.Client.CallAsync<GreetReply>("greeter", "Greeter.Greet", new GreetRequest { Name = "Ann" },
+                new CallOptions { ContentType = ProtobufCodec.MediaType });
             #endregion
         }
 

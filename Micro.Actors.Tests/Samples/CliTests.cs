@@ -111,6 +111,23 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         Assert.Contains("Hello Piped", piped.Out);
     }
 
+    [Fact]
+    public async Task Call_reaches_a_protobuf_endpoint_in_protobufs_JSON_mapping_and_service_shows_its_shape()
+    {
+        var call = await Micro("call", "greeter", "Greeter.Greet", """{"name":"Ann","titles":["Dr"],"times":"2"}""");
+        Assert.True(call.Exit == 0, call.Err);
+        var reply = JsonDocument.Parse(call.Out).RootElement;
+        Assert.Equal("Hello Dr Ann Hello Dr Ann", reply.GetProperty("message").GetString());
+        Assert.Equal(25, reply.GetProperty("length").GetInt32());
+
+        var bad = await Micro("call", "greeter", "Greeter.Greet", """{"name":7}""");
+        Assert.Equal(2, bad.Exit);
+        Assert.Contains("does not fit the protobuf GreetRequest", bad.Err);
+
+        var shown = await Micro("service", "greeter");
+        Assert.Matches(@"Greeter\.Greet\s+GreetRequest \{""name"":""string"",""titles"":\[""string""\],""times"":""string""\}\s+GreetReply \{""message"":""string"",""length"":""integer""\}", shown.Out);
+    }
+
     [Theory]
     [InlineData("""{"name":""", 2, "malformed JSON")]
     [InlineData("""{"name":5}""", 2, "400 Bad Request (greeter): Greeter.Hello takes a HelloRequest: the JSON does not fit HelloRequest at $.name")]
@@ -135,7 +152,7 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
 
         var endpoint = await Micro("call", "greeter", "Greeter.Bye", "{}");
         Assert.Equal(3, endpoint.Exit);
-        Assert.Contains("its endpoints are: Greeter.Audit, Greeter.Chat, Greeter.Count, Greeter.Hello, Greeter.Wait", endpoint.Err);
+        Assert.Contains("its endpoints are: Greeter.Audit, Greeter.Chat, Greeter.Count, Greeter.Greet, Greeter.Hello, Greeter.Wait", endpoint.Err);
 
         var slow = await Micro("call", "greeter", "Greeter.Wait", """{"milliseconds":5000}""", "--timeout", "1");
         Assert.Equal(4, slow.Exit);

@@ -137,8 +137,10 @@ public sealed class WebSampleTests
         Assert.Equal(16, refused);   // every loop ended on a refused connection: the app stopped listening
         Assert.Equal(0, exit);
         Assert.True(web.IsGone());
-        // The greeter saw a graceful leave: nothing logged as a warning or an error.
-        Assert.DoesNotContain(greeter.Stderr, l => l.Contains(" warn: ", StringComparison.Ordinal) || l.Contains(" fail: ", StringComparison.Ordinal));
+        // The greeter saw a graceful leave: nothing logged as a warning or an error (bar the failure detector's
+        // note that heartbeats came late, which says the test machine is busy, not that the leave went wrong).
+        Assert.DoesNotContain(greeter.Stderr, l => (l.Contains(" warn: ", StringComparison.Ordinal) || l.Contains(" fail: ", StringComparison.Ordinal))
+            && !l.Contains("PhiAccrualFailureDetector", StringComparison.Ordinal));
         greeter.Terminate();
         Assert.Equal(0, await greeter.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }

@@ -20,7 +20,7 @@ public sealed class AnswerBatchingTests
         var service = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s),
             o => o.Config = TestCluster.FastConfig + $"\nmicro.server.answer-batch-wait = {wait}");
         var client = await cluster.StartClientAsync();
-        var server = client.System.ActorSelection($"{Akka.Cluster.Cluster.Get(service.System).SelfAddress}/user/{ServerActor.Name}");
+        var server = client.System.ActorSelection($"{Akka.Cluster.Cluster.Get(service.System).SelfAddress}/system/{ServerActor.Name}");
         var codec = new HyperionCodec(client.System);
         codec.AllowList.Allow(typeof(Ping));
         codec.AllowList.Allow(typeof(Pong));

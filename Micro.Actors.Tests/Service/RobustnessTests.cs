@@ -197,7 +197,7 @@ public sealed class HostileEnvelopeTests
     {
         var service = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s));
         var client = await cluster.StartClientAsync();
-        var server = client.System.ActorSelection($"{Akka.Cluster.Cluster.Get(service.System).SelfAddress}/user/micro-server");
+        var server = client.System.ActorSelection($"{Akka.Cluster.Cluster.Get(service.System).SelfAddress}/system/micro-server");
         var codec = new Micro.Actors.Codec.HyperionCodec(client.System);
         codec.AllowList.Allow(typeof(Ping));
         return (client, server, codec);

@@ -177,7 +177,7 @@ public sealed class StreamingTests(ITestOutputHelper output)
         Assert.True(servedA > 0 && servedB > 0, $"random selection uses both nodes ({servedA}/{servedB})");
 
         // One node's stream server stops answering: every open still succeeds, on the other node, within its deadline.
-        a.System.ActorSelection("/user/" + StreamServerActor.Name).Tell(PoisonPill.Instance);
+        a.System.ActorSelection("/system/" + StreamServerActor.Name).Tell(PoisonPill.Instance);
         var watch = Stopwatch.StartNew();
         var (beforeA, beforeB) = (servedA, servedB);
         for (var i = 0; i < 8; i++)
@@ -246,7 +246,7 @@ public sealed class StreamingTests(ITestOutputHelper output)
         Assert.Equal(422, own.Code);
 
         // Hostile opens, straight at the node's stream server: each is refused with 400, and the node goes on serving.
-        var streams = caller.System.ActorSelection(new RootActorPath(Akka.Cluster.Cluster.Get(server.System).SelfAddress) / "user" / StreamServerActor.Name);
+        var streams = caller.System.ActorSelection(new RootActorPath(Akka.Cluster.Cluster.Get(server.System).SelfAddress) / "system" / StreamServerActor.Name);
         var headers = new Dictionary<string, string>();
         foreach (var (open, expected) in new[]
         {
@@ -278,7 +278,7 @@ public sealed class StreamingTests(ITestOutputHelper output)
         var (cluster, _, caller) = await StartAsync(s => s.HandleServerStream<CountTo, Counted>("Counter.Count", (r, c) => Count(r.To, null, c)));
         await using var _ = cluster;
         // As on a node that is stopping: its registry actor is gone, so the lookup before the open is never answered.
-        var registry = await caller.System.ActorSelection("/user/" + Micro.Actors.Registry.RegistryActor.Name).ResolveOne(TimeSpan.FromSeconds(5));
+        var registry = await caller.System.ActorSelection("/system/" + Micro.Actors.Registry.RegistryActor.Name).ResolveOne(TimeSpan.FromSeconds(5));
         var gone = registry.WatchAsync();
         caller.System.Stop(registry);
         await gone.WaitAsync(TimeSpan.FromSeconds(5));

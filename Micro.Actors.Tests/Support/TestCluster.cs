@@ -68,7 +68,7 @@ public sealed class TestCluster : IAsyncDisposable
 
     /// <summary>Waits until <paramref name="node"/>'s registry lists <paramref name="count"/> nodes of <paramref name="service"/>.</summary>
     public static Task WaitForNodesAsync(MicroService node, string service, int count) =>
-        Eventually.TrueAsync(async () => (await node.Registry.GetServiceAsync(service))?.Nodes.Count(n => n.Status == Registry.NodeStatus.Up) == count,
+        Eventually.TrueAsync(async () => (await node.Registry.GetServiceAsync(service))?.Nodes.Count(n => n.Status == Micro.Actors.Registry.NodeStatus.Up) == count,
             TimeSpan.FromSeconds(20), $"{node.Address} to see {count} Up node(s) of {service}");
 
     public async ValueTask DisposeAsync()

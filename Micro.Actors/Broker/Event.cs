@@ -1,7 +1,7 @@
 namespace Micro.Actors.Broker;
 
 /// <summary>An event on the wire: the message (encoded in <see cref="ContentType"/>) and what go-micro keeps beside it.</summary>
-public sealed record Event(
+internal sealed record Event(
     string Topic,
     string Id,
     string ContentType,
@@ -13,12 +13,25 @@ public sealed record Event(
 /// Events of one topic published together, carried as one remote message: the per-message cost of the
 /// transport and the mediator is paid once per batch, not once per event.
 /// </summary>
-public sealed record EventBatch(IReadOnlyList<Event> Events);
+internal sealed record EventBatch(IReadOnlyList<Event> Events);
 
 /// <summary>What a subscriber can know about the event it is handling.</summary>
 public sealed record EventContext(string Topic, string Id, string ContentType,
     IReadOnlyDictionary<string, string> Headers, DateTime PublishedUtc, string? Queue)
 {
+    private readonly IReadOnlyDictionary<string, string> _headers = Headers;
+    private IReadOnlyDictionary<string, string>? _wrapped;
+
+    /// <summary>The publisher's metadata (as subscriber wrappers left it).</summary>
+    public IReadOnlyDictionary<string, string> Headers
+    {
+        get => _wrapped ?? _headers;
+        init => _headers = value;
+    }
+
+    /// <summary>Subscriber wrappers' headers: what the subscriber then reads.</summary>
+    internal void UseHeaders(IReadOnlyDictionary<string, string> headers) => _wrapped = headers;
+
     private Service.HandlerServices _services = Service.HandlerServices.None;
     private Service.LazyScope _scope;
 

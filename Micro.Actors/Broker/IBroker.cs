@@ -51,6 +51,9 @@ public sealed record PublishOptions
     /// <summary>For encoded events: the message type's name, so that only subscribers of that type take it.</summary>
     public string? MessageType { get; init; }
 
+    /// <summary>Whether the metadata of the request being served here goes along with the event (default true; <see cref="Headers"/> win).</summary>
+    public bool PropagateMetadata { get; init; } = true;
+
     public static readonly PublishOptions Default = new();
 }
 

@@ -1,3 +1,4 @@
+using Micro.Actors.Batching;
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
@@ -26,12 +27,17 @@ public sealed class PubSubBroker : IBroker
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ISubscription, byte> _live = new();
     private readonly BurstQueue<PublisherActor.Outgoing> _outgoing = new(PublisherActor.Drain.Instance);
     private int _next;
+    private readonly Wrappers.WrapperOptions? _wrappers;
+    /// <summary>The publish wrappers; null: publishes go straight.</summary>
+    private readonly Wrappers.PublishDelegate? _publish;
 
     /// <param name="onChange">Told of every subscription added (true) or removed (false), for the node's descriptor.</param>
     /// <param name="drainTimeout">How long an unsubscribe waits for the event being handled (<c>micro.server.drain-timeout</c>).</param>
     internal PubSubBroker(ActorSystem system, IActorRef mediator, IActorRef registry, Codecs codecs, int maxPayload, Action<SubscriptionInfo, bool> onChange,
-        TimeSpan drainTimeout, Service.HandlerServices? services = null)
+        TimeSpan drainTimeout, Service.HandlerServices? services = null, Wrappers.WrapperOptions? wrappers = null)
     {
+        _wrappers = wrappers;
+        _publish = wrappers?.Publish(static p => p.Send(p));
         _services = services ?? Service.HandlerServices.None;
         _drainTimeout = drainTimeout;
         _maxPayload = maxPayload;
@@ -40,16 +46,23 @@ public sealed class PubSubBroker : IBroker
         _mediator = mediator;
         _onChange = onChange;
         var outgoing = _outgoing;
-        outgoing.Actor = system.ActorOf(Props.Create(() => new PublisherActor(outgoing, mediator, registry)), "micro-publisher");
+        outgoing.Actor = Service.SystemActors.Start(system, Props.Create(() => new PublisherActor(outgoing, mediator, registry)), "micro-publisher");
     }
 
-    public async Task PublishAsync(string topic, object message, PublishOptions? options = null, CancellationToken cancellationToken = default)
+    public Task PublishAsync(string topic, object message, PublishOptions? options = null, CancellationToken cancellationToken = default)
     {
         CheckTopic(topic);
         ArgumentNullException.ThrowIfNull(message);
         options ??= PublishOptions.Default;
+        var headers = Metadata.MetadataContext.Outgoing(options.Headers ?? NoHeaders, options.PropagateMetadata);
+        return _publish is null
+            ? PublishCoreAsync(topic, message, options, headers, cancellationToken)
+            : Wrappers.PublishContext.Run(_publish, topic, message, options, headers, (t, m, o, h) => PublishCoreAsync(t, m, o, h, cancellationToken));
+    }
+
+    private async Task PublishCoreAsync(string topic, object message, PublishOptions options, IReadOnlyDictionary<string, string> headers, CancellationToken cancellationToken)
+    {
         var contentType = options.ContentType ?? DefaultContentType;
-        var headers = options.Headers ?? NoHeaders;
         if (!_codecs.TryGet(contentType, out var codec))
             throw MicroError.BadRequest("micro.broker", $"no codec for content type '{contentType}'; known: {string.Join(", ", _codecs.ContentTypes.Order())}").ToException();
         var native = Codecs.IsNative(contentType);
@@ -58,7 +71,7 @@ public sealed class PubSubBroker : IBroker
         try { data = message is byte[] raw && !native ? raw : codec.Encode(message); }
         catch (Exception ex) { throw MicroError.BadRequest("micro.broker", $"the event cannot be written as {contentType}: {ex.Message}").ToException(); }
         if (!native && options.MessageType is { } type) headers = headers.ToImmutableDictionary().SetItem(MessageTypeHeader, type);
-        var size = data.Length + Client.MicroClient.HeaderBytes(headers);
+        var size = data.Length + WireSize.Headers(headers);
         if (size > _maxPayload)
             throw MicroError.New("micro.broker", 413, $"the event is {size} bytes with its headers; one message carries at most {_maxPayload} bytes " +
                 $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or publish less)").ToException();
@@ -89,8 +102,9 @@ public sealed class PubSubBroker : IBroker
         var counters = new SubscriberCounters();
         var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var (codecs, mediator, services) = (_codecs, _mediator, _services);
+        var pipeline = _wrappers?.Subscriber(spec.Topic, static e => e.Deliver(e));
         var group = spec.Queue ?? "~" + Guid.NewGuid().ToString("N");
-        var actor = _system.ActorOf(Props.Create(() => new SubscriberActor(spec, group, counters, subscribed, codecs, mediator, services)),
+        var actor = Service.SystemActors.Start(_system, Props.Create(() => new SubscriberActor(spec, group, counters, subscribed, codecs, mediator, services, pipeline)),
             $"micro-subscriber-{Interlocked.Increment(ref _next)}");
         try { await subscribed.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false); }
         catch (Exception)

@@ -1,3 +1,4 @@
+using Micro.Actors.Batching;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
@@ -63,7 +64,7 @@ internal sealed class PublisherActor : ReceiveActor
         _waiting.Clear(); // topics come and go: keep nothing between bursts
     }
 
-    private static int SizeOf(Event e) => e.Body.Length + Client.MicroClient.HeaderBytes(e.Headers) + 256;
+    private static int SizeOf(Event e) => e.Body.Length + WireSize.Headers(e.Headers) + 256;
 
     /// <summary>A failure restarts this actor in place, queue open (Akka's default would run PostStop and close it for good).</summary>
     protected override void PreRestart(Exception reason, object message) => _waiting.Clear();

@@ -8,6 +8,9 @@ namespace Micro.Actors.Broker;
 internal sealed record SubscriberSpec(string Topic, string? Queue, Type MessageType,
     Func<object, EventContext, Task>? Function, Props? Actor)
 {
+    /// <summary>A function subscriber's subscription through any broker (its message type known here).</summary>
+    public Func<IBroker, CancellationToken, Task<ISubscription>>? Through { get; init; }
+
     public SubscriptionInfo Info => new(Topic, Queue, MessageType.FullName!);
 }
 
@@ -42,11 +45,14 @@ internal sealed class SubscriberActor : ReceiveActor
 
     private readonly Codec.Codecs _codecs;
     private readonly Service.HandlerServices _services;
+    /// <summary>The subscriber wrappers of this topic; null: events go straight to the subscriber.</summary>
+    private readonly Wrappers.EventDelegate? _pipeline;
 
     /// <param name="group">The queue group, or one of its own: made by the caller so that a restart keeps it (a new one would leave the old registration behind).</param>
     public SubscriberActor(SubscriberSpec spec, string group, SubscriberCounters counters, TaskCompletionSource subscribed, Codec.Codecs codecs, IActorRef mediator,
-        Service.HandlerServices services)
+        Service.HandlerServices services, Wrappers.EventDelegate? pipeline = null)
     {
+        _pipeline = pipeline;
         _services = services;
         _mediator = mediator;
         _codecs = codecs;
@@ -176,9 +182,19 @@ internal sealed class SubscriberActor : ReceiveActor
         var context = EventContext.Of(e, _spec.Queue, _services);
         Task task;
         using (context.BeginLogScope())
+        using (Metadata.MetadataContext.Enter(context.Headers))
         {
-            try { task = function(message, context); }
-            catch (Exception ex) { task = Task.FromException(ex); }
+            if (_pipeline is null)
+            {
+                try { task = function(message, context); }
+                catch (Exception ex) { task = Task.FromException(ex); }
+            }
+            else
+            {
+                var call = new Wrappers.EventCall(context, message) { Deliver = c => function(c.Message, c.Event) };
+                try { task = _pipeline(call); }
+                catch (Exception ex) { task = Task.FromException(ex); }
+            }
         }
         if (!task.IsCompleted) return (task, context);
         if (!task.IsCompletedSuccessfully) Fail(context, task.Exception?.InnerException ?? new TaskCanceledException(task));
@@ -195,7 +211,36 @@ internal sealed class SubscriberActor : ReceiveActor
 
     private void Forward(Event e)
     {
-        if (Accept(e) is { } message) _child!.Tell(new MicroSubscriber.Delivery(EventContext.Of(e, _spec.Queue, _services), message), Self);
+        if (Accept(e) is not { } message) return;
+        var context = EventContext.Of(e, _spec.Queue, _services);
+        if (_pipeline is null)
+        {
+            _child!.Tell(new MicroSubscriber.Delivery(context, message), Self);
+            return;
+        }
+        // Started here, so wrappers that do not wait keep the events in order.
+        var (child, self) = (_child!, Self);
+        var call = new Wrappers.EventCall(context, message)
+        {
+            Deliver = c =>
+            {
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                child.Tell(new MicroSubscriber.Delivery(c.Event, c.Message) { Done = done }, self);
+                return c.Delivered = done.Task;
+            },
+        };
+        Task task;
+        using (Metadata.MetadataContext.Enter(call.Event.Headers))
+        {
+            try { task = _pipeline(call); }
+            catch (Exception ex) { task = Task.FromException(ex); }
+        }
+        task.ContinueWith(t =>
+        {
+            // The subscriber's own failure is counted by its restart; a wrapper's here.
+            if (t.Exception?.InnerException is { } cause && !(call.Delivered is { IsFaulted: true } d && d.Exception?.InnerException == cause)) Fail(call.Event, cause);
+            if (call.Delivered is null) call.Event.End(); // short-circuited: the subscriber never had it
+        }, TaskScheduler.Default);
     }
 
     private void Fail(EventContext? context, Exception cause)

@@ -41,6 +41,12 @@ public sealed record CallOptions
     /// </summary>
     public string? ContentType { get; init; }
 
+    /// <summary>
+    /// Whether the metadata of the request being served here (<see cref="Metadata.MetadataContext"/>) goes
+    /// along with this call (default true; <see cref="Headers"/> win over it).
+    /// </summary>
+    public bool PropagateMetadata { get; init; } = true;
+
     public static readonly CallOptions Default = new();
 }
 

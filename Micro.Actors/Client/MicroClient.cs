@@ -1,3 +1,4 @@
+using Micro.Actors.Batching;
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
@@ -29,10 +30,15 @@ public sealed class MicroClient : IClient
     private readonly int _maxPayload;
 
     private readonly Streaming.StreamClient _streams;
+    /// <summary>The client wrappers; null: calls go straight to their router.</summary>
+    private readonly Wrappers.CallDelegate? _pipeline;
+    private readonly Wrappers.WrapperOptions? _wrappers;
 
     internal MicroClient(ActorSystem system, IActorRef registry, ClientDefaults defaults, Broker.IBroker broker, Codecs codecs, int maxPayload,
-        TimeSpan streamIdleTimeout, int streamBuffer)
+        TimeSpan streamIdleTimeout, int streamBuffer, Wrappers.WrapperOptions? wrappers = null)
     {
+        _wrappers = wrappers;
+        _pipeline = wrappers?.Client(static c => c.Send(c));
         _streams = new Streaming.StreamClient(system, registry, defaults, streamIdleTimeout, streamBuffer);
         _codecs = codecs;
         _maxPayload = maxPayload;
@@ -126,11 +132,38 @@ public sealed class MicroClient : IClient
     private async IAsyncEnumerable<byte[]> OpenAndReadAsync(string service, string endpoint, Streaming.StreamKind kind, ICodec codec, byte[]? body,
         IAsyncEnumerable<byte[]>? requests, CallOptions options, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (opened, node, cancel) = await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options, cancellationToken).ConfigureAwait(false);
+        options = options with { Headers = Metadata.MetadataContext.Outgoing(options.Headers ?? NoHeaders, options.PropagateMetadata) };
+        var (opened, node, cancel) = _pipeline is null
+            ? await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options, cancellationToken).ConfigureAwait(false)
+            : await OpenWrappedAsync(_pipeline, service, endpoint, kind, body, codec, options, cancellationToken).ConfigureAwait(false);
         var sending = requests is null ? null : _streams.Send(opened, requests);
         var what = $"{service} {endpoint} at {node.HostPort}";
         await foreach (var item in _streams.ReadAsync(opened, what, sending, kind == Streaming.StreamKind.Client, cancel, cancellationToken).ConfigureAwait(false))
             yield return item;
+    }
+
+    /// <summary>Opens a stream through the client wrappers: they run around its opening (all its attempts).</summary>
+    private async Task<(Streaming.StreamOpened, Registry.ServiceNode, Action)> OpenWrappedAsync(Wrappers.CallDelegate pipeline, string service, string endpoint,
+        Streaming.StreamKind kind, byte[]? body, ICodec codec, CallOptions options, CancellationToken cancellationToken)
+    {
+        (Streaming.StreamOpened, Registry.ServiceNode, Action)? opened = null;
+        var call = new Wrappers.CallContext(service, endpoint, Guid.NewGuid().ToString("N"), kind switch
+        {
+            Streaming.StreamKind.Server => Wrappers.CallKind.ServerStream,
+            Streaming.StreamKind.Client => Wrappers.CallKind.ClientStream,
+            _ => Wrappers.CallKind.Bidirectional,
+        }, codec.ContentType, body, DateTime.UtcNow + (options.Timeout ?? _defaults.RequestTimeout), options.Headers ?? NoHeaders)
+        {
+            Send = async c =>
+            {
+                opened = await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options with { Headers = c.OutgoingHeaders }, cancellationToken)
+                    .ConfigureAwait(false);
+                return null;
+            },
+        };
+        await pipeline(call).ConfigureAwait(false);
+        return opened ?? throw MicroError.InternalServerError("micro.client",
+            $"a client wrapper ended the opening of the stream {service} {endpoint} without opening it (it returned without calling next)").ToException();
     }
 
     private async IAsyncEnumerable<byte[]> EncodeAll<TRequest>(IAsyncEnumerable<TRequest> requests, ICodec codec, CallOptions options,
@@ -153,12 +186,23 @@ public sealed class MicroClient : IClient
         if (timeout <= TimeSpan.Zero)
             throw MicroError.BadRequest("micro.client", $"timeout {timeout} must be longer than zero").ToException();
         var data = Encode(body, codec, options);
-        var headers = options.Headers ?? NoHeaders;
-        var completion = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var headers = Metadata.MetadataContext.Outgoing(options.Headers ?? NoHeaders, options.PropagateMetadata);
         var request = new Request(Guid.NewGuid().ToString("N"), service, endpoint, data, codec.ContentType,
             headers, timeout, oneWay);
-        var queue = RouterFor(service);
-        queue.Post(new RouterActor.Call(request, options, DateTime.UtcNow + timeout, completion));
+        var deadline = DateTime.UtcNow + timeout;
+        if (_pipeline is null) return Post(request, options, deadline, null, cancellationToken);
+        var call = new Wrappers.CallContext(service, endpoint, request.Id, oneWay ? Wrappers.CallKind.OneWay : Wrappers.CallKind.Unary,
+            codec.ContentType, body, deadline, headers);
+        call.Send = c => Post(request with { Headers = c.OutgoingHeaders }, options, deadline, c, cancellationToken);
+        return _pipeline(call);
+    }
+
+    /// <summary>Hands a call to its service's router.</summary>
+    private Task<byte[]?> Post(Request request, CallOptions options, DateTime deadline, Wrappers.CallContext? call, CancellationToken cancellationToken)
+    {
+        var completion = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var queue = RouterFor(request.Service);
+        queue.Post(new RouterActor.Call(request, options, deadline, completion) { Context = call });
         var router = queue.Actor;
         if (cancellationToken.CanBeCanceled)
         {
@@ -172,8 +216,8 @@ public sealed class MicroClient : IClient
     {
         if (string.IsNullOrWhiteSpace(service))
             throw MicroError.BadRequest("micro.client", "no service named: give the service to call, e.g. \"greeter\"").ToException();
-        if (string.IsNullOrWhiteSpace(endpoint) || endpoint.IndexOf('.') is <= 0 || endpoint.EndsWith('.'))
-            throw MicroError.BadRequest("micro.client", $"'{endpoint}' is not an endpoint: use Group.Method, e.g. Greeter.Hello").ToException();
+        if (!EndpointName.IsValid(endpoint))
+            throw MicroError.BadRequest("micro.client", EndpointName.Problem(endpoint)).ToException();
         if (_system.WhenTerminated.IsCompleted)
             throw MicroError.ServiceUnavailable("micro.client", "this node has stopped; calls need a running node").ToException();
     }
@@ -189,19 +233,11 @@ public sealed class MicroClient : IClient
         if (codec is HyperionCodec hyperion) hyperion.AllowList.Allow(body.GetType()); // this node's own code sends it
         try { data = body is byte[] raw && !Codecs.IsNative(codec.ContentType) ? raw : codec.Encode(body); }
         catch (Exception e) { throw MicroError.BadRequest("micro.client", $"the request cannot be written as {codec.ContentType}: {e.Message}").ToException(); }
-        var size = data.Length + HeaderBytes(options.Headers ?? NoHeaders);
+        var size = data.Length + WireSize.Headers(options.Headers ?? NoHeaders);
         if (size > _maxPayload)
             throw MicroError.New("micro.client", 413, $"the request is {size} bytes with its headers; one message carries at most {_maxPayload} bytes " +
                 $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or send less)").ToException();
         return data;
-    }
-
-    /// <summary>What headers add to a message on the wire (UTF-8, at most 3 bytes per char, plus length prefixes).</summary>
-    internal static int HeaderBytes(IReadOnlyDictionary<string, string> headers)
-    {
-        var size = 0;
-        foreach (var (key, value) in headers) size += 3 * (key.Length + value.Length) + 8;
-        return size;
     }
 
     /// <summary>The codec of a content type (Hyperion when none is named).</summary>
@@ -215,7 +251,7 @@ public sealed class MicroClient : IClient
         _routers.GetOrAdd(service, s => new Lazy<BurstQueue<RouterActor.Call>>(() =>
         {
             var queue = new BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
-            queue.Actor = _system.ActorOf(Props.Create(() => new RouterActor(s, _registry, _defaults, queue)), "micro-router-" + Uri.EscapeDataString(s));
+            queue.Actor = SystemActors.Start(_system, Props.Create(() => new RouterActor(s, _registry, _defaults, queue, _wrappers)), "micro-router-" + Uri.EscapeDataString(s));
             return queue;
         })).Value;
 }

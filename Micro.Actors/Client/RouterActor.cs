@@ -1,3 +1,4 @@
+using Micro.Actors.Batching;
 using Akka.Actor;
 using Akka.Event;
 using Micro.Actors.Errors;
@@ -18,17 +19,27 @@ namespace Micro.Actors.Client;
 internal sealed class RouterActor : ReceiveActor, IWithTimers
 {
     /// <summary>A call handed over by the client (local only: it carries the caller's completion).</summary>
-    public sealed record Call(Request Request, CallOptions Options, DateTime DeadlineUtc, TaskCompletionSource<byte[]?> Completion);
+    public sealed record Call(Request Request, CallOptions Options, DateTime DeadlineUtc, TaskCompletionSource<byte[]?> Completion)
+    {
+        /// <summary>The call as the client wrappers left it (their headers and items); null without client wrappers.</summary>
+        public Wrappers.CallContext? Context { get; set; }
+    }
 
     public sealed record Cancel(string RequestId);
 
-    /// <summary>From the call queue (<see cref="Service.BurstQueue{T}"/>): calls are waiting.</summary>
+    /// <summary>From the call queue (<see cref="BurstQueue{T}"/>): calls are waiting.</summary>
     public sealed class Drain
     {
         public static readonly Drain Instance = new();
     }
 
     private sealed record Retry(string RequestId);
+
+    /// <summary>From the call wrappers of an attempt: send it now, with these headers; its answer goes to <paramref name="Answer"/>.</summary>
+    private sealed record SendAttempt(string RequestId, int Attempt, IReadOnlyDictionary<string, string> Headers, TaskCompletionSource<byte[]?> Answer);
+
+    /// <summary>The call wrappers of an attempt have returned: this is the attempt's outcome.</summary>
+    private sealed record AttemptEnded(string RequestId, int Attempt, byte[]? Body, MicroError? Error);
 
     private sealed class CheckDeadlines
     {
@@ -55,6 +66,10 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         /// <summary>The remote message that carried the current try (its first answer frees room in the window).</summary>
         public Flight? Flight { get; set; }
         public MicroError? LastError { get; set; }
+        /// <summary>When the current try left (for the selector's feedback).</summary>
+        public long TriedAt { get; set; }
+        /// <summary>With call wrappers: where the current try's answer goes (the wrappers then say how the attempt ended).</summary>
+        public TaskCompletionSource<byte[]?>? Wrapped { get; set; }
     }
 
     /// <summary>Calls waiting to go to one server, and the window of messages on their way to it.</summary>
@@ -81,7 +96,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private readonly ClientDefaults _defaults;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, Pending> _calls = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, DateTime> _sidelinedUntil = new(StringComparer.Ordinal);
+    private readonly Sidelines _sidelined;
     /// <summary>When the latest call went to each node: logged when a node is lost, so operators see how soon routing stopped.</summary>
     private readonly Dictionary<string, (DateTime At, string HostPort)> _lastSent = new(StringComparer.Ordinal);
     /// <summary>When each node last answered this router.</summary>
@@ -100,12 +115,17 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public RouterActor(string service, IActorRef registry, ClientDefaults defaults, BurstQueue<Call>? queue = null)
+    /// <summary>The call wrappers; null: each attempt goes straight to its node.</summary>
+    private readonly Wrappers.CallDelegate? _attempts;
+
+    public RouterActor(string service, IActorRef registry, ClientDefaults defaults, BurstQueue<Call>? queue = null, Wrappers.WrapperOptions? wrappers = null)
     {
+        _attempts = wrappers?.Call(static c => c.Send(c));
         _queue = queue;
         _service = service;
         _registry = registry;
         _defaults = defaults;
+        _sidelined = new Sidelines(defaults.Sideline, defaults.Time);
 
         Receive<Call>(OnCall);
         Receive<Drain>(_ => DrainQueue());
@@ -122,6 +142,8 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         Receive<Retry>(r => { if (_calls.TryGetValue(r.RequestId, out var p) && p.AwaitingRetry) { p.AwaitingRetry = false; Dispatch(p); } });
         Receive<Cancel>(c => { if (_calls.Remove(c.RequestId, out var p)) p.Call.Completion.TrySetCanceled(); });
         Receive<CheckDeadlines>(_ => ExpireCalls());
+        Receive<SendAttempt>(OnSendAttempt);
+        Receive<AttemptEnded>(OnAttemptEnded);
         Receive<PumpLanes>(_ => PumpAll());
     }
 
@@ -177,7 +199,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
 
     private void Dispatch(Pending p)
     {
-        var now = DateTime.UtcNow;
+        var now = Now;
         var remaining = p.Call.DeadlineUtc - now;
         if (remaining <= TimeSpan.Zero) { Expire(p); return; }
 
@@ -208,18 +230,103 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         p.Attempts++;
         p.Tried.Add(node.Id);
         _lastSent[node.Id] = (now, node.HostPort);
-        Send(node.Server, p.Request, p);
+        p.TriedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_attempts is not null) { StartAttempt(_attempts, p, node); return; }
+        Send(node.Server, p.Attempts > 1 ? Retried(p.Request, p.Attempts) : p.Request, p);
         if (p.Request.OneWay) Complete(p, null, null);
+    }
+
+    /// <summary>A retry says which attempt it is, so the handler's wrappers can tell.</summary>
+    private static Request Retried(Request request, int attempt)
+    {
+        var headers = new Dictionary<string, string>(request.Headers, StringComparer.Ordinal) { [Metadata.MetadataKeys.Attempt] = attempt.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        return request with { Headers = headers };
+    }
+
+    /// <summary>Runs the call wrappers of one attempt on <paramref name="node"/>, off this actor; they hand the attempt back to be sent.</summary>
+    private void StartAttempt(Wrappers.CallDelegate pipeline, Pending p, ServiceNode node)
+    {
+        var call = p.Call.Context ??= new Wrappers.CallContext(_service, p.Request.Endpoint, p.Request.Id,
+            p.Request.OneWay ? Wrappers.CallKind.OneWay : Wrappers.CallKind.Unary, p.Request.ContentType, null, p.Call.DeadlineUtc, p.Request.Headers);
+        var attempt = new Wrappers.CallContext(call, p.Attempts, node, p.Call.DeadlineUtc);
+        if (p.Attempts > 1) attempt.Headers[Metadata.MetadataKeys.Attempt] = p.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var (self, id, number) = (Self, p.Request.Id, p.Attempts);
+        attempt.Send = c =>
+        {
+            var answer = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            self.Tell(new SendAttempt(id, number, c.OutgoingHeaders, answer));
+            return answer.Task;
+        };
+        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = RunAttempt(s.pipeline, s.attempt, s.self), (pipeline, attempt, self), preferLocal: false);
+    }
+
+    private static async Task RunAttempt(Wrappers.CallDelegate pipeline, Wrappers.CallContext attempt, IActorRef router)
+    {
+        try
+        {
+            var body = await pipeline(attempt).ConfigureAwait(false);
+            router.Tell(new AttemptEnded(attempt.RequestId, attempt.Attempt, body, null));
+        }
+        catch (Exception e)
+        {
+            router.Tell(new AttemptEnded(attempt.RequestId, attempt.Attempt, null, MicroException.ToError(e, "micro.client")));
+        }
+    }
+
+    private void OnSendAttempt(SendAttempt send)
+    {
+        if (!_calls.TryGetValue(send.RequestId, out var p) || p.Attempts != send.Attempt || p.Node is not { } node || p.AwaitingRetry)
+        {
+            send.Answer.TrySetException(MicroError.ServiceUnavailable("micro.client", $"attempt {send.Attempt} of this call is over (the call moved on or ended)").ToException());
+            return;
+        }
+        p.Wrapped = send.Answer;
+        Send(node.Server, p.Request with { Headers = send.Headers }, p);
+        if (p.Request.OneWay) { p.Wrapped = null; send.Answer.TrySetResult(null); }
+    }
+
+    private void OnAttemptEnded(AttemptEnded ended)
+    {
+        if (!_calls.TryGetValue(ended.RequestId, out var p) || p.Attempts != ended.Attempt || p.AwaitingRetry) return; // the call moved on or ended
+        p.Wrapped = null;
+        if (Now > p.Call.DeadlineUtc) { Expire(p); return; }
+        if (ended.Error is null)
+        {
+            if (p.Node is { } done) Mark(p, done, null);
+            Complete(p, ended.Body, null);
+        }
+        else if (p.Node is { } node) Failed(p, node, ended.Error);
+        else Complete(p, ended.Error);
+    }
+
+    /// <summary>Tells the selector how a try on <paramref name="node"/> went (go-micro's Mark); a selector that fails is not the call's problem.</summary>
+    private void Mark(Pending p, ServiceNode node, MicroError? error)
+    {
+        try { (p.Call.Options.Selector ?? _defaults.Selector).Mark(node, error, System.Diagnostics.Stopwatch.GetElapsedTime(p.TriedAt)); }
+        catch (Exception e) { _log.Warning("The selector of {Service} failed to take feedback: {Error}", _service, e.Message); }
     }
 
     private void OnResponse(Response response)
     {
         if (!_calls.TryGetValue(response.RequestId, out var p)) return; // answered already, or expired
-        if (p.Node is { } from) _lastHeard[from.Id] = DateTime.UtcNow;
+        if (p.Node is { } from) _lastHeard[from.Id] = Now;
         if (p.Flight is { } flight && Heard(flight) && !_draining) Pump(flight.Lane);
         // Past its deadline the call is over, even if the sweep has not seen it yet: no call outlives it.
-        if (DateTime.UtcNow > p.Call.DeadlineUtc) { Expire(p); return; }
-        if (response.Error is null) { Complete(p, response.Body, null); return; }
+        if (Now > p.Call.DeadlineUtc) { Expire(p); return; }
+        if (p.Wrapped is { } wrapped)
+        {
+            if (response.Error is not null && (p.Node is null || !Sender.Equals(p.Node.Server))) return;
+            p.Wrapped = null; // the wrappers hear it, then say how the attempt ended
+            if (response.Error is null) wrapped.TrySetResult(response.Body);
+            else wrapped.TrySetException(response.Error.ToException());
+            return;
+        }
+        if (response.Error is null)
+        {
+            if (p.Node is { } node) Mark(p, node, null);
+            Complete(p, response.Body, null);
+            return;
+        }
         // An error from a node this call has already left behind says nothing about the current try.
         if (p.Node is null || !Sender.Equals(p.Node.Server)) return;
         Failed(p, p.Node, response.Error);
@@ -239,25 +346,14 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         if (!_draining) Pump(lane);
     }
 
-    /// <summary>Up to this many calls in flight (to the whole service), each goes at once: batching would only add latency.</summary>
-    internal const int FewCalls = 4;
-
-    /// <summary>
-    /// Whether the calls held for a node leave although a message to it is unheard from: they do once they are
-    /// half the calls on that node, and at least <see cref="FullMessage"/>. So a second full message travels while
-    /// the server works on the first, without the load splitting into small messages.
-    /// </summary>
-    private bool EnoughToLeave(Lane lane)
+    /// <summary>The calls on the node that <paramref name="lane"/> goes to.</summary>
+    private int OnNode(Lane lane)
     {
-        if (lane.Waiting.Count < FullMessage) return false;
         var onNode = 0;
         foreach (var p in _calls.Values)
             if (p.Node is { } node && node.Server.Equals(lane.Server)) onNode++;
-        return lane.Waiting.Count * 2 >= onNode;
+        return onNode;
     }
-
-    /// <summary>The fewest held calls that leave without waiting for the message ahead to be heard from.</summary>
-    internal const int FullMessage = 8;
 
     private void PumpAll()
     {
@@ -268,7 +364,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private void Pump(Lane lane)
     {
         if (lane.Waiting.Count == 0) return;
-        var now = DateTime.UtcNow;
+        var now = Now;
         // A message not heard from for a while (its calls are slow, or lost) stops holding up the others.
         while (lane.Flights.TryPeek(out var oldest) && (oldest.Heard || now - oldest.SentAt > _defaults.HeardWithin))
         {
@@ -278,7 +374,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         // Beyond a few calls in flight, the calls made while a message to the node is on its way wait (Nagle's rule) and
         // leave together as soon as it is heard from, so batches grow with the load — or as soon as they are enough to
         // fill a message of their own.
-        if (lane.Unheard >= 1 && _calls.Count > FewCalls && !EnoughToLeave(lane))
+        if (lane.Unheard >= 1 && LaneRule.Hold(lane.Unheard, _calls.Count, lane.Waiting.Count, LaneRule.NeedsOnNode(lane.Waiting.Count) ? OnNode(lane) : 0))
         {
             if (!Timers.IsTimerActive(PumpTimer)) Timers.StartSingleTimer(PumpTimer, PumpLanes.Instance, _defaults.HeardWithin);
             return;
@@ -301,7 +397,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
             lane.Unheard++;
             lane.Flights.Enqueue(flight);
         }
-        foreach (var part in Outbox<Request>.Cut(batch, r => r.Body.Length + MicroClient.HeaderBytes(r.Headers) + 256))
+        foreach (var part in Outbox<Request>.Cut(batch, r => r.Body.Length + WireSize.Headers(r.Headers) + 256))
             lane.Server.Tell(part.Count == 1 ? part[0] : new RequestBatch(part), Self);
     }
 
@@ -328,7 +424,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         _view = view;
         _nodes = view.NodesOf(_service);
         _serviceNames = view.ServiceNames;
-        foreach (var gone in _sidelinedUntil.Keys.Where(id => !view.Nodes.ContainsKey(id)).ToList()) _sidelinedUntil.Remove(gone);
+        _sidelined.KeepOnly(view.Nodes.ContainsKey);
         foreach (var gone in _lastHeard.Keys.Where(id => !view.Nodes.ContainsKey(id)).ToList()) _lastHeard.Remove(gone);
         foreach (var (server, lane) in _lanes.Where(l => l.Value.Waiting.Count == 0 && !_nodes.Any(n => n.Server.Equals(l.Key))).ToList())
             _lanes.Remove(server); // its node has left
@@ -336,7 +432,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         {
             if (!view.Nodes.TryGetValue(id, out var known)) Lost(id, "left the cluster");
             else if (known.Status == NodeStatus.Unreachable) Lost(id, "is unreachable");
-            else if (known.Status == NodeStatus.Up && !IsSidelined(known, DateTime.UtcNow)) _lost.Remove(id);
+            else if (known.Status == NodeStatus.Up && !IsSidelined(known, Now)) _lost.Remove(id);
             if (!view.Nodes.ContainsKey(id)) _lastSent.Remove(id);
         }
         foreach (var p in _calls.Values.ToList())
@@ -386,17 +482,19 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     /// <summary>The try on <paramref name="node"/> failed: retry elsewhere if allowed and there is time.</summary>
     private void Failed(Pending p, ServiceNode node, MicroError error)
     {
+        if (p.Wrapped is { } wrapped)
+        {
+            // The try's wrappers hear of the loss first; their outcome comes back as AttemptEnded.
+            p.Wrapped = null;
+            wrapped.TrySetException(error.ToException());
+            return;
+        }
+        Mark(p, node, error);
         if (error.Code is 502 or 503 or 504) Sideline(node);
-        var retryOn = p.Call.Options.RetryOn ?? _defaults.RetryOn;
-        bool retry;
-        try { retry = p.RetriesLeft > 0 && retryOn(error); }
-        catch (Exception) { retry = false; } // a failing retry policy means no retry, not a dead router
-        if (!retry) { Complete(p, error); return; }
-
-        TimeSpan delay;
-        try { delay = (p.Call.Options.Backoff ?? RetryPolicy.Exponential)(p.Attempts); }
-        catch (Exception) { delay = RetryPolicy.Exponential(p.Attempts); }
-        if (DateTime.UtcNow + delay >= p.Call.DeadlineUtc) { Complete(p, error); return; }
+        var choice = RetryPlan.AfterFailure(error, p.RetriesLeft, p.Attempts, Now, p.Call.DeadlineUtc,
+            p.Call.Options.RetryOn ?? _defaults.RetryOn, p.Call.Options.Backoff);
+        if (!choice.Retry) { Complete(p, error); return; }
+        var delay = choice.Delay;
         p.RetriesLeft--;
         p.LastError = error;
         p.Node = null;
@@ -408,7 +506,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
 
     private void ExpireCalls()
     {
-        var now = DateTime.UtcNow;
+        var now = Now;
         foreach (var p in _calls.Values.Where(p => p.Call.DeadlineUtc <= now).ToList()) Expire(p);
         PumpAll();
         if (_calls.Count == 0) Timers.Cancel(DeadlineTimer);
@@ -441,15 +539,12 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         return _calls.Values.Any(c => c.Node?.Id == node.Id && c.Flight is { } f && now - f.SentAt > SilentAfter && heard < f.SentAt);
     }
 
-    private void Sideline(ServiceNode node) => _sidelinedUntil[node.Id] = DateTime.UtcNow + _defaults.Sideline;
+    private void Sideline(ServiceNode node) => _sidelined.Add(node.Id);
 
-    private bool IsSidelined(ServiceNode node, DateTime now)
-    {
-        if (!_sidelinedUntil.TryGetValue(node.Id, out var until)) return false;
-        if (until > now) return true;
-        _sidelinedUntil.Remove(node.Id);
-        return false;
-    }
+    private bool IsSidelined(ServiceNode node, DateTime now) => _sidelined.Contains(node.Id);
+
+    /// <summary>The router's clock (the node's <see cref="TimeProvider"/>).</summary>
+    private DateTime Now => _defaults.Time.GetUtcNow().UtcDateTime;
 }
 
 /// <summary>A node's client defaults, resolved from settings.</summary>
@@ -464,4 +559,7 @@ internal sealed record ClientDefaults(
 {
     /// <summary>A message to a node not heard from within this stops holding up the calls behind it (its calls are slow, or the node is gone).</summary>
     public TimeSpan HeardWithin { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>The clock of deadlines, sidelining and batching (a fake one in tests).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }

@@ -16,9 +16,17 @@ namespace Micro.Actors.Codec;
 /// only the fields, into one exactly-sized array. Nulls survive the trip (a malformed envelope stays
 /// malformed, for the server to answer with 400); bytes that don't parse are refused here.
 /// </summary>
-public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+/// <remarks>
+/// The format version travels with every message, in its manifest (Akka sends it beside the bytes): version 1
+/// is the bare letters ("Q", "R", "QB", "RB", "E", "EB"). A later layout gets manifests of its own ("Q2", …), and
+/// a node reads every version it knows while it writes the newest one its peers read, so a change rolls out node
+/// by node. A manifest it does not know is refused with a message that says to upgrade.
+/// </remarks>
+internal sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
     public const int Id = 4711;
+    /// <summary>The envelope layout this node writes (and the newest it reads).</summary>
+    public const int FormatVersion = 1;
     private const string RequestManifest = "Q";
     private const string ResponseManifest = "R";
     private const string RequestBatchManifest = "QB";
@@ -100,7 +108,8 @@ public sealed class EnvelopeSerializer(ExtendedActorSystem system) : SerializerW
                 EventManifest => ReadEvent(ref reader),
                 EventBatchManifest => new Broker.EventBatch(ReadMany(ref reader, static (ref Reader r) => ReadEvent(ref r))),
                 ResponseBatchManifest => new ResponseBatch(ReadMany(ref reader, static (ref Reader r) => ReadResponse(ref r))),
-                _ => throw new System.Runtime.Serialization.SerializationException($"unknown envelope manifest '{manifest}'"),
+                _ => throw new System.Runtime.Serialization.SerializationException(
+                    $"unknown envelope manifest '{manifest}': this node reads envelope format {FormatVersion}; the sender is newer: upgrade this node"),
             };
         }
         catch (Exception e) when (e is ArgumentOutOfRangeException or IndexOutOfRangeException or DecoderFallbackException)

@@ -24,11 +24,18 @@ public sealed class JsonCodec : ICodec
 
     public string ContentType => MediaType;
 
-    public byte[] Encode(object message) => JsonSerializer.SerializeToUtf8Bytes(message, message.GetType(), Options);
+    /// <summary>Protobuf messages in protobuf's JSON mapping (lowerCamelCase names, 64-bit integers as strings, enums by name), every field shown.</summary>
+    private static readonly Google.Protobuf.JsonFormatter ProtobufOut = new(Google.Protobuf.JsonFormatter.Settings.Default.WithFormatDefaultValues(true));
+    private static readonly Google.Protobuf.JsonParser ProtobufIn = new(Google.Protobuf.JsonParser.Settings.Default.WithIgnoreUnknownFields(true));
+
+    public byte[] Encode(object message) => message is Google.Protobuf.IMessage protobuf
+        ? System.Text.Encoding.UTF8.GetBytes(ProtobufOut.Format(protobuf))
+        : JsonSerializer.SerializeToUtf8Bytes(message, message.GetType(), Options);
 
     public object Decode(ReadOnlyMemory<byte> memory, Type type)
     {
         var data = memory.Span;
+        if (ProtobufCodec.DescriptorOf(type) is { } descriptor) return DecodeProtobuf(data, type, descriptor);
         try
         {
             return JsonSerializer.Deserialize(data, type, Options)
@@ -47,12 +54,24 @@ public sealed class JsonCodec : ICodec
         }
     }
 
+    private static object DecodeProtobuf(ReadOnlySpan<byte> data, Type type, Google.Protobuf.Reflection.MessageDescriptor descriptor)
+    {
+        try { return ProtobufIn.Parse(System.Text.Encoding.UTF8.GetString(data), descriptor); }
+        catch (Exception e) when (e is Google.Protobuf.InvalidJsonException or Google.Protobuf.InvalidProtocolBufferException or FormatException)
+        {
+            throw new CodecException(IsWellFormed(data)
+                ? $"the JSON does not fit the protobuf {type.Name}: {FirstSentence(e.Message)}"
+                : $"malformed JSON: {FirstSentence(e.Message)}", e);
+        }
+    }
+
     /// <summary>
     /// The fields of <paramref name="type"/> as a small JSON example of names and types, e.g.
     /// <c>{"name":"string","count":"integer"}</c>, so tools can show and build requests.
     /// </summary>
     public static string Shape(Type type)
     {
+        if (ProtobufCodec.DescriptorOf(type) is { } descriptor) return ProtobufCodec.Shape(descriptor);
         var schema = Options.GetJsonSchemaAsNode(type, new JsonSchemaExporterOptions { TreatNullObliviousAsNonNullable = true });
         return ShapeOf(schema, 0).ToJsonString();
     }

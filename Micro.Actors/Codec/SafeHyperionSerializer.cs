@@ -6,7 +6,7 @@ using Akka.Serialization;
 namespace Micro.Actors.Codec;
 
 /// <summary>Hands a node's <see cref="TypeAllowList"/> to its serializer (set by MicroService when it creates the node).</summary>
-public sealed class TypeAllowListSetup(TypeAllowList allowList) : Setup
+internal sealed class TypeAllowListSetup(TypeAllowList allowList) : Setup
 {
     public TypeAllowList AllowList { get; } = allowList;
 }
@@ -20,7 +20,7 @@ public sealed class TypeAllowListSetup(TypeAllowList allowList) : Setup
 /// serializer it builds, and HOCON <c>allowed-types</c> refuses assembly-qualified names on the
 /// sending side. Handing the filter to the base constructor is the one way that works.</para>
 /// </summary>
-public sealed class SafeHyperionSerializer : HyperionSerializer
+internal sealed class SafeHyperionSerializer : HyperionSerializer
 {
     /// <summary>The setting that lists more allowed assemblies, namespaces or types.</summary>
     public const string AllowedTypesSetting = "micro.serialization.allowed-types";

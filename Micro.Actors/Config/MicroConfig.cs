@@ -4,7 +4,7 @@ using Akka.Configuration;
 namespace Micro.Actors.Config;
 
 /// <summary>Builds the Akka configuration of one node from micro.conf, user HOCON and resolved settings.</summary>
-public static class MicroConfig
+internal static class MicroConfig
 {
     private static readonly Lazy<Akka.Configuration.Config> Defaults = new(() =>
     {

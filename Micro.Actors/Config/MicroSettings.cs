@@ -3,7 +3,7 @@ using Akka.Configuration;
 namespace Micro.Actors.Config;
 
 /// <summary>A host and port, as written in seed lists ("127.0.0.1:4053").</summary>
-public sealed record HostPort(string Host, int Port)
+internal sealed record HostPort(string Host, int Port)
 {
     public override string ToString() => $"{Host}:{Port}";
 }
@@ -13,7 +13,7 @@ public sealed record HostPort(string Host, int Port)
 /// environment (MICRO_HOST, MICRO_PORT, MICRO_SEED_NODES), overridden by options.
 /// Every value is checked here, once, and a bad one names the setting it came from.
 /// </summary>
-public sealed record MicroSettings
+internal sealed record MicroSettings
 {
     public required string ClusterName { get; init; }
     public required string Host { get; init; }

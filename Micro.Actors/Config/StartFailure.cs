@@ -6,7 +6,7 @@ namespace Micro.Actors.Config;
 /// Turns the failure of a node to listen (Akka reports it as five nested AggregateExceptions around a
 /// SocketException) into one error that names the address, the port and the settings that change them.
 /// </summary>
-public static class StartFailure
+internal static class StartFailure
 {
     /// <summary>A clear <see cref="MicroConfigException"/> for a failed bind; null when <paramref name="failure"/> is something else.</summary>
     public static MicroConfigException? Explain(Exception failure, MicroSettings settings)

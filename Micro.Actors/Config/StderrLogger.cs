@@ -6,7 +6,7 @@ namespace Micro.Actors.Config;
 /// Akka's console logger, writing to stderr: stdout stays for a program's own output
 /// (a reply per line, a table), so it can be piped.
 /// </summary>
-public sealed class StderrLogger : MinimalLogger
+internal sealed class StderrLogger : MinimalLogger
 {
     protected override void Log(object message)
     {

@@ -35,6 +35,7 @@ public sealed record MicroError(string Id, int Code, string Detail, string Statu
         408 => "Request Timeout",
         409 => "Conflict",
         413 => "Payload Too Large",
+        429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",

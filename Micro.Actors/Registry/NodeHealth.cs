@@ -8,7 +8,7 @@ namespace Micro.Actors.Registry;
 /// connection just dropped (for a short while, unless they connect again). Kept by the registry
 /// actor, read by pub/sub routing on any thread.
 /// </summary>
-public sealed class NodeHealth
+internal sealed class NodeHealth
 {
     private readonly ConcurrentDictionary<Address, DateTime> _avoidUntil = new();
 

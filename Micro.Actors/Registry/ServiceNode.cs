@@ -10,7 +10,7 @@ namespace Micro.Actors.Registry;
 public sealed record EndpointInfo(string Name, string RequestType, string? ResponseType,
     string? RequestShape = null, string? ResponseShape = null, Streaming.StreamKind? Stream = null);
 
-/// <summary>What a node says about itself; served by its descriptor actor at <c>/user/micro-descriptor</c>.</summary>
+/// <summary>What a node says about itself; served by its descriptor actor at <c>/system/micro-descriptor</c>.</summary>
 public sealed record NodeDescriptor(
     string Service,
     string Version,

@@ -9,6 +9,13 @@ namespace Micro.Actors.Selector;
 public interface ISelector
 {
     ServiceNode Select(IReadOnlyList<ServiceNode> candidates);
+
+    /// <summary>
+    /// go-micro's Mark: how a try on <paramref name="node"/> went — <paramref name="error"/> null for a reply — and how
+    /// long it took. The router tells it after every try, on its own thread; a selector that learns (least latency,
+    /// circuit breaking) keeps what it needs.
+    /// </summary>
+    void Mark(ServiceNode node, Errors.MicroError? error, TimeSpan latency) { }
 }
 
 /// <summary>The default: any candidate, uniformly at random.</summary>

@@ -22,7 +22,7 @@ public sealed class EndpointMap
 
     private EndpointMap Add(string method, Type request, Type? response)
     {
-        if (string.IsNullOrWhiteSpace(method) || method.Contains('.'))
+        if (!EndpointName.IsWord(method))
             throw new ArgumentException($"'{method}' is not a method name: give the part after the dot, e.g. \"Hello\" for {_group}.Hello", nameof(method));
         var name = $"{_group}.{method}";
         if (Endpoints.Any(e => e.Name == name)) throw new ArgumentException($"{name} is mapped twice", nameof(method));

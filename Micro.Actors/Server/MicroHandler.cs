@@ -25,6 +25,7 @@ public abstract class MicroHandler : Service.TrackedReceiveActor
         if (Sender is not ReplyRef reply) return base.AroundReceive(receive, message);
         _current = reply;
         using var scope = reply.Context.BeginLogScope();
+        using var metadata = Metadata.MetadataContext.Enter(reply.Context.Headers);
         return ReceiveTracked(receive, message);
     }
 
@@ -33,7 +34,7 @@ public abstract class MicroHandler : Service.TrackedReceiveActor
     {
         if (_current is not { } reply || !reply.Context.IsOneWay || !EndsOneWayWhenDone) return;
         if (failure is null) reply.Finish();
-        else reply.Fail(MicroException.ToError(failure, reply.Context.Service));
+        else reply.HandlerFailed(MicroException.ToError(failure, reply.Context.Service));
     }
 
     /// <summary>Whether a one-way request ends when the receive is done (false: when the handler replies).</summary>
@@ -41,7 +42,7 @@ public abstract class MicroHandler : Service.TrackedReceiveActor
 
     protected override void PreRestart(Exception reason, object message)
     {
-        _current?.Fail(MicroException.ToError(reason, _current.Context.Service));
+        _current?.HandlerFailed(MicroException.ToError(reason, _current.Context.Service));
         base.PreRestart(reason, message);
     }
 
@@ -49,7 +50,7 @@ public abstract class MicroHandler : Service.TrackedReceiveActor
     {
         if (Sender is ReplyRef reply && !reply.IsCompleted)
         {
-            reply.Fail(MicroError.BadRequest(reply.Context.Service,
+            reply.HandlerFailed(MicroError.BadRequest(reply.Context.Service,
                 $"{GetType().Name} has no handler for {message.GetType().Name} on {reply.Context.Endpoint}"));
             return;
         }

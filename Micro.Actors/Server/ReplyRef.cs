@@ -1,3 +1,4 @@
+using Micro.Actors.Batching;
 using Akka.Actor;
 using Akka.Event;
 using Micro.Actors.Errors;
@@ -13,7 +14,7 @@ internal sealed class ReplyRef : MinimalActorRef
 {
     /// <summary>What every reply of one server shares.</summary>
     public sealed record Shared(IActorRefProvider Provider, IActorRef Server, ServerState State, ILoggingAdapter Log, int MaxPayload,
-        Service.BurstQueue<ServerActor.HandlerFree> Freed);
+        BurstQueue<ServerActor.HandlerFree> Freed);
 
     private readonly Shared _shared;
     private readonly IActorRef? _caller;
@@ -71,20 +72,50 @@ internal sealed class ReplyRef : MinimalActorRef
             Status.Success s => (s.Status, (MicroError?)null),
             _ => (message, null),
         };
-        Complete(body, error);
+        Handled(body, error);
+    }
+
+    /// <summary>
+    /// With handler wrappers: where the handler's own answer goes (the wrappers then give the answer that
+    /// leaves, through <see cref="CompleteWrapped"/>). Null without wrappers: the handler's answer is the answer.
+    /// </summary>
+    public TaskCompletionSource<object?>? Inner { get; init; }
+
+    /// <summary>The handler answered (a reply, an error, or — one-way — it is done).</summary>
+    private void Handled(object? body, MicroError? error)
+    {
+        if (Inner is not { } inner) { Complete(body, error); return; }
+        var taken = error is null ? inner.TrySetResult(body) : inner.TrySetException(error.ToException());
+        if (!taken && !Context.IsOneWay && !IsCompleted)
+            _shared.Log.Warning("{Endpoint} request {RequestId}: a second reply was dropped ({Reply})", Context.Endpoint, Context.Id, body ?? error);
     }
 
     /// <summary>Marks a one-way request done (there is nobody to answer).</summary>
     public void Finish()
     {
+        if (Inner is not null) { Handled(null, null); return; }
         if (!TryEnd()) return;
         Interlocked.Increment(ref _counters.Served);
         Hand(null);
         Context.Release();
     }
 
-    /// <summary>Answers with an error unless already answered (used when the handler fails).</summary>
-    public void Fail(MicroError error) => Complete(null, error);
+    /// <summary>The handler failed: its error is its answer.</summary>
+    public void HandlerFailed(MicroError error) => Handled(null, error);
+
+    /// <summary>Answers with an error unless already answered (the server's own: a stuck handler, a stop); wrappers still running are told.</summary>
+    public void Fail(MicroError error)
+    {
+        Inner?.TrySetException(error.ToException());
+        Complete(null, error);
+    }
+
+    /// <summary>The wrappers' answer, which leaves unless the server has answered already.</summary>
+    public void CompleteWrapped(object? body, MicroError? error)
+    {
+        if (IsCompleted) return;
+        Complete(body, error);
+    }
 
     private void Complete(object? body, MicroError? error)
     {

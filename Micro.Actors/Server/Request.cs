@@ -12,7 +12,7 @@ namespace Micro.Actors.Server;
 /// <param name="Body">The message, encoded by the caller in <paramref name="ContentType"/> (Hyperion between
 /// .NET nodes), so its size is checked before sending and its type is checked by the server's codec.</param>
 /// <param name="OneWay">A Tell: the server sends no reply.</param>
-public sealed record Request(
+internal sealed record Request(
     string Id,
     string Service,
     string Endpoint,
@@ -23,7 +23,7 @@ public sealed record Request(
     bool OneWay = false);
 
 /// <summary>The answer to a <see cref="Request"/>: a body (encoded in the request's content type) or an error.</summary>
-public sealed record Response(string RequestId, byte[]? Body, MicroError? Error);
+internal sealed record Response(string RequestId, byte[]? Body, MicroError? Error);
 
 /// <summary>Asks a node's descriptor actor for its <see cref="Registry.NodeDescriptor"/>.</summary>
 public sealed record GetDescriptor
@@ -36,7 +36,7 @@ public sealed record GetDescriptor
 /// batches when more than one call is waiting, so one message carries the transport's fixed cost
 /// for many calls. Each request inside keeps its own id, deadline and answer.
 /// </summary>
-public sealed record RequestBatch(IReadOnlyList<Request> Requests);
+internal sealed record RequestBatch(IReadOnlyList<Request> Requests);
 
 /// <summary>Answers to one caller that were ready together, in one remote message.</summary>
-public sealed record ResponseBatch(IReadOnlyList<Response> Responses);
+internal sealed record ResponseBatch(IReadOnlyList<Response> Responses);

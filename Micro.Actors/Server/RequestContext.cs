@@ -44,7 +44,13 @@ public sealed class RequestContext
     public string Endpoint => Request.Endpoint;
     public string ContentType => Request.ContentType;
     /// <summary>The caller's metadata (go-micro's context metadata).</summary>
-    public IReadOnlyDictionary<string, string> Headers => Request.Headers;
+    public IReadOnlyDictionary<string, string> Headers
+    {
+        get => _headers ?? Request.Headers;
+        internal set => _headers = value; // as handler wrappers leave them
+    }
+
+    private IReadOnlyDictionary<string, string>? _headers;
     /// <summary>When the caller stops waiting, on this node's clock (UTC); <see cref="DateTime.MaxValue"/> for a stream.</summary>
     public DateTime Deadline { get; }
     public TimeSpan Remaining => _stream is not null ? Timeout.InfiniteTimeSpan

@@ -1,3 +1,4 @@
+using Micro.Actors.Batching;
 using Akka.Actor;
 using Akka.Event;
 using System.Diagnostics;
@@ -59,9 +60,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         public static readonly CheckStuck Instance = new();
     }
 
-    private sealed class Group(HandlerGroup spec, int queueLimit)
+    private sealed class Group(HandlerGroup spec, int queueLimit, Wrappers.HandlerDelegate? pipeline)
     {
         public HandlerGroup Spec { get; } = spec;
+        /// <summary>The handler wrappers of this group; null: requests go straight to the handler.</summary>
+        public Wrappers.HandlerDelegate? Pipeline { get; } = pipeline;
         public int QueueLimit { get; } = queueLimit;
         public Stack<IActorRef> Idle { get; } = new();
         public Queue<Work> Waiting { get; } = new();
@@ -145,7 +148,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     public ServerActor(NodeIdentity identity, IReadOnlyList<HandlerGroup> groups, int defaultPoolSize, int queueLimit,
         ServerState state, Codecs codecs, int maxPayload, TimeSpan holdAnswers, IReadOnlyDictionary<string, EndpointCounters> streams,
-        HandlerServices? services = null)
+        HandlerServices? services = null, Wrappers.WrapperOptions? wrappers = null)
     {
         _services = services ?? HandlerServices.None;
         _streams = streams;
@@ -158,7 +161,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         _replies = new ReplyRef.Shared(((ExtendedActorSystem)Context.System).Provider, Self, state, _log, maxPayload, _freed);
         foreach (var spec in groups)
         {
-            var group = new Group(spec, queueLimit);
+            var group = new Group(spec, queueLimit, wrappers?.Handler(EndpointName.GroupOf(spec.Name)));
             for (var i = 0; i < (spec.PoolSize ?? defaultPoolSize); i++) group.Idle.Push(Spawn(group));
             foreach (var endpoint in spec.Endpoints) _routes[endpoint.Name] = new Route(endpoint, group, new EndpointCounters());
         }
@@ -323,14 +326,19 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             if (work.Deadline > DateTime.UtcNow)
             {
                 var reply = new ReplyRef(_replies, new RequestContext(work.Request, work.Deadline, _services), work.Caller, handler,
-                    work.Codec, work.Counters) { Gathering = work.Gathering };
+                    work.Codec, work.Counters)
+                {
+                    Gathering = work.Gathering,
+                    Inner = group.Pipeline is null ? null : new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously),
+                };
                 if (busy is null)
                 {
                     _busy[handler] = busy = new Busy(group);
                     if (!Timers.IsTimerActive("stuck")) Timers.StartPeriodicTimer("stuck", CheckStuck.Instance, StuckGrace);
                 }
                 busy.Replies.Add(reply);
-                handler.Tell(work.Message, reply);
+                if (group.Pipeline is null) handler.Tell(work.Message, reply);
+                else Wrapped(group.Pipeline, handler, work, reply);
                 if (!group.Prefetches || busy.Replies.Count >= Prefetch || group.Waiting.Count <= group.Idle.Count) return;
                 work = null;
                 continue;
@@ -341,6 +349,38 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             work = null;
         }
         if (busy is null) group.Idle.Push(handler);
+    }
+
+    /// <summary>
+    /// Runs the group's handler wrappers for one request, off this actor (a wrapper's code never holds the
+    /// door); the innermost step gives the request to the handler reserved for it, and what the wrappers
+    /// return is the answer that leaves.
+    /// </summary>
+    private void Wrapped(Wrappers.HandlerDelegate pipeline, IActorRef handler, Work work, ReplyRef reply)
+    {
+        var context = new Wrappers.HandlerContext(reply.Context, work.Message, work.Request.OneWay ? Wrappers.CallKind.OneWay : Wrappers.CallKind.Unary, _identity.Node)
+        {
+            Handler = c =>
+            {
+                handler.Tell(c.Message ?? work.Message, reply);
+                return reply.Inner!.Task;
+            },
+        };
+        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = RunWrapped(s.pipeline, s.context, s.reply, s.log), (pipeline, context, reply, log: _log), preferLocal: false);
+    }
+
+    private static async Task RunWrapped(Wrappers.HandlerDelegate pipeline, Wrappers.HandlerContext context, ReplyRef reply, ILoggingAdapter log)
+    {
+        using var metadata = Metadata.MetadataContext.Enter(context.Request.Headers);
+        object? body = null;
+        MicroError? error = null;
+        try { body = await pipeline(context).ConfigureAwait(false); }
+        catch (Exception e)
+        {
+            if (e is not MicroException) log.Error(e, "{Endpoint} request {RequestId} failed in a handler wrapper: {Error}", context.Endpoint, context.RequestId, e.Message);
+            error = MicroException.ToError(e, context.Service);
+        }
+        reply.CompleteWrapped(body, error);
     }
 
     private void OnHandlerFree(HandlerFree free)
@@ -486,27 +526,5 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     {
         _outbox.Flush(Self);
         for (; _counted > 0; _counted--) _state.Finished();
-    }
-}
-
-/// <summary>Answers <see cref="GetDescriptor"/> with this node's descriptor, at a well-known path.</summary>
-/// When the node's subscriptions change it says so on <see cref="Registry.DescriptorChanged.Topic"/>,
-/// so that other nodes' registries fetch it again (Akka's pub/sub carries the news; no gossip of our own).
-internal sealed class DescriptorActor : ReceiveActor
-{
-    public const string Name = "micro-descriptor";
-
-    /// <param name="Announce">False while the node stops: other nodes need not fetch a descriptor that is on its way out.</param>
-    public sealed record SetSubscriptions(IReadOnlyList<Broker.SubscriptionInfo> Subscriptions, bool Announce = true);
-
-    public DescriptorActor(Registry.NodeDescriptor descriptor, IActorRef mediator)
-    {
-        var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
-        Receive<GetDescriptor>(_ => Sender.Tell(descriptor));
-        Receive<SetSubscriptions>(s =>
-        {
-            descriptor = descriptor with { Subscriptions = s.Subscriptions };
-            if (s.Announce) mediator.Tell(new Akka.Cluster.Tools.PublishSubscribe.Publish(Registry.DescriptorChanged.Topic, new Registry.DescriptorChanged(self)));
-        });
     }
 }

@@ -44,8 +44,9 @@ public sealed class MicroService : IAsyncDisposable
     private ILoggingAdapter? _log;
     private string _address = "";
     private MicroClient? _client;
-    private ClusterRegistry? _registry;
-    private PubSubBroker? _broker;
+    private IRegistry? _registry;
+    private PubSubBroker? _pubsub;
+    private IBroker? _broker;
     private IActorRef? _descriptor;
     private IActorRef? _server;
     private IActorRef? _streamServer;
@@ -94,7 +95,7 @@ public sealed class MicroService : IAsyncDisposable
     public string? Name { get; }
 
     /// <summary>The resolved settings (defaults, environment and options).</summary>
-    public MicroSettings Settings { get; }
+    internal MicroSettings Settings { get; }
 
     public ActorSystem System => _system ?? throw NotStarted();
 
@@ -146,7 +147,7 @@ public sealed class MicroService : IAsyncDisposable
     /// <summary>Serves the endpoints of <paramref name="group"/> with a pool of actors made from <paramref name="props"/>.</summary>
     public MicroService Handle(string group, Props props, Action<EndpointMap> endpoints, int? poolSize = null)
     {
-        if (string.IsNullOrWhiteSpace(group) || group.Contains('.'))
+        if (!EndpointName.IsWord(group))
             throw new ArgumentException($"'{group}' is not a handler group: use a word like \"Greeter\"", nameof(group));
         if (!typeof(MicroHandler).IsAssignableFrom(props.Type))
             throw new ArgumentException($"{props.Type.Name} is not a MicroHandler: handler actors derive from MicroHandler, so a failure still answers the call", nameof(props));
@@ -224,12 +225,18 @@ public sealed class MicroService : IAsyncDisposable
     /// <paramref name="queue"/>, each event goes to one member of the queue group; without, to every subscriber.
     /// </summary>
     public MicroService Subscribe<T>(string topic, Func<T, EventContext, Task> handler, string? queue = null) =>
-        AddSubscriber(new SubscriberSpec(topic, queue, typeof(T), (m, c) => handler((T)m, c), null));
+        AddSubscriber(new SubscriberSpec(topic, queue, typeof(T), (m, c) => handler((T)m, c), null)
+        {
+            Through = (broker, ct) => broker.SubscribeAsync(topic, handler, queue, ct),
+        });
 
     /// <summary>Subscribes an actor (a <see cref="MicroSubscriber"/> that receives <typeparamref name="T"/>) to <paramref name="topic"/>.</summary>
     /// <remarks>Made like handler actors: by dependency injection when the node has a service provider; per event, use <c>Event.Services</c>.</remarks>
     public MicroService Subscribe<TSubscriber, T>(string topic, string? queue = null) where TSubscriber : MicroSubscriber =>
-        AddSubscriber(new SubscriberSpec(topic, queue, typeof(T), null, ActorProps(typeof(TSubscriber))));
+        _options.Broker is not null
+            ? throw new InvalidOperationException($"The subscriber actor {typeof(TSubscriber).Name} needs the cluster's broker; with MicroServiceOptions.Broker set, " +
+                "subscribe a function (Subscribe<T>(topic, handler, queue))")
+            : AddSubscriber(new SubscriberSpec(topic, queue, typeof(T), null, ActorProps(typeof(TSubscriber))));
 
     private MicroService AddSubscriber(SubscriberSpec spec)
     {
@@ -327,12 +334,12 @@ public sealed class MicroService : IAsyncDisposable
             cluster = Cluster.Get(system);
             // Our own mediator (same path on every node), whose queue-group routing avoids nodes that are down.
             var health = new NodeHealth();
-            var mediator = system.ActorOf(DistributedPubSubMediator.Props(
+            var mediator = SystemActors.Start(system, DistributedPubSubMediator.Props(
                 DistributedPubSubSettings.Create(system).WithRoutingLogic(new AvoidingRoutingLogic(health))), "micro-pubsub");
             cluster.RegisterOnMemberUp(() => _up.TrySetResult());
 
-            var codecs = new Codecs([new HyperionCodec(system), JsonCodec.Instance, .. _options.Codecs]);
-            var registry = system.ActorOf(Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, _ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
+            var codecs = new Codecs([new HyperionCodec(system), JsonCodec.Instance, ProtobufCodec.Instance, .. _options.Codecs]);
+            var registry = SystemActors.Start(system, Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, _ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
             if (Name is not null)
             {
                 var groups = _groups.ToList();
@@ -340,21 +347,29 @@ public sealed class MicroService : IAsyncDisposable
                 var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
                 var streamCounters = _streams.ToDictionary(s => s.Name, _ => new EndpointCounters(), StringComparer.Ordinal);
                 var services = _services;
-                var server = _server = system.ActorOf(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs,
-                    Settings.MaxPayloadBytes, Settings.AnswerBatchWait, streamCounters, services)), ServerActor.Name);
+                var server = _server = SystemActors.Start(system, Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs,
+                    Settings.MaxPayloadBytes, Settings.AnswerBatchWait, streamCounters, services, _options.Wrappers)), ServerActor.Name);
                 var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                     [.. groups.SelectMany(g => g.Endpoints).Select(Describe), .. _streams.Select(Describe)], server);
-                _streamServer = system.ActorOf(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout,
-                    Settings.MaxPayloadBytes, streamCounters, _state, services)), Streaming.StreamServerActor.Name);
-                _descriptor = system.ActorOf(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
+                _streamServer = SystemActors.Start(system, Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout,
+                    Settings.MaxPayloadBytes, streamCounters, _state, services, _options.Wrappers, identity.Node)), Streaming.StreamServerActor.Name);
+                _descriptor = SystemActors.Start(system, Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
             }
-            _broker = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange, Settings.DrainTimeout, _services);
+            // A registry of the user's own takes the cluster's place for routing; the cluster's still feeds the broker.
+            var membership = new ClusterRegistry(registry, _ready.Task, Settings.RequestTimeout, NotJoinedReason);
+            var plugged = _options.Registry?.Invoke(membership);
+            var routes = plugged is null ? registry
+                : SystemActors.Start(system, Props.Create(() => new RegistryFeedActor(plugged, registry)), RegistryFeedActor.Name);
+            // A broker of the user's own gets the cluster's without wrappers: they run once, around the plugged one.
+            var pubsub = _pubsub = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange, Settings.DrainTimeout, _services,
+                _options.Broker is null ? _options.Wrappers : null);
+            _broker = _options.Broker is { } plugBroker ? new WrappedBroker(plugBroker(pubsub), _options.Wrappers) : pubsub;
 
-            _client = new MicroClient(system, registry, new ClientDefaults(
+            _client = new MicroClient(system, routes, new ClientDefaults(
                 Settings.RequestTimeout, Settings.Retries,
                 _options.Selector ?? (Settings.Strategy == "round-robin" ? new RoundRobinSelector() : RandomSelector.Instance),
-                Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason) { HeardWithin = Settings.BatchWait }, _broker, codecs, Settings.MaxPayloadBytes, Settings.StreamIdleTimeout, Settings.StreamBuffer);
-            _registry = new ClusterRegistry(registry, _ready.Task, Settings.RequestTimeout, NotJoinedReason);
+                Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason) { HeardWithin = Settings.BatchWait }, _broker, codecs, Settings.MaxPayloadBytes, Settings.StreamIdleTimeout, Settings.StreamBuffer, _options.Wrappers);
+            _registry = plugged ?? membership;
             AddShutdownTasks(system, cluster);
         }
         catch
@@ -371,7 +386,7 @@ public sealed class MicroService : IAsyncDisposable
         _ = system.WhenTerminated.ContinueWith(_ => OnTerminated(system), TaskScheduler.Default);
         _wired.TrySetResult();
         // Subscribed before joining, so the descriptor other nodes fetch lists them from the start.
-        foreach (var spec in _subscribers) _declared.Add(await _broker.SubscribeAsync(spec, cancellationToken).ConfigureAwait(false));
+        foreach (var spec in _subscribers) _declared.Add(await DeclareAsync(spec, cancellationToken).ConfigureAwait(false));
 
         if (joinSeeds)
         {
@@ -481,8 +496,20 @@ public sealed class MicroService : IAsyncDisposable
     }
 
     internal MicroClient? StartedClient => _client;
-    internal ClusterRegistry? StartedRegistry => _registry;
-    internal PubSubBroker? StartedBroker => _broker;
+    internal IRegistry? StartedRegistry => _registry;
+    internal IBroker? StartedBroker => _broker;
+
+    /// <summary>A declared subscriber, through the node's broker: the cluster's takes every kind, a plugged one functions.</summary>
+    private async Task<ISubscription> DeclareAsync(SubscriberSpec spec, CancellationToken cancellationToken)
+    {
+        if (_broker is PubSubBroker pubsub) return await pubsub.SubscribeAsync(spec, cancellationToken).ConfigureAwait(false);
+        if (spec.Through is not { } through)
+            throw new InvalidOperationException($"The subscriber actor {spec.Actor?.Type.Name} of topic '{spec.Topic}' needs the cluster's broker; " +
+                "with MicroServiceOptions.Broker set, subscribe a function (Subscribe<T>(topic, handler, queue))");
+        var subscription = await through(_broker!, cancellationToken).ConfigureAwait(false);
+        OnSubscriptionChange(spec.Info, true);
+        return subscription;
+    }
 
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
 
@@ -540,7 +567,8 @@ public sealed class MicroService : IAsyncDisposable
                 await WaitUntil(() => cluster.SelfMember.Status is not (MemberStatus.Up or MemberStatus.Leaving), deadline).ConfigureAwait(false);
             }
             // No new events (each subscriber finishes the one it is on); requests and streams under way finish.
-            var events = _broker?.UnsubscribeAllAsync() ?? Task.CompletedTask;
+            var events = _broker is PubSubBroker ? _pubsub!.UnsubscribeAllAsync()
+                : Task.WhenAll([.. _declared.Select(d => d.UnsubscribeAsync()), _pubsub?.UnsubscribeAllAsync() ?? Task.CompletedTask]);
             await WaitUntil(() => (_state.InFlight == 0 || DateTime.UtcNow > _state.LatestDeadline) && _state.OpenStreams == 0, deadline).ConfigureAwait(false);
             if (_state.InFlight > 0 || _state.OpenStreams > 0)
                 _log?.Warning("Stopping with {Requests} request(s) and {Streams} stream(s) still running after the drain timeout (micro.server.drain-timeout, {DrainTimeout})",
@@ -581,10 +609,8 @@ public sealed class MicroService : IAsyncDisposable
 
     private static (string Group, string Method) SplitEndpoint(string endpoint)
     {
-        var dot = endpoint.IndexOf('.');
-        if (dot <= 0 || dot == endpoint.Length - 1 || endpoint.IndexOf('.', dot + 1) >= 0)
-            throw new ArgumentException($"'{endpoint}' is not an endpoint: use Group.Method, e.g. Greeter.Hello", nameof(endpoint));
-        return (endpoint[..dot], endpoint[(dot + 1)..]);
+        var name = EndpointName.Parse(endpoint, nameof(endpoint));
+        return (name.Group, name.Method);
     }
 
     private static InvalidOperationException NotStarted() => new("The service has not been started: call StartAsync or RunAsync first");

@@ -35,8 +35,29 @@ public sealed class MicroServiceOptions
     /// <summary>Default handler actors per endpoint group; default 16.</summary>
     public int? PoolSize { get; set; }
 
+    /// <summary>
+    /// A registry of your own (go-micro's <c>micro.Registry</c>): given the cluster's, return the one this node
+    /// reads — its own (a static list, a service catalogue) or one that narrows or adds to the cluster's. The
+    /// node's routers and streams choose nodes from it, and <c>MicroService.Registry</c> is it. Null: the cluster's.
+    /// </summary>
+    public Func<Registry.IRegistry, Registry.IRegistry>? Registry { get; set; }
+
+    /// <summary>
+    /// A broker of your own (go-micro's <c>micro.Broker</c>): given the cluster's (DistributedPubSub), return the one
+    /// this node publishes and subscribes through — its own, or one around the cluster's. The node's wrappers and
+    /// metadata run around it. Subscribers declared with <c>Subscribe</c> go through it (functions; an actor
+    /// subscriber needs the cluster's broker). Null: the cluster's.
+    /// </summary>
+    public Func<Broker.IBroker, Broker.IBroker>? Broker { get; set; }
+
     /// <summary>Default selection strategy of calls made from this node (micro.client.strategy).</summary>
     public ISelector? Selector { get; set; }
+
+    /// <summary>
+    /// go-micro's wrappers: middleware around calls, attempts, handlers, subscribers and publishes of this
+    /// node, the first added outermost. A host adds those registered in DI after these.
+    /// </summary>
+    public Wrappers.WrapperOptions Wrappers { get; } = new();
 
     /// <summary>More codecs, beside Hyperion (the default) and JSON.</summary>
     public List<Codec.ICodec> Codecs { get; } = [];

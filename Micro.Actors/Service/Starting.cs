@@ -78,7 +78,7 @@ internal sealed class StartingRegistry(MicroService node) : IRegistry
         await foreach (var e in registry.WatchAsync(cancellationToken).ConfigureAwait(false)) yield return e;
     }
 
-    private async ValueTask<ClusterRegistry> StartedAsync(CancellationToken cancellationToken)
+    private async ValueTask<IRegistry> StartedAsync(CancellationToken cancellationToken)
     {
         if (node.StartedRegistry is { } registry) return registry;
         await node.WhenWiredAsync(node.Settings.RequestTimeout, cancellationToken).ConfigureAwait(false);
@@ -104,7 +104,7 @@ internal sealed class StartingBroker(MicroService node) : IBroker
         node.StartedBroker is { } broker ? broker.WaitForSubscribersAsync(topic, timeout, cancellationToken)
             : LaterAsync(cancellationToken, b => b.WaitForSubscribersAsync(topic, timeout, cancellationToken));
 
-    private async Task LaterAsync(CancellationToken cancellationToken, Func<PubSubBroker, Task> run)
+    private async Task LaterAsync(CancellationToken cancellationToken, Func<IBroker, Task> run)
     {
         if (node.StartedBroker is not { } broker)
         {

@@ -45,7 +45,7 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
             tried.Add(node.Id);
             var remaining = deadline - DateTime.UtcNow;
             if (remaining <= TimeSpan.Zero) break;
-            var server = system.ActorSelection(new RootActorPath(node.Address) / "user" / StreamServerActor.Name);
+            var server = system.ActorSelection(Service.SystemActors.On(node.Address, StreamServerActor.Name));
             var open = new StreamOpen(Guid.NewGuid().ToString("N"), service, endpoint, contentType, options.Headers ?? new Dictionary<string, string>(), body);
             try
             {

@@ -16,7 +16,7 @@ public enum StreamKind
 }
 
 /// <summary>
-/// A caller asks a node's stream server (<c>/user/micro-streams</c>) to open a stream. Items travel
+/// A caller asks a node's stream server (<c>/system/micro-streams</c>) to open a stream. Items travel
 /// as <see cref="Response"/>s (body, or an error that ends the stream) through stream refs, so
 /// back-pressure crosses the network.
 /// </summary>

@@ -12,7 +12,7 @@ using Micro.Actors.Server;
 namespace Micro.Actors.Streaming;
 
 /// <summary>
-/// A node's streaming endpoints (<c>/user/micro-streams</c>). Each open runs its handler beside this
+/// A node's streaming endpoints (<c>/system/micro-streams</c>). Each open runs its handler beside this
 /// actor: replies leave through a bounded queue into a source ref (the handler waits when the caller
 /// reads slowly), requests arrive through a sink ref. The handler's cancellation fires when the
 /// caller cancels or is gone; its exception becomes the last item, a typed error.
@@ -34,6 +34,9 @@ internal sealed class StreamServerActor : ReceiveActor
     private readonly ServerState _state;
     /// <summary>Streams served and failed per endpoint (Debug.Stats reads them).</summary>
     private readonly IReadOnlyDictionary<string, EndpointCounters> _counters;
+    /// <summary>Per endpoint, its handler wrappers (null: none).</summary>
+    private readonly IReadOnlyDictionary<string, Wrappers.HandlerDelegate?> _pipelines;
+    private readonly string _node;
     /// <summary>Sent when a graceful stop's drain is over: the streams still open end with this error (callers open them again elsewhere).</summary>
     public sealed record EndStreams(MicroError Error);
 
@@ -44,8 +47,11 @@ internal sealed class StreamServerActor : ReceiveActor
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CancellationTokenSource> _open = new(StringComparer.Ordinal);
 
     public StreamServerActor(IReadOnlyList<StreamEndpoint> endpoints, Codecs codecs, int buffer, TimeSpan idle, int maxPayload,
-        IReadOnlyDictionary<string, EndpointCounters> counters, ServerState state, Service.HandlerServices? services = null)
+        IReadOnlyDictionary<string, EndpointCounters> counters, ServerState state, Service.HandlerServices? services = null,
+        Wrappers.WrapperOptions? wrappers = null, string node = "")
     {
+        _node = node;
+        _pipelines = endpoints.ToDictionary(e => e.Name, e => wrappers?.Handler(EndpointName.GroupOf(e.Name)), StringComparer.Ordinal);
         _state = state;
         _services = services ?? Service.HandlerServices.None;
         _counters = counters;
@@ -162,15 +168,11 @@ internal sealed class StreamServerActor : ReceiveActor
     }
 
     /// <summary>Runs the handler and writes what it yields, waiting while the caller is behind.</summary>
-    private async Task PumpAsync(StreamEndpoint endpoint, ICodec codec, object? request, IAsyncEnumerable<object>? requests,
+    private async Task WriteAllAsync(StreamEndpoint endpoint, ICodec codec, object? request, IAsyncEnumerable<object>? requests,
         RequestContext context, ChannelWriter<Response> replies, CancellationToken cancellation)
     {
-        var counters = _counters[endpoint.Name];
-        using var scope = context.BeginLogScope();
-        try
+        await foreach (var item in endpoint.Run(request, requests, context, _host).WithCancellation(cancellation).ConfigureAwait(false))
         {
-            await foreach (var item in endpoint.Run(request, requests, context, _host).WithCancellation(cancellation).ConfigureAwait(false))
-            {
                 byte[] data;
                 try { data = item is byte[] raw && !Codecs.IsNative(codec.ContentType) ? raw : codec.Encode(item); }
                 catch (Exception e) { throw MicroError.InternalServerError(ErrorId, $"{endpoint.Name} yielded a {item.GetType().Name} that cannot be written as {codec.ContentType}: {e.Message}").ToException(); }
@@ -178,6 +180,35 @@ internal sealed class StreamServerActor : ReceiveActor
                     throw MicroError.InternalServerError(ErrorId, $"{endpoint.Name} yielded an item of {data.Length} bytes; one message carries at most {_maxPayload} " +
                         $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or send smaller items)").ToException();
                 await replies.WriteAsync(new Response("", data, null), cancellation).ConfigureAwait(false);
+            }
+    }
+
+    /// <summary>Runs a stream to its end (through its handler wrappers) and tells the caller how it ended.</summary>
+    private async Task PumpAsync(StreamEndpoint endpoint, ICodec codec, object? request, IAsyncEnumerable<object>? requests,
+        RequestContext context, ChannelWriter<Response> replies, CancellationToken cancellation)
+    {
+        var counters = _counters[endpoint.Name];
+        using var scope = context.BeginLogScope();
+        using var metadata = Metadata.MetadataContext.Enter(context.Headers);
+        try
+        {
+            if (_pipelines[endpoint.Name] is not { } pipeline) await WriteAllAsync(endpoint, codec, request, requests, context, replies, cancellation).ConfigureAwait(false);
+            else
+            {
+                var kind = endpoint.Kind switch
+                {
+                    StreamKind.Server => Wrappers.CallKind.ServerStream,
+                    StreamKind.Client => Wrappers.CallKind.ClientStream,
+                    _ => Wrappers.CallKind.Bidirectional,
+                };
+                await pipeline(new Wrappers.HandlerContext(context, request, kind, _node)
+                {
+                    Handler = async c =>
+                    {
+                        await WriteAllAsync(endpoint, codec, c.Message, requests, context, replies, cancellation).ConfigureAwait(false);
+                        return null;
+                    },
+                }).ConfigureAwait(false);
             }
             // Counted before the end reaches the caller, so a caller that reads Debug.Stats next sees it.
             Interlocked.Increment(ref counters.Served);

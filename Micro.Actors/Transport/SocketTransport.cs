@@ -17,7 +17,7 @@ namespace Micro.Actors.Transport;
 /// <c>akka.tcp</c>, so a node on either transport talks to a node on the other.
 /// </summary>
 /// <remarks>Configured under <c>akka.remote.micro-tcp</c>; <see cref="Config.MicroConfig"/> fills it in.</remarks>
-public sealed class SocketTransport : Akka.Remote.Transport.Transport
+internal sealed class SocketTransport : Akka.Remote.Transport.Transport
 {
     /// <summary>The section of this transport under <c>akka.remote</c>.</summary>
     public const string ConfigPath = "akka.remote.micro-tcp";

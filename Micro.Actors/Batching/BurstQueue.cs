@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
 
-namespace Micro.Actors.Service;
+namespace Micro.Actors.Batching;
 
 /// <summary>
 /// Items handed from many threads to one actor, which is told once per burst rather than once per

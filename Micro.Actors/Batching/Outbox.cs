@@ -1,6 +1,6 @@
 using Akka.Actor;
 
-namespace Micro.Actors.Service;
+namespace Micro.Actors.Batching;
 
 /// <summary>
 /// Messages waiting to leave one actor, per destination. A flush sends what waits for a destination

@@ -1,0 +1,55 @@
+using System.Collections.Concurrent;
+using Micro.Actors.Client;
+using Micro.Actors.Hosting;
+using Micro.Actors.Tests.Support;
+using Micro.Actors.Wrappers;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Micro.Actors.Tests.Wrappers;
+
+/// <summary>Wrappers registered in the host's DI run on a hosted node, inside those of its options.</summary>
+public sealed class HostedWrapperTests
+{
+    public sealed class Trail
+    {
+        public ConcurrentQueue<string> Steps { get; } = new();
+    }
+
+    /// <summary>A wrapper made by DI, with a dependency of its own; it reads the request's own scope.</summary>
+    public sealed class Stamp(Trail trail) : IHandlerWrapper
+    {
+        public Task<object?> InvokeAsync(HandlerContext handler, HandlerDelegate next)
+        {
+            trail.Steps.Enqueue($"di {handler.Endpoint} scope={handler.Request.Services.GetService<Trail>() is not null}");
+            handler.Headers["x-stamp"] = "di";
+            return next(handler);
+        }
+    }
+
+    [Fact]
+    public async Task Handler_wrappers_from_DI_run_after_those_of_the_options()
+    {
+        await using var cluster = new TestCluster();
+        var caller = await cluster.StartClientAsync();
+        var builder = TestHost.Builder();
+        builder.Services.AddSingleton<Trail>().AddSingleton<IHandlerWrapper, Stamp>();
+        builder.Services.AddMicroService("stamped", s => s.Handle<Ping, Heard>("Stamp.Get", (p, c) => Task.FromResult(new Heard(p.Text, c.Headers))),
+            TestHost.In(cluster, o => o.Wrappers.AddHandler((h, next) =>
+            {
+                h.Headers["x-stamp"] = "options";
+                return next(h);
+            })));
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            await TestCluster.WaitForNodesAsync(caller, "stamped", 1);
+            var heard = await caller.Client.CallAsync<Heard>("stamped", "Stamp.Get", new Ping("hi"), new CallOptions { Timeout = TimeSpan.FromSeconds(10) });
+
+            Assert.Equal("di", heard.Headers["x-stamp"]); // the options' wrapper ran first, DI's inside it
+            Assert.Equal(["di Stamp.Get scope=True"], host.Services.GetRequiredService<Trail>().Steps);
+        }
+        finally { await host.StopAsync(); }
+    }
+}
