@@ -23,6 +23,10 @@ public static class RoutineEvents
         // supervisor logs the same as an error. The failure detector decides whether the node is lost.
         if (e.Cause?.GetType().Name == "EndpointDisassociatedException")
             return (e.LogClass?.Name == "OneForOneStrategy" ? LogLevel.Debug : Min(level, LogLevel.Information), false);
+        // The same, when the peer's process ends before its "I am leaving" reaches us: the supervisor of the
+        // association names the disassociation as an argument, not as the cause.
+        if (e.Message is LogMessage message && message.Parameters().Any(p => p?.GetType().Name == "EndpointDisassociatedException"))
+            return (Min(level, LogLevel.Information), false);
         if (level == LogLevel.Information && e.Message?.ToString() is { } text && text.Contains("was not delivered", StringComparison.Ordinal)
             && ClusterChatter.Any(m => text.Contains(m, StringComparison.Ordinal)))
             return (LogLevel.Debug, false);

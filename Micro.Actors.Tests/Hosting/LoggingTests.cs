@@ -75,6 +75,20 @@ public sealed class LoggingTests
         var disassociated = (Exception)Activator.CreateInstance(typeof(Akka.Remote.RemoteSettings).Assembly.GetType("Akka.Remote.EndpointDisassociatedException")!, "Disassociated")!;
         Assert.Equal((MelLevel.Information, false), RoutineEvents.Classify(Warn("Association with remote system has failed; address is now gated for 5000 ms", disassociated)));
         Assert.Equal((MelLevel.Debug, false), RoutineEvents.Classify(new Error(disassociated, "supervisor", typeof(OneForOneStrategy), "Disassociated")));
+        // The association's supervisor names the disassociation as an argument of its message, not as the cause.
+        var supervisor = new Warning("akka.tcp://micro@127.0.0.1:1/system/endpointManager/reliableEndpointWriter", typeof(LoggingTests),
+            new Arguments("Association with remote system {0} has failed; address is now gated for {1} ms. Reason is: [{2}]", "akka.tcp://micro@127.0.0.1:2", 5000.0, disassociated));
+        Assert.Equal((MelLevel.Information, false), RoutineEvents.Classify(supervisor));
+        var refused = new Warning("x", typeof(LoggingTests), new Arguments("Association with remote system {0} has failed", "y", new InvalidOperationException("refused")));
+        Assert.Equal((MelLevel.Warning, true), RoutineEvents.Classify(refused));
+    }
+
+    /// <summary>A log message with its arguments, as Akka's own logging adapter makes them.</summary>
+    private sealed class Arguments(string format, params object[] values) : LogMessage(DefaultLogMessageFormatter.Instance, format)
+    {
+        public override IEnumerable<object> Parameters() => values;
+        public override string Unformatted() => Format;
+        public override string ToString() => string.Format(Format, values);
     }
 
     [Fact]

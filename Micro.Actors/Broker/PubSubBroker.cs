@@ -28,14 +28,17 @@ public sealed class PubSubBroker : IBroker
     private readonly BurstQueue<PublisherActor.Outgoing> _outgoing = new(PublisherActor.Drain.Instance);
     private int _next;
     private readonly Wrappers.WrapperOptions? _wrappers;
+    /// <summary>How events travel unless a publish names a content type (micro.client.content-type).</summary>
+    private readonly string _contentType;
     /// <summary>The publish wrappers; null: publishes go straight.</summary>
     private readonly Wrappers.PublishDelegate? _publish;
 
     /// <param name="onChange">Told of every subscription added (true) or removed (false), for the node's descriptor.</param>
     /// <param name="drainTimeout">How long an unsubscribe waits for the event being handled (<c>micro.server.drain-timeout</c>).</param>
     internal PubSubBroker(ActorSystem system, IActorRef mediator, IActorRef registry, Codecs codecs, int maxPayload, Action<SubscriptionInfo, bool> onChange,
-        TimeSpan drainTimeout, Service.HandlerServices? services = null, Wrappers.WrapperOptions? wrappers = null)
+        TimeSpan drainTimeout, Service.HandlerServices? services = null, Wrappers.WrapperOptions? wrappers = null, string contentType = DefaultContentType)
     {
+        _contentType = contentType;
         _wrappers = wrappers;
         _publish = wrappers?.Publish(static p => p.Send(p));
         _services = services ?? Service.HandlerServices.None;
@@ -62,7 +65,7 @@ public sealed class PubSubBroker : IBroker
 
     private async Task PublishCoreAsync(string topic, object message, PublishOptions options, IReadOnlyDictionary<string, string> headers, CancellationToken cancellationToken)
     {
-        var contentType = options.ContentType ?? DefaultContentType;
+        var contentType = options.ContentType ?? _contentType;
         if (!_codecs.TryGet(contentType, out var codec))
             throw MicroError.BadRequest("micro.broker", $"no codec for content type '{contentType}'; known: {string.Join(", ", _codecs.ContentTypes.Order())}").ToException();
         var native = Codecs.IsNative(contentType);

@@ -16,7 +16,7 @@ namespace Micro.Actors.Client;
 /// </summary>
 public sealed class MicroClient : IClient
 {
-    /// <summary>The content type of calls between .NET nodes: the message object, carried by Hyperion.</summary>
+    /// <summary>The content type of calls between .NET nodes by default (micro.client.content-type): the message object, carried by Hyperion.</summary>
     public const string DefaultContentType = HyperionCodec.MediaType;
 
     private static readonly IReadOnlyDictionary<string, string> NoHeaders = ImmutableDictionary<string, string>.Empty;
@@ -240,10 +240,10 @@ public sealed class MicroClient : IClient
         return data;
     }
 
-    /// <summary>The codec of a content type (Hyperion when none is named).</summary>
+    /// <summary>The codec of a content type (micro.client.content-type when none is named).</summary>
     private ICodec Codec(string? contentType)
     {
-        return _codecs.TryGet(contentType ?? DefaultContentType, out var codec) ? codec
+        return _codecs.TryGet(contentType ?? _defaults.ContentType, out var codec) ? codec
             : throw MicroError.BadRequest("micro.client", $"no codec for content type '{contentType}'; known: {string.Join(", ", _codecs.ContentTypes.Order())}").ToException();
     }
 

@@ -560,6 +560,9 @@ internal sealed record ClientDefaults(
     /// <summary>A message to a node not heard from within this stops holding up the calls behind it (its calls are slow, or the node is gone).</summary>
     public TimeSpan HeardWithin { get; init; } = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>How calls travel unless they name a content type (micro.client.content-type).</summary>
+    public string ContentType { get; init; } = Codec.HyperionCodec.MediaType;
+
     /// <summary>The clock of deadlines, sidelining and batching (a fake one in tests).</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }

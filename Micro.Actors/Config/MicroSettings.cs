@@ -23,6 +23,10 @@ internal sealed record MicroSettings
     public required TimeSpan RequestTimeout { get; init; }
     public required int Retries { get; init; }
     public required string Strategy { get; init; }
+    /// <summary>How calls and publishes travel unless they name a content type (micro.client.content-type).</summary>
+    public required string ContentType { get; init; }
+    /// <summary>The content types this node speaks (micro.codecs).</summary>
+    public required IReadOnlyList<string> Codecs { get; init; }
     public required TimeSpan Sideline { get; init; }
     public required TimeSpan DeadlineCheckInterval { get; init; }
     /// <summary>Under load, how long a call waits for the message ahead of it to its node, to leave with others (micro.client.batch-wait).</summary>
@@ -97,6 +101,8 @@ internal sealed record MicroSettings
             RequestTimeout = Positive(options.RequestTimeout, config, "micro.client.request-timeout", "option RequestTimeout"),
             Retries = options.Retries ?? Read(config, "micro.client.retries", c => c.GetInt("micro.client.retries")),
             Strategy = Read(config, "micro.client.strategy", c => c.GetString("micro.client.strategy")),
+            ContentType = Read(config, "micro.client.content-type", c => c.GetString("micro.client.content-type")),
+            Codecs = Read(config, "micro.codecs", c => c.GetStringList("micro.codecs")).ToList(),
             Sideline = Positive(null, config, "micro.client.sideline", ""),
             DeadlineCheckInterval = Positive(null, config, "micro.client.deadline-check-interval", ""),
             BatchWait = NotNegative(config, "micro.client.batch-wait"),
@@ -127,6 +133,12 @@ internal sealed record MicroSettings
             throw new MicroConfigException("micro.transport", $"'{settings.Transport}' is not a transport: use {SocketTransport} or {DotNettyTransport}");
         if (settings.Strategy is not ("random" or "round-robin"))
             throw new MicroConfigException("micro.client.strategy", $"'{settings.Strategy}' is not a strategy: use random or round-robin");
+        if (settings.Codecs.Count == 0)
+            throw new MicroConfigException("micro.codecs", "no codec: name at least one content type, e.g. application/json");
+        if (settings.Codecs.FirstOrDefault(c => !Codec.Codecs.BuiltIn.Contains(c)) is { } unknown && !options.Codecs.Any(c => c.ContentType == unknown))
+            throw new MicroConfigException("micro.codecs", $"no codec for '{unknown}': use {string.Join(", ", Codec.Codecs.BuiltIn)}, or add yours to MicroServiceOptions.Codecs");
+        if (!settings.Codecs.Contains(settings.ContentType, StringComparer.OrdinalIgnoreCase) && !options.Codecs.Any(c => c.ContentType == settings.ContentType))
+            throw new MicroConfigException("micro.client.content-type", $"'{settings.ContentType}' is not among the codecs this node speaks (micro.codecs: {string.Join(", ", settings.Codecs)})");
         if (string.IsNullOrWhiteSpace(settings.Version))
             throw new MicroConfigException(options.Version is null ? "micro.version" : "option Version", "the version is empty");
         return settings;

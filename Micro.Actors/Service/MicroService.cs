@@ -338,7 +338,7 @@ public sealed class MicroService : IAsyncDisposable
                 DistributedPubSubSettings.Create(system).WithRoutingLogic(new AvoidingRoutingLogic(health))), "micro-pubsub");
             cluster.RegisterOnMemberUp(() => _up.TrySetResult());
 
-            var codecs = new Codecs([new HyperionCodec(system), JsonCodec.Instance, ProtobufCodec.Instance, .. _options.Codecs]);
+            var codecs = Codecs.Of(Settings.Codecs, system, _options.Codecs);
             var registry = SystemActors.Start(system, Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, _ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
             if (Name is not null)
             {
@@ -362,13 +362,13 @@ public sealed class MicroService : IAsyncDisposable
                 : SystemActors.Start(system, Props.Create(() => new RegistryFeedActor(plugged, registry)), RegistryFeedActor.Name);
             // A broker of the user's own gets the cluster's without wrappers: they run once, around the plugged one.
             var pubsub = _pubsub = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange, Settings.DrainTimeout, _services,
-                _options.Broker is null ? _options.Wrappers : null);
+                _options.Broker is null ? _options.Wrappers : null, Settings.ContentType);
             _broker = _options.Broker is { } plugBroker ? new WrappedBroker(plugBroker(pubsub), _options.Wrappers) : pubsub;
 
             _client = new MicroClient(system, routes, new ClientDefaults(
                 Settings.RequestTimeout, Settings.Retries,
                 _options.Selector ?? (Settings.Strategy == "round-robin" ? new RoundRobinSelector() : RandomSelector.Instance),
-                Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason) { HeardWithin = Settings.BatchWait }, _broker, codecs, Settings.MaxPayloadBytes, Settings.StreamIdleTimeout, Settings.StreamBuffer, _options.Wrappers);
+                Settings.Sideline, Settings.DeadlineCheckInterval, RetryPolicy.OnNodeFailure, NotJoinedReason) { HeardWithin = Settings.BatchWait, ContentType = Settings.ContentType }, _broker, codecs, Settings.MaxPayloadBytes, Settings.StreamIdleTimeout, Settings.StreamBuffer, _options.Wrappers);
             _registry = plugged ?? membership;
             AddShutdownTasks(system, cluster);
         }
