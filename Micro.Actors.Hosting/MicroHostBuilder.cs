@@ -57,6 +57,8 @@ public sealed class MicroHostBuilder
     {
         var options = services.GetRequiredService<IOptions<MicroServiceOptions>>().Value;
         options.Services = services;
+        // A selector registered in DI is the node's default, unless the options name one.
+        options.Selector ??= services.GetService<Selector.ISelector>();
         // Wrappers registered in DI run inside those added in options, in the order they were registered.
         options.Wrappers.With(services.GetServices<Wrappers.IClientWrapper>(), services.GetServices<Wrappers.ICallWrapper>(),
             services.GetServices<Wrappers.IHandlerWrapper>(), services.GetServices<Wrappers.ISubscriberWrapper>(), services.GetServices<Wrappers.IPublishWrapper>());

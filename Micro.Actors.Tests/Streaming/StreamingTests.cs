@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Akka.Actor;
@@ -168,7 +169,9 @@ public sealed class StreamingTests(ITestOutputHelper output)
             Interlocked.Increment(ref servedB);
             return Count(r.To, null, c);
         }));
-        var caller = await cluster.StartClientAsync();
+        var picks = new PickCounter();
+        // A long sideline: the node that failed an open stays passed over for the whole test.
+        var caller = await cluster.StartClientAsync(o => { o.Selector = picks; o.Config = TestCluster.FastConfig + "\nmicro.client.sideline = 60s"; });
         await Eventually.TrueAsync(async () => (await caller.Registry.GetServiceAsync("counter"))?.Nodes.Count == 2, TimeSpan.FromSeconds(10), "both counters in the registry");
 
         for (var i = 0; i < 20; i++)
@@ -189,6 +192,30 @@ public sealed class StreamingTests(ITestOutputHelper output)
         }
         output.WriteLine($"8 opens with one node silent: {watch.ElapsedMilliseconds} ms");
         Assert.Equal((beforeA, beforeB + 8), (servedA, servedB));
+        // The silent node was tried at most once: then it was sidelined, and the selector heard of it.
+        var silent = a.Address;
+        Assert.InRange(picks.Failures.Count(n => n == silent), 0, 1);
+        Assert.InRange(picks.Picked.Skip(20).Count(n => n == silent), 0, 1);
+        Assert.DoesNotContain(picks.Failures, n => n != silent);
+    }
+
+    /// <summary>Random selection that records what it picked and which tries it was told failed.</summary>
+    private sealed class PickCounter : Micro.Actors.Selector.ISelector
+    {
+        public ConcurrentQueue<string> Picked { get; } = new();
+        public ConcurrentQueue<string> Failures { get; } = new();
+
+        public Micro.Actors.Registry.ServiceNode Select(IReadOnlyList<Micro.Actors.Registry.ServiceNode> candidates)
+        {
+            var node = Micro.Actors.Selector.RandomSelector.Instance.Select(candidates);
+            Picked.Enqueue(node.HostPort);
+            return node;
+        }
+
+        public void Mark(Micro.Actors.Registry.ServiceNode node, MicroError? error, TimeSpan latency)
+        {
+            if (error is not null) Failures.Enqueue(node.HostPort);
+        }
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 namespace Micro.Actors.Codec;
 
 /// <summary>The codecs a node knows, by content type.</summary>
-public sealed class Codecs
+internal sealed class Codecs
 {
     private readonly Dictionary<string, ICodec> _byType = new(StringComparer.OrdinalIgnoreCase);
 

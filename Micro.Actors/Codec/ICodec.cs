@@ -16,5 +16,3 @@ public interface ICodec
 /// <summary>Bytes that do not read as the expected type; the message says why, for the caller.</summary>
 public sealed class CodecException(string message, Exception? inner = null) : Exception(message, inner);
 
-/// <summary>A message already encoded in some content type (what a dynamic caller sends and gets back).</summary>
-public sealed record EncodedMessage(string ContentType, byte[] Data, string? TypeName = null);

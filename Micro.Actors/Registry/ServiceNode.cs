@@ -11,7 +11,7 @@ public sealed record EndpointInfo(string Name, string RequestType, string? Respo
     string? RequestShape = null, string? ResponseShape = null, Streaming.StreamKind? Stream = null);
 
 /// <summary>What a node says about itself; served by its descriptor actor at <c>/system/micro-descriptor</c>.</summary>
-public sealed record NodeDescriptor(
+internal sealed record NodeDescriptor(
     string Service,
     string Version,
     IReadOnlyDictionary<string, string> Metadata,
@@ -23,7 +23,7 @@ public sealed record NodeDescriptor(
 }
 
 /// <summary>Published on <see cref="Topic"/> when a node's descriptor changes, so registries fetch it again.</summary>
-public sealed record DescriptorChanged(Address Node)
+internal sealed record DescriptorChanged(Address Node)
 {
     public const string Topic = "micro.registry";
 }

@@ -26,7 +26,7 @@ internal sealed record Request(
 internal sealed record Response(string RequestId, byte[]? Body, MicroError? Error);
 
 /// <summary>Asks a node's descriptor actor for its <see cref="Registry.NodeDescriptor"/>.</summary>
-public sealed record GetDescriptor
+internal sealed record GetDescriptor
 {
     public static readonly GetDescriptor Instance = new();
 }

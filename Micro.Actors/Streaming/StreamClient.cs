@@ -13,7 +13,8 @@ namespace Micro.Actors.Streaming;
 
 /// <summary>
 /// The caller's side of streams. Opening goes through the registry and the selector like a call:
-/// a random node with the endpoint, another one if it refuses or does not answer in time. Once open,
+/// a random node with the endpoint, another one if it refuses or does not answer in time (that one is
+/// sidelined, as by the router, and the selector hears how each try went). Once open,
 /// a stream is bound to its node; reading pulls one item at a time (back-pressure to the handler),
 /// and requests are pulled from the caller's sequence only as fast as the handler takes them.
 /// </summary>
@@ -21,6 +22,21 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
 {
     private const string ErrorId = "micro.stream";
     private readonly IMaterializer _materializer = system.Materializer();
+    /// <summary>Nodes that refused or did not answer an open a moment ago (streams open from any thread: locked).</summary>
+    private readonly Sidelines _sidelined = new(defaults.Sideline, defaults.Time);
+
+    private bool IsSidelined(ServiceNode node)
+    {
+        lock (_sidelined) return _sidelined.Contains(node.Id);
+    }
+
+    /// <summary>A try on <paramref name="node"/> ended: sideline it if it failed, and tell the selector.</summary>
+    private static void Tried(ISelector selector, Sidelines sidelined, ServiceNode node, MicroError? error, long started)
+    {
+        if (error is { Code: 502 or 503 or 504 }) lock (sidelined) sidelined.Add(node.Id); // the node failed, not the request
+        try { selector.Mark(node, error, System.Diagnostics.Stopwatch.GetElapsedTime(started)); }
+        catch (Exception) { } // a selector's feedback is not the stream's problem
+    }
 
     /// <summary>Opens a stream: the body of its one request (server streams), or none (the requests follow through <see cref="StreamOpened.Requests"/>).</summary>
     public async Task<(StreamOpened Opened, ServiceNode Node, Action Cancel)> OpenAsync(string service, string endpoint, StreamKind? kind, byte[]? body,
@@ -34,14 +50,16 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
         for (var attempt = 0; attempt <= retries; attempt++)
         {
             var view = await ViewAsync(service, deadline, cancellation).ConfigureAwait(false);
-            var candidates = Selection.Narrow(view.NodesOf(service), view.ServiceNames, service, endpoint, options.Filters, options.Address, tried, _ => false, streaming: true);
+            var candidates = Selection.Narrow(view.NodesOf(service), view.ServiceNames, service, endpoint, options.Filters, options.Address, tried, IsSidelined, streaming: true);
             if (candidates.Error is { } error) throw (last is not null && error.Code == 503 ? last : error).ToException();
             var info = candidates.Nodes[0].Endpoints.FirstOrDefault(e => e.Name == endpoint);
             if (info?.Stream is not { } actual)
                 throw MicroError.BadRequest(ErrorId, $"{service} {endpoint} is not a streaming endpoint: call it with CallAsync").ToException();
             if (kind is { } wanted && wanted != actual)
                 throw MicroError.BadRequest(ErrorId, $"{service} {endpoint} is a {Describe(actual)} stream; open it with {OpenWith(actual)}").ToException();
-            var node = (options.Selector ?? defaults.Selector).Select(candidates.Nodes);
+            var selector = options.Selector ?? defaults.Selector;
+            var node = selector.Select(candidates.Nodes);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             tried.Add(node.Id);
             var remaining = deadline - DateTime.UtcNow;
             if (remaining <= TimeSpan.Zero) break;
@@ -53,15 +71,22 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
                 var answer = await server.Ask<object>(open, remaining / (retries - attempt + 1), cancellation).ConfigureAwait(false);
                 switch (answer)
                 {
-                    case StreamOpened opened: return (opened, node, () => server.Tell(new StreamCancel(open.Id)));
-                    case StreamRefused { Error.Code: 503 } refused: last = refused.Error; continue;
-                    case StreamRefused refused: throw refused.Error.ToException();
+                    case StreamOpened opened:
+                        Tried(selector, _sidelined, node, null, started);
+                        return (opened, node, () => server.Tell(new StreamCancel(open.Id)));
+                    case StreamRefused { Error.Code: 503 } refused:
+                        Tried(selector, _sidelined, node, last = refused.Error, started);
+                        continue;
+                    case StreamRefused refused:
+                        Tried(selector, _sidelined, node, refused.Error, started);
+                        throw refused.Error.ToException();
                 }
             }
             catch (AskTimeoutException)
             {
                 server.Tell(new StreamCancel(open.Id)); // it may open after all: nobody would read it
                 last = MicroError.Timeout(ErrorId, $"{service} at {node.HostPort} did not open {endpoint} in time");
+                Tried(selector, _sidelined, node, MicroError.ServiceUnavailable(ErrorId, last.Detail), started);
             }
             catch (OperationCanceledException)
             {
