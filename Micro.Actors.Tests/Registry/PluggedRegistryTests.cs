@@ -53,6 +53,28 @@ public sealed class PluggedRegistryTests
         Assert.Equal(404, other.Error.Code);
     }
 
+    /// <summary>A registry that cannot be read (its catalogue is down).</summary>
+    private sealed class BrokenRegistry : IRegistry
+    {
+        public Task<IReadOnlyList<ServiceSummary>> ListServicesAsync(CancellationToken cancellationToken = default) =>
+            throw new InvalidOperationException("the catalogue is down");
+        public Task<ServiceInfo?> GetServiceAsync(string name, CancellationToken cancellationToken = default) => throw new InvalidOperationException("the catalogue is down");
+        public IAsyncEnumerable<RegistryEvent> WatchAsync(CancellationToken cancellationToken = default) => throw new InvalidOperationException("the catalogue is down");
+    }
+
+    [Fact]
+    public async Task A_registry_of_ones_own_that_fails_makes_calls_fail_at_once_not_at_their_deadline()
+    {
+        await using var cluster = new TestCluster();
+        await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s));
+        var caller = await cluster.StartClientAsync(o => o.Registry = _ => new BrokenRegistry());
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<MicroException>(() => caller.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("x"), new CallOptions { Timeout = TimeSpan.FromSeconds(10) }));
+        Assert.Equal(404, e.Error.Code);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
+    }
+
     private static async IAsyncEnumerable<Ping> Where(MicroService node)
     {
         await Task.Yield();

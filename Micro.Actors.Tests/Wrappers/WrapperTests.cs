@@ -94,8 +94,12 @@ public sealed class WrapperTests
                 Ping { Text: "broken" } => throw new InvalidOperationException("the wrapper broke"),
                 _ => next(h),
             }, "Echo"));
-        var caller = await cluster.StartClientAsync(o => o.Wrappers.AddClient((c, next) =>
-            c.Request is Ping { Text: "refused" } ? throw MicroError.New("micro.client", 418, "refused before it left").ToException() : next(c)));
+        var caller = await cluster.StartClientAsync(o => o.Wrappers.AddClient((c, next) => c.Request switch
+        {
+            Ping { Text: "refused" } => throw MicroError.New("micro.client", 418, "refused before it left").ToException(),
+            Ping { Text: "stuck" } => new TaskCompletionSource<byte[]?>().Task, // a wrapper that never returns
+            _ => next(c),
+        }));
         await TestCluster.WaitForNodesAsync(caller, "echo", 1);
 
         Assert.Equal("from the wrapper", (await caller.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("cached"), Quick)).Text);
@@ -104,6 +108,11 @@ public sealed class WrapperTests
         Assert.Equal(500, broken.Error.Code);
         Assert.Contains("the wrapper broke", broken.Error.Detail);
         Assert.Equal(418, (await Assert.ThrowsAsync<MicroException>(() => caller.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("refused"), Quick))).Error.Code);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var stuck = await Assert.ThrowsAsync<MicroException>(() => caller.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("stuck"), Quick with { Timeout = TimeSpan.FromSeconds(1) }));
+        Assert.Equal(408, stuck.Error.Code);
+        Assert.Contains("a client wrapper held the call", stuck.Error.Detail);
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(5));
         // The group wrapper is only the Echo group's: Other.Hello is served as it is.
         Assert.Equal("cached", (await caller.Client.CallAsync<Heard>("echo", "Other.Hello", new Ping("cached"), Quick)).Text);
         Assert.Equal(1, handled);

@@ -161,7 +161,7 @@ public sealed class MicroClient : IClient
                 return null;
             },
         };
-        await pipeline(call).ConfigureAwait(false);
+        await WithinDeadline(pipeline(call), call.Deadline, $"{service} {endpoint}").ConfigureAwait(false);
         return opened ?? throw MicroError.InternalServerError("micro.client",
             $"a client wrapper ended the opening of the stream {service} {endpoint} without opening it (it returned without calling next)").ToException();
     }
@@ -194,7 +194,18 @@ public sealed class MicroClient : IClient
         var call = new Wrappers.CallContext(service, endpoint, request.Id, oneWay ? Wrappers.CallKind.OneWay : Wrappers.CallKind.Unary,
             codec.ContentType, body, deadline, headers);
         call.Send = c => Post(request with { Headers = c.OutgoingHeaders }, options, deadline, c, cancellationToken);
-        return _pipeline(call);
+        return WithinDeadline(_pipeline(call), deadline, $"{service} {endpoint}");
+    }
+
+    /// <summary>A client wrapper that never returns must not hold its caller past the deadline: the call ends with 408.</summary>
+    private static async Task<T> WithinDeadline<T>(Task<T> wrapped, DateTime deadline, string what)
+    {
+        var left = deadline - DateTime.UtcNow;
+        try { return await wrapped.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero).ConfigureAwait(false); }
+        catch (TimeoutException)
+        {
+            throw MicroError.Timeout("micro.client", $"{what} did not answer by its deadline: a client wrapper held the call (it neither returned nor called next in time)").ToException();
+        }
     }
 
     /// <summary>Hands a call to its service's router.</summary>

@@ -36,8 +36,13 @@ internal sealed class RegistryFeedActor : ReceiveActor
                 ImmutableHashSet<string>.Empty, MembershipKnown: true, []);
             foreach (var s in _subscribers) s.Tell(_view);
         });
-        Receive<Lost>(l => _log.Error(l.Error, "The registry {Registry} stopped reporting changes: {Error}; calls use what it last listed",
-            _registry.GetType().Name, l.Error.Message));
+        Receive<Lost>(l =>
+        {
+            _log.Error(l.Error, "The registry {Registry} stopped reporting changes: {Error}; calls use what it last listed",
+                _registry.GetType().Name, l.Error.Message);
+            // One that failed before it listed anything lists nothing: calls end with 404 at once, not at their deadline.
+            if (!_view.MembershipKnown) Self.Tell(new Picture(ImmutableDictionary<string, ServiceNode>.Empty));
+        });
         Receive<NodeSuspected>(s => { foreach (var subscriber in _subscribers) subscriber.Tell(s); });
         Receive<RegistryView>(_ => { }); // the cluster's own picture: this node routes by the plugged one
         Receive<RegistryActor.Subscribe>(s =>
