@@ -83,6 +83,8 @@ internal sealed class RegistryFeedActor : ReceiveActor
                 nodes = change.Kind == RegistryEventKind.Removed ? nodes.Remove(change.Node.Id) : nodes.SetItem(change.Node.Id, change.Node);
                 self.Tell(new Picture(nodes));
             }
+            // A watch that ends by itself reports no more changes: say so, rather than route on a stale picture in silence.
+            if (!token.IsCancellationRequested) self.Tell(new Lost(new InvalidOperationException("its WatchAsync ended")));
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested) { }
         catch (Exception e) { self.Tell(new Lost(e)); }
