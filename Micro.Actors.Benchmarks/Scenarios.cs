@@ -394,7 +394,7 @@ public static class Scenarios
         foreach (var n in o.ScaleSizes)
         {
             progress($"scale {n} nodes");
-            using var child = await ChildProcess.StartAsync(TimeSpan.FromMinutes(5), "scale", $"{n}",
+            using var child = await ChildProcess.StartAsync(TimeSpan.FromMinutes(5), "serve-scale", $"{n}",
                 "--duration", $"{o.Duration.TotalSeconds}", "--warmup", $"{o.Warmup.TotalSeconds}");
             var result = System.Text.Json.JsonSerializer.Deserialize<ScaleResult>((await child.Ready)["READY ".Length..])!;
             points.Add(new Point("micro", $"scale-{n}", 16, result.OpsPerSec, result.P50Us, result.P99Us, result.MaxUs, 0));

@@ -130,6 +130,9 @@ public static class Program
             try { await node.WhenReadyAsync().WaitAsync(timeout).ConfigureAwait(false); }
             catch (TimeoutException)
             {
+                if (await node.AwaitedServicesAsync().ConfigureAwait(false) is { Count: > 0 } awaited)
+                    return Fail(ExitCodes.Unreachable, $"joined the cluster '{node.Settings.ClusterName}', but the node(s) of {string.Join(", ", awaited.Order(StringComparer.Ordinal))} " +
+                        $"did not describe themselves within {timeout.TotalSeconds:0.#} s: are they overloaded? (a longer --timeout waits more)");
                 return Fail(ExitCodes.Unreachable, $"cannot reach the cluster '{node.Settings.ClusterName}' through seed node(s) " +
                     $"{string.Join(", ", node.Settings.SeedNodes)} within {timeout.TotalSeconds:0.#} s: is a node running there, with that cluster name and the same TLS settings (MICRO_TLS_*)?");
             }

@@ -53,10 +53,37 @@ public sealed class MicroHostBuilder
         return this;
     }
 
+    /// <summary>
+    /// A registry of your own for the hosted node, made with the host's services: given the cluster's, return the
+    /// one the node reads (as <see cref="MicroServiceOptions.Registry"/>, which wins when both are set). DI's
+    /// <see cref="Registry.IRegistry"/> is then the one returned here.
+    /// </summary>
+    public MicroHostBuilder WithRegistry(Func<Registry.IRegistry, IServiceProvider, Registry.IRegistry> create)
+    {
+        _registry = create;
+        return this;
+    }
+
+    /// <summary>
+    /// A broker of your own for the hosted node, made with the host's services: given the cluster's, return the
+    /// one the node publishes and subscribes through (as <see cref="MicroServiceOptions.Broker"/>, which wins when
+    /// both are set). DI's <see cref="Broker.IBroker"/> is then the one returned here, wrappers included.
+    /// </summary>
+    public MicroHostBuilder WithBroker(Func<Broker.IBroker, IServiceProvider, Broker.IBroker> create)
+    {
+        _broker = create;
+        return this;
+    }
+
+    private Func<Registry.IRegistry, IServiceProvider, Registry.IRegistry>? _registry;
+    private Func<Broker.IBroker, IServiceProvider, Broker.IBroker>? _broker;
+
     internal MicroService Build(IServiceProvider services)
     {
         var options = services.GetRequiredService<IOptions<MicroServiceOptions>>().Value;
         options.Services = services;
+        if (_registry is { } registry) options.Registry ??= cluster => registry(cluster, services);
+        if (_broker is { } broker) options.Broker ??= cluster => broker(cluster, services);
         // A selector registered in DI is the node's default, unless the options name one.
         options.Selector ??= services.GetService<Selector.ISelector>();
         // Wrappers registered in DI run inside those added in options, in the order they were registered.

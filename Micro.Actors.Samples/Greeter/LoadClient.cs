@@ -11,6 +11,7 @@ namespace Micro.Actors.Samples.Greeter;
 /// <summary>
 /// greeter-client in load mode: C calls in flight for D seconds (or N calls), then one summary line
 /// <c>calls=N ok=N failed=N p50_ms=… p99_ms=… max_ms=…</c>. Exits 0 only if every call succeeded.
+/// Ctrl+C or SIGTERM ends the run early: the calls in flight finish, and the summary still prints.
 /// </summary>
 public static class LoadClient
 {
@@ -21,6 +22,8 @@ public static class LoadClient
         using var host = SampleHost.Client(node); // waits (micro.start-timeout) until the node is Up and ready
         await host.StartAsync(ct).ConfigureAwait(false);
         var client = host.Services.GetRequiredService<IClient>();
+        // The host hears SIGTERM and Ctrl+C (its console lifetime): either one ends the run.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
 
         var until = seconds is { } s ? DateTime.UtcNow.AddSeconds(s) : DateTime.MaxValue;
         var remaining = seconds is null ? count : int.MaxValue;
@@ -28,14 +31,23 @@ public static class LoadClient
         var histogram = new LongConcurrentHistogram(1, 60_000_000, 3);
         var failed = 0;
         var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        // Progress for a person watching a long run: one stderr line a second.
+        using var done = new CancellationTokenSource();
+        var progress = Task.Run(async () =>
+        {
+            using var tick = new PeriodicTimer(TimeSpan.FromSeconds(1));
+            while (await tick.WaitForNextTickAsync(done.Token).ConfigureAwait(false))
+                Console.Error.WriteLine($"progress: calls={histogram.TotalCount} failed={Volatile.Read(ref failed)}");
+        });
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
         {
-            while (DateTime.UtcNow < until && Interlocked.Decrement(ref remaining) >= 0 && !ct.IsCancellationRequested)
+            while (DateTime.UtcNow < until && Interlocked.Decrement(ref remaining) >= 0 && !stop.IsCancellationRequested)
             {
                 var watch = Stopwatch.StartNew();
                 try
                 {
-                    await client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest(who), cancellationToken: ct).ConfigureAwait(false);
+                    // Not cancelled by a stop request: the call in flight ends by itself.
+                    await client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest(who), cancellationToken: CancellationToken.None).ConfigureAwait(false);
                     histogram.RecordValue(Math.Max(1, watch.Elapsed.Ticks / 10));
                 }
                 catch (MicroException e)
@@ -47,6 +59,8 @@ public static class LoadClient
             }
         })).ConfigureAwait(false);
 
+        await done.CancelAsync().ConfigureAwait(false);
+        try { await progress.ConfigureAwait(false); } catch (OperationCanceledException) { }
         foreach (var e in errors) Console.Error.WriteLine($"failed call: {e}");
         var calls = histogram.TotalCount;
         double Ms(long micros) => micros / 1000.0;

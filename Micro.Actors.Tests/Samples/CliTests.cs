@@ -128,19 +128,26 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         Assert.Matches(@"Greeter\.Greet\s+GreetRequest \{""name"":""string"",""titles"":\[""string""\],""times"":""string""\}\s+GreetReply \{""message"":""string"",""length"":""integer""\}", shown.Out);
     }
 
-    [Theory]
-    [InlineData("""{"name":""", 2, "malformed JSON")]
-    [InlineData("""{"name":5}""", 2, "400 Bad Request (greeter): Greeter.Hello takes a HelloRequest: the JSON does not fit HelloRequest at $.name")]
-    [InlineData("""{}""", 2, "400 Bad Request (greeter): Greeter.Hello takes a HelloRequest: the JSON does not fit HelloRequest")]
-    [InlineData("""{"name":""}""", 2, "400 Bad Request (greeter): name is empty")]
-    public async Task Bad_requests_exit_2_with_one_readable_line_and_the_greeter_keeps_serving(string json, int exit, string message)
+    [Fact]
+    public async Task Bad_requests_exit_2_with_one_readable_line_and_the_greeter_keeps_serving()
     {
-        var bad = await Micro("call", "greeter", "Greeter.Hello", json);
-        Assert.Equal(exit, bad.Exit);
-        Assert.Empty(bad.Out);
-        Assert.Contains(message, bad.Err.Split('\n').Single(l => l.StartsWith("error: ")));
+        (string Json, string Message)[] cases =
+        [
+            ("""{"name":""", "malformed JSON"),
+            ("""{"name":5}""", "400 Bad Request (greeter): Greeter.Hello takes a HelloRequest: the JSON does not fit HelloRequest at $.name"),
+            ("""{}""", "400 Bad Request (greeter): Greeter.Hello takes a HelloRequest: the JSON does not fit HelloRequest"),
+            ("""{"name":""}""", "400 Bad Request (greeter): name is empty"),
+        ];
+        foreach (var (json, message) in cases)
+        {
+            var bad = await Micro("call", "greeter", "Greeter.Hello", json);
+            Assert.True(bad.Exit == 2, $"{json}: exit {bad.Exit}: {bad.Err}");
+            Assert.Empty(bad.Out);
+            Assert.Contains(message, bad.Err.Split('\n').Single(l => l.StartsWith("error: ")));
+        }
 
-        Assert.Equal(0, (await Micro("call", "greeter", "Greeter.Hello", """{"name":"Still"}""")).Exit);
+        var still = await Micro("call", "greeter", "Greeter.Hello", """{"name":"Still"}""");
+        Assert.True(still.Exit == 0, $"exit {still.Exit} after {still.Took}: {still.Err}");
     }
 
     [Fact]
@@ -169,7 +176,8 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         var usage = await Micro("call", "greeter");
         Assert.Equal(2, usage.Exit);
 
-        Assert.Equal(0, (await Micro("call", "greeter", "Greeter.Hello", """{"name":"Still"}""")).Exit);
+        var still = await Micro("call", "greeter", "Greeter.Hello", """{"name":"Still"}""");
+        Assert.True(still.Exit == 0, $"exit {still.Exit} after {still.Took}: {still.Err}");
     }
 
     [Fact]

@@ -32,17 +32,25 @@ public sealed class ReliabilityProcessTests(ITestOutputHelper output)
         await g2.WaitForLogAsync("is Up in cluster", Startup);
         await g3.WaitForLogAsync("is Up in cluster", Startup);
 
-        using var client = ProcessRunner.StartSample("greeter-client", "--concurrency", "8", "--duration", "8", "--seed", $"127.0.0.1:{ports[0]}");
-        await client.WaitForLogAsync("is Up in cluster", Startup);
-        await Task.Delay(2_000); // load running on all three
+        // The load runs until the client has given up the killed node (SIGTERM ends it with its summary).
+        using var client = ProcessRunner.StartSample("greeter-client", "--concurrency", "8", "--duration", "120", "--seed", $"127.0.0.1:{ports[0]}");
+        foreach (var p in ports) await client.WaitForLogAsync($@"Registry: greeter \S+ at 127\.0\.0\.1:{p} is Up", Startup);
+        await client.WaitForLogAsync(@"progress: calls=[1-9]", Startup); // calls are flowing to all three
         var killed = DateTime.UtcNow;
         g3.Kill();
+        await g3.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(g3.IsGone(), "the killed greeter is still running");
 
-        Assert.True(await client.WaitForExitAsync(TimeSpan.FromSeconds(60)) == 0, client.Describe());
-        var s = Summary(client);
         // The client's router says when it stopped routing to the lost node, and when the last call went there.
-        var lost = client.Stderr.FirstOrDefault(l => l.Contains($"node 127.0.0.1:{ports[2]} ") && l.Contains("no more calls go to it"));
-        Assert.True(lost is not null, client.Describe());
+        var gone = $@"node 127\.0\.0\.1:{ports[2]} .*no more calls go to it";
+        await client.WaitForLogAsync(gone, TimeSpan.FromSeconds(15));
+        // Two more progress lines (a second or more) of calls on the two that are left.
+        var seen = client.Stderr.Count(l => l.Contains("progress: calls="));
+        await client.WaitForLogAsync("progress: calls=", seen + 2, TimeSpan.FromSeconds(15));
+        client.Terminate();
+        Assert.True(await client.WaitForExitAsync(TimeSpan.FromSeconds(30)) == 0, client.Describe());
+        var s = Summary(client);
+        var lost = client.Stderr.First(l => Regex.IsMatch(l, gone));
         var last = Regex.Match(lost, @"the last call went to it at (\d\d:\d\d:\d\d\.\d{3}) UTC");
         Assert.True(last.Success, lost);
         var lastCall = killed.Date + TimeSpan.ParseExact(last.Groups[1].Value, @"hh\:mm\:ss\.fff", null);
@@ -97,20 +105,31 @@ public sealed class ReliabilityProcessTests(ITestOutputHelper output)
         try
         {
             foreach (var g in greeters) await g.WaitForLogAsync("is Up in cluster", Startup);
-            using var client = ProcessRunner.StartSample("greeter-client", "--concurrency", "4", "--duration", "30", "--seed", $"127.0.0.1:{ports[0]}");
-            await client.WaitForLogAsync("is Up in cluster", Startup);
+            // The load runs until the restarts are done (SIGTERM ends it with its summary); 120 s is only a cap.
+            using var client = ProcessRunner.StartSample("greeter-client", "--concurrency", "4", "--duration", "120", "--seed", $"127.0.0.1:{ports[0]}");
+            string Listed(int port) => $@"Registry: greeter \S+ at 127\.0\.0\.1:{port} is Up";
+            foreach (var p in ports) await client.WaitForLogAsync(Listed(p), Startup);
+            await client.WaitForLogAsync(@"progress: calls=[1-9]", Startup);
 
+            var watch = System.Diagnostics.Stopwatch.StartNew();
             for (var i = greeters.Length - 1; i >= 0; i--)
             {
-                await Task.Delay(1_000);
+                output.WriteLine($"{watch.Elapsed.TotalSeconds:0.0} s: SIGTERM to the greeter on {ports[i]}");
                 greeters[i].Terminate();
                 Assert.Equal(0, await greeters[i].WaitForExitAsync(TimeSpan.FromSeconds(30)));
                 greeters[i].Dispose();
+                output.WriteLine($"{watch.Elapsed.TotalSeconds:0.0} s: it has exited");
                 greeters[i] = ProcessRunner.StartSample(GreeterArgs(ports[i], ports));
                 await greeters[i].WaitForLogAsync("is Up in cluster", Startup);
+                output.WriteLine($"{watch.Elapsed.TotalSeconds:0.0} s: its new incarnation is Up");
+                // The client takes the new incarnation into its selection before the next greeter goes.
+                await client.WaitForLogAsync(Listed(ports[i]), 2, Startup);
+                output.WriteLine($"{watch.Elapsed.TotalSeconds:0.0} s: the client calls its new incarnation");
             }
 
-            Assert.True(await client.WaitForExitAsync(TimeSpan.FromSeconds(90)) == 0, client.Describe());
+            client.Terminate();
+            Assert.True(await client.WaitForExitAsync(TimeSpan.FromSeconds(30)) == 0, client.Describe());
+            output.WriteLine($"{watch.Elapsed.TotalSeconds:0.0} s: the client has stopped");
             var s = Summary(client);
             output.WriteLine($"rolling restart of three greeters under 4 concurrent calls: {client.Stdout.Single(l => l.StartsWith("calls="))}");
             Assert.Equal(0, s.Failed);

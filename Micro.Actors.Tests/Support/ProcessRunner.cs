@@ -83,10 +83,13 @@ public sealed class ProcessRunner : IDisposable
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Waits until a stderr line (the logs) matches <paramref name="pattern"/>.</summary>
-    public Task WaitForLogAsync(string pattern, TimeSpan timeout) =>
+    public Task WaitForLogAsync(string pattern, TimeSpan timeout) => WaitForLogAsync(pattern, 1, timeout);
+
+    /// <summary>Waits until <paramref name="times"/> stderr lines match <paramref name="pattern"/> (e.g. a node seen Up again after a restart).</summary>
+    public Task WaitForLogAsync(string pattern, int times, TimeSpan timeout) =>
         Eventually.TrueAsync(() =>
         {
-            if (_stderr.Any(l => Regex.IsMatch(l, pattern))) return true;
+            if (_stderr.Count(l => Regex.IsMatch(l, pattern)) >= times) return true;
             if (_process.HasExited) throw new InvalidOperationException($"process exited ({_process.ExitCode}) before logging /{pattern}/:\n{Describe()}");
             return false;
         }, timeout, $"/{pattern}/ in the logs of pid {_process.Id}");

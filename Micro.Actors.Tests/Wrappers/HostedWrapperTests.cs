@@ -9,7 +9,10 @@ using Microsoft.Extensions.Hosting;
 
 namespace Micro.Actors.Tests.Wrappers;
 
-/// <summary>Wrappers and a selector registered in the host's DI are a hosted node's (wrappers inside those of its options).</summary>
+/// <summary>
+/// Wrappers and a selector registered in the host's DI are a hosted node's (wrappers inside those of its options);
+/// a registry and a broker of one's own are made with the host's services.
+/// </summary>
 public sealed class HostedWrapperTests
 {
     public sealed class Trail
@@ -64,6 +67,44 @@ public sealed class HostedWrapperTests
             var node = host.Services.GetRequiredService<Micro.Actors.Service.MicroService>();
             await node.Client.CallAsync<Heard>("stamped", "Stamp.Get", new Ping("me"), new CallOptions { Timeout = TimeSpan.FromSeconds(10) });
             Assert.Equal(1, ((CountingSelector)host.Services.GetRequiredService<ISelector>()).Picks);
+        }
+        finally { await host.StopAsync(); }
+    }
+
+    [Fact]
+    public async Task A_registry_and_a_broker_made_with_the_hosts_services_are_the_hosted_nodes_and_DIs()
+    {
+        await using var cluster = new TestCluster();
+        var listed = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s));
+        await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s)); // a second node, not listed: never called
+        await TestCluster.WaitForNodesAsync(listed, "echo", 2);
+        var known = (await listed.Registry.GetServiceAsync("echo"))!.Nodes.Single(n => n.HostPort == listed.Address);
+        var only = new Micro.Actors.Registry.ServiceNode(known.Id, known.Address, "echo", "1.0", new Dictionary<string, string>(), known.Endpoints,
+            Micro.Actors.Registry.NodeStatus.Up);
+
+        var builder = TestHost.Builder();
+        builder.Services.AddSingleton(new Tests.Registry.StaticRegistry([only])).AddSingleton<Tests.Broker.InProcessBroker>();
+        builder.Services.AddMicroClient(TestHost.In(cluster))
+            .WithRegistry((_, sp) => sp.GetRequiredService<Tests.Registry.StaticRegistry>())
+            .WithBroker((_, sp) => sp.GetRequiredService<Tests.Broker.InProcessBroker>());
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var client = host.Services.GetRequiredService<IClient>();
+            for (var i = 0; i < 10; i++)
+                Assert.Equal(listed.Address, (await client.CallAsync<Pong>("echo", "Echo.Ping", new Ping($"{i}"), new CallOptions { Timeout = TimeSpan.FromSeconds(10) })).Node);
+            // DI's IRegistry reads the plugged one: of two echo nodes in the cluster, only the listed one.
+            var echo = await host.Services.GetRequiredService<Micro.Actors.Registry.IRegistry>().GetServiceAsync("echo");
+            Assert.Equal(listed.Address, Assert.Single(echo!.Nodes).HostPort);
+
+            var broker = host.Services.GetRequiredService<Tests.Broker.InProcessBroker>();
+            var heard = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using var subscription = await host.Services.GetRequiredService<Micro.Actors.Broker.IBroker>()
+                .SubscribeAsync<Note>("notes", (n, _) => { heard.TrySetResult(n.Text); return Task.CompletedTask; });
+            await client.PublishAsync("notes", new Note("through DI's broker"));
+            Assert.Equal("through DI's broker", await heard.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal(1, broker.Published);
         }
         finally { await host.StopAsync(); }
     }

@@ -7,6 +7,7 @@ using Micro.Actors.Metadata;
 using Micro.Actors.Registry;
 using Micro.Actors.Selector;
 using Micro.Actors.Server;
+using Micro.Actors.Service;
 using Micro.Actors.Tests.Support;
 using Micro.Actors.Wrappers;
 using Microsoft.Extensions.DependencyInjection;
@@ -123,13 +124,15 @@ public sealed class WrapperTests
     [Fact]
     public async Task A_call_wrapper_sees_each_attempt_and_a_503_it_throws_moves_the_call_to_another_node()
     {
-        var attempts = new ConcurrentQueue<(int Attempt, string Node)>();
+        var attempts = new ConcurrentQueue<(int Attempt, string Node, CallKind Kind)>();
         await using var cluster = new TestCluster();
-        var a = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s));
-        var b = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s));
+        MicroService? a = null, b = null;
+        a = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s.HandleServerStream<Ping, Heard>("Stream.Where", (_, c) => Where(a!, c))));
+        b = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s.HandleServerStream<Ping, Heard>("Stream.Where", (_, c) => Where(b!, c))));
         var caller = await cluster.StartClientAsync(o => o.Wrappers.AddCall((c, next) =>
         {
-            attempts.Enqueue((c.Attempt, c.Node!.HostPort));
+            attempts.Enqueue((c.Attempt, c.Node!.HostPort, c.Kind));
+            c.Headers["x-attempt-wrapped"] = $"{c.Attempt}";
             return c.Attempt == 1 ? throw MicroError.ServiceUnavailable("test", "the first node is refused").ToException() : next(c);
         }));
         await TestCluster.WaitForNodesAsync(caller, "echo", 2);
@@ -141,6 +144,23 @@ public sealed class WrapperTests
         Assert.Equal(attempts.Last().Node, pong.Node);
         Assert.Contains(pong.Node, new[] { a.Address, b.Address });
         Assert.Equal("2", pong.Headers[MetadataKeys.Attempt]);
+
+        // Opening a stream is planned like a call: the same wrappers run around each attempt to open it.
+        attempts.Clear();
+        var opened = new List<Heard>();
+        await foreach (var where in caller.Client.StreamAsync<Heard>("echo", "Stream.Where", new Ping("?"), Quick)) opened.Add(where);
+        Assert.Equal([(1, CallKind.ServerStream), (2, CallKind.ServerStream)], attempts.Select(t => (t.Attempt, t.Kind)));
+        Assert.NotEqual(attempts.First().Node, attempts.Last().Node);
+        var heard = Assert.Single(opened);
+        Assert.Equal(attempts.Last().Node, heard.Text);
+        Assert.Equal("2", heard.Headers["x-attempt-wrapped"]);
+        Assert.Equal("2", heard.Headers[MetadataKeys.Attempt]);
+    }
+
+    private static async IAsyncEnumerable<Heard> Where(MicroService node, RequestContext context)
+    {
+        await Task.Yield();
+        yield return new Heard(node.Address, context.Headers);
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public sealed class MicroClient : IClient
     {
         _wrappers = wrappers;
         _pipeline = wrappers?.Client(static c => c.Send(c));
-        _streams = new Streaming.StreamClient(system, registry, defaults, streamIdleTimeout, streamBuffer);
+        _streams = new Streaming.StreamClient(system, registry, defaults, streamIdleTimeout, streamBuffer) { Attempts = wrappers?.Call(static c => c.Send(c)) };
         _codecs = codecs;
         _maxPayload = maxPayload;
         _system = system;
@@ -147,16 +147,12 @@ public sealed class MicroClient : IClient
         Streaming.StreamKind kind, byte[]? body, ICodec codec, CallOptions options, CancellationToken cancellationToken)
     {
         (Streaming.StreamOpened, Registry.ServiceNode, Action)? opened = null;
-        var call = new Wrappers.CallContext(service, endpoint, Guid.NewGuid().ToString("N"), kind switch
-        {
-            Streaming.StreamKind.Server => Wrappers.CallKind.ServerStream,
-            Streaming.StreamKind.Client => Wrappers.CallKind.ClientStream,
-            _ => Wrappers.CallKind.Bidirectional,
-        }, codec.ContentType, body, DateTime.UtcNow + (options.Timeout ?? _defaults.RequestTimeout), options.Headers ?? NoHeaders)
+        var call = new Wrappers.CallContext(service, endpoint, Guid.NewGuid().ToString("N"), Streaming.StreamClient.KindOf(kind),
+            codec.ContentType, body, _defaults.Time.GetUtcNow().UtcDateTime + (options.Timeout ?? _defaults.RequestTimeout), options.Headers ?? NoHeaders)
         {
             Send = async c =>
             {
-                opened = await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options with { Headers = c.OutgoingHeaders }, cancellationToken)
+                opened = await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options with { Headers = c.OutgoingHeaders }, cancellationToken, c)
                     .ConfigureAwait(false);
                 return null;
             },

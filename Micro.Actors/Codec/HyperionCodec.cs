@@ -23,7 +23,7 @@ public sealed class HyperionCodec : ICodec
     }
 
     /// <summary>What this node builds from bytes.</summary>
-    public TypeAllowList AllowList => _serializer.AllowList;
+    internal TypeAllowList AllowList => _serializer.AllowList;
 
     public string ContentType => MediaType;
 

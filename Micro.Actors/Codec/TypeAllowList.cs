@@ -12,7 +12,7 @@ namespace Micro.Actors.Codec;
 /// node's own code sends and expects, and each entry of <c>micro.serialization.allowed-types</c>
 /// (an assembly name, a namespace or a type name).</para>
 /// </summary>
-public sealed class TypeAllowList : ITypeFilter
+internal sealed class TypeAllowList : ITypeFilter
 {
     /// <summary>Assemblies whose every type is a message: Akka's and ours.</summary>
     private static readonly string[] TrustedAssemblies =

@@ -60,14 +60,13 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         public static readonly CheckStuck Instance = new();
     }
 
-    private sealed class Group(HandlerGroup spec, int queueLimit, Wrappers.HandlerDelegate? pipeline)
+    private sealed class Group(HandlerGroup spec, Wrappers.HandlerDelegate? pipeline)
     {
         public HandlerGroup Spec { get; } = spec;
         /// <summary>The handler wrappers of this group; null: requests go straight to the handler.</summary>
         public Wrappers.HandlerDelegate? Pipeline { get; } = pipeline;
-        public int QueueLimit { get; } = queueLimit;
-        public Stack<IActorRef> Idle { get; } = new();
-        public Queue<Work> Waiting { get; } = new();
+        /// <summary>Who is idle, who is busy with what, and what waits: the decisions, on their own.</summary>
+        public HandlerPool<IActorRef, Work, ReplyRef> Pool { get; set; } = null!;
         public int Live { get; set; }
         public int Spawned { get; set; }
         /// <summary>
@@ -116,21 +115,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     /// <summary>The counts of this node's streaming endpoints (kept by the stream server), for Debug.Stats.</summary>
     private readonly IReadOnlyDictionary<string, EndpointCounters> _streams;
     private readonly Dictionary<IActorRef, Group> _handlers = new();
-    private readonly Dictionary<IActorRef, Busy> _busy = new();
-
-    /// <summary>A handler at work: the requests it was given (more than one when work piles up), oldest first.</summary>
-    private sealed class Busy(Group group)
-    {
-        public Group Group { get; } = group;
-        public List<ReplyRef> Replies { get; } = new(1);
-        /// <summary>The oldest request it has not answered yet.</summary>
-        public ReplyRef Reply => Replies[0];
-    }
-    /// <summary>
-    /// When more requests wait than handlers are idle, a handler is given up to this many at once:
-    /// it takes them in one turn of its mailbox and their answers leave together.
-    /// </summary>
-    internal const int Prefetch = 4;
+    private readonly List<Group> _groups = [];
+    private readonly TimeProvider _time;
     private bool _flushPending;
     private readonly HashSet<IActorRef> _retired = new();
     private readonly HashSet<IActorRef> _failedToStart = new();
@@ -148,8 +134,9 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     public ServerActor(NodeIdentity identity, IReadOnlyList<HandlerGroup> groups, int defaultPoolSize, int queueLimit,
         ServerState state, Codecs codecs, int maxPayload, TimeSpan holdAnswers, IReadOnlyDictionary<string, EndpointCounters> streams,
-        HandlerServices? services = null, Wrappers.WrapperOptions? wrappers = null)
+        HandlerServices? services = null, Wrappers.WrapperOptions? wrappers = null, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _services = services ?? HandlerServices.None;
         _streams = streams;
         _holdFor = holdAnswers;
@@ -161,8 +148,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         _replies = new ReplyRef.Shared(((ExtendedActorSystem)Context.System).Provider, Self, state, _log, maxPayload, _freed);
         foreach (var spec in groups)
         {
-            var group = new Group(spec, queueLimit, wrappers?.Handler(EndpointName.GroupOf(spec.Name)));
-            for (var i = 0; i < (spec.PoolSize ?? defaultPoolSize); i++) group.Idle.Push(Spawn(group));
+            var group = new Group(spec, wrappers?.Handler(EndpointName.GroupOf(spec.Name)));
+            group.Pool = new HandlerPool<IActorRef, Work, ReplyRef>(queueLimit, group.Prefetches, _time,
+                (handler, work, _) => Start(group, handler, work), Expired);
+            _groups.Add(group);
+            for (var i = 0; i < (spec.PoolSize ?? defaultPoolSize); i++) group.Pool.Add(Spawn(group));
             foreach (var endpoint in spec.Endpoints) _routes[endpoint.Name] = new Route(endpoint, group, new EndpointCounters());
         }
         _endpointList = _routes.Count == 0 ? "(none)" : string.Join(", ", _routes.Keys.Order(StringComparer.Ordinal));
@@ -170,7 +160,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         Receive<Request>(r => OnRequest(r, Sender));
         Receive<RequestBatch>(b =>
         {
-            _gathering = new Gathering(DateTime.UtcNow);
+            _gathering = new Gathering(Now);
             foreach (var r in b.Requests) OnRequest(r, Sender);
             _gathering = null;
         });
@@ -210,11 +200,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             free.Caller?.Tell(free.Response); // no batching any more, but the answer still goes
             _state.Finished();
         });
-        foreach (var reply in _busy.Values.SelectMany(b => b.Replies).ToList())
+        foreach (var reply in _groups.SelectMany(g => g.Pool.Given).ToList())
             reply.Fail(MicroError.ServiceUnavailable(_service, $"node {_identity.Node} stopped while handling {reply.Context.Endpoint}; try another node"));
         // Work the handlers never got: 503, so callers retry elsewhere rather than wait for their deadline.
-        foreach (var group in _handlers.Values.Distinct())
-            while (group.Waiting.TryDequeue(out var work))
+        foreach (var group in _groups)
+            foreach (var work in group.Pool.TakeWaiting())
             {
                 _state.Finished();
                 if (!work.Request.OneWay)
@@ -302,53 +292,40 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             Refuse(request, caller, MicroError.ServiceUnavailable(_service, $"{request.Endpoint} has no handler: {broken}"));
             return;
         }
-        var work = new Work(request, message, caller, DateTime.UtcNow + request.Timeout, codec, route.Counters,
+        var work = new Work(request, message, caller, Now + request.Timeout, codec, route.Counters,
             request.OneWay ? null : _gathering);
-        if (group.Idle.Count == 0 && group.Waiting.Count >= group.QueueLimit)
+        if (group.Pool.IsFull)
         {
             Refuse(request, caller, MicroError.ServiceUnavailable(_service,
-                $"{_service} is overloaded: every {group.Spec.Name} handler is busy and {group.Waiting.Count} requests are waiting; try another node or later"));
+                $"{_service} is overloaded: every {group.Spec.Name} handler is busy and {group.Pool.WaitingCount} requests are waiting; try another node or later"));
             return;
         }
         _state.Started(work.Deadline); // counted from here, so a graceful stop waits for queued requests too
         if (work.Gathering is { } gathering) gathering.Open++;
-        if (group.Idle.TryPop(out var handler)) Release(group, handler, work);
-        else group.Waiting.Enqueue(work);
+        group.Pool.Offer(work, work.Deadline);
     }
 
-    /// <summary>Gives <paramref name="handler"/> the first work still worth doing (<paramref name="first"/>, then the queue); else it goes idle.</summary>
-    private void Release(Group group, IActorRef handler, Work? first = null)
+    /// <summary>The pool gives <paramref name="work"/> to <paramref name="handler"/>: it goes, with a reply ref as its sender.</summary>
+    private ReplyRef Start(Group group, IActorRef handler, Work work)
     {
-        var work = first;
-        Busy? busy = null;
-        while (work is not null || group.Waiting.TryDequeue(out work))
+        var reply = new ReplyRef(_replies, new RequestContext(work.Request, work.Deadline, _services), work.Caller, handler,
+            work.Codec, work.Counters)
         {
-            if (work.Deadline > DateTime.UtcNow)
-            {
-                var reply = new ReplyRef(_replies, new RequestContext(work.Request, work.Deadline, _services), work.Caller, handler,
-                    work.Codec, work.Counters)
-                {
-                    Gathering = work.Gathering,
-                    Inner = group.Pipeline is null ? null : new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously),
-                };
-                if (busy is null)
-                {
-                    _busy[handler] = busy = new Busy(group);
-                    if (!Timers.IsTimerActive("stuck")) Timers.StartPeriodicTimer("stuck", CheckStuck.Instance, StuckGrace);
-                }
-                busy.Replies.Add(reply);
-                if (group.Pipeline is null) handler.Tell(work.Message, reply);
-                else Wrapped(group.Pipeline, handler, work, reply);
-                if (!group.Prefetches || busy.Replies.Count >= Prefetch || group.Waiting.Count <= group.Idle.Count) return;
-                work = null;
-                continue;
-            }
-            _state.Finished();
-            Interlocked.Increment(ref work.Counters.Failed);
-            Refuse(work.Request, work.Caller, MicroError.Timeout(_service, $"{work.Request.Endpoint}: the caller's deadline passed before a handler was free"), work.Gathering);
-            work = null;
-        }
-        if (busy is null) group.Idle.Push(handler);
+            Gathering = work.Gathering,
+            Inner = group.Pipeline is null ? null : new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously),
+        };
+        if (!Timers.IsTimerActive("stuck")) Timers.StartPeriodicTimer("stuck", CheckStuck.Instance, StuckGrace);
+        if (group.Pipeline is null) handler.Tell(work.Message, reply);
+        else Wrapped(group.Pipeline, handler, work, reply);
+        return reply;
+    }
+
+    /// <summary>Queued work whose caller's deadline passed before a handler was free.</summary>
+    private void Expired(Work work)
+    {
+        _state.Finished();
+        Interlocked.Increment(ref work.Counters.Failed);
+        Refuse(work.Request, work.Caller, MicroError.Timeout(_service, $"{work.Request.Endpoint}: the caller's deadline passed before a handler was free"), work.Gathering);
     }
 
     /// <summary>
@@ -387,11 +364,10 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     {
         if (free is { Caller: { } caller, Response: { } response }) SendOrHold(caller, response, counted: true, free.Reply.Gathering);
         else if (free.Reply.Gathering is { } gathering) Settle(gathering, null); // answered straight, or one-way
-        if (!_busy.TryGetValue(free.Handler, out var busy) || !busy.Replies.Remove(free.Reply) || busy.Replies.Count > 0) return;
-        _busy.Remove(free.Handler);
-        Release(busy.Group, free.Handler);
-        if (_busy.Count == 0) Timers.Cancel("stuck");
+        if (_handlers.TryGetValue(free.Handler, out var group) && group.Pool.Done(free.Handler, free.Reply) && !AnyBusy) Timers.Cancel("stuck");
     }
+
+    private bool AnyBusy => _groups.Exists(g => g.Pool.BusyCount > 0);
 
     /// <summary>
     /// A handler that has not answered long after its caller stopped waiting is probably stuck for
@@ -399,20 +375,19 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     /// </summary>
     private void RetireStuckHandlers()
     {
-        var now = DateTime.UtcNow;
-        foreach (var (handler, busy) in _busy.Where(b => b.Value.Reply.Context.Deadline + StuckGrace < now).ToList())
+        foreach (var group in _groups)
+        foreach (var (handler, replies) in group.Pool.TakeStuck(StuckGrace))
         {
-            var context = busy.Reply.Context;
+            var context = replies[0].Context;
             _log.Warning("{Endpoint} request {RequestId}: the handler did not answer by the deadline; replacing it", context.Endpoint, context.Id);
-            _busy.Remove(handler);
             _retired.Add(handler);
             Context.Stop(handler);
-            busy.Reply.Fail(MicroError.Timeout(_service, $"{context.Endpoint}: the handler did not answer by the deadline"));
-            foreach (var behind in busy.Replies.Skip(1).ToList()) // given to it while it was stuck: another node may still answer in time
+            replies[0].Fail(MicroError.Timeout(_service, $"{context.Endpoint}: the handler did not answer by the deadline"));
+            foreach (var behind in replies.Skip(1)) // given to it while it was stuck: another node may still answer in time
                 behind.Fail(MicroError.ServiceUnavailable(_service, $"{behind.Context.Endpoint}: its handler got stuck on an earlier request; try again"));
-            Release(busy.Group, Spawn(busy.Group));
+            group.Pool.Add(Spawn(group));
         }
-        if (_busy.Count == 0) Timers.Cancel("stuck");
+        if (!AnyBusy) Timers.Cancel("stuck");
     }
 
     /// <summary>A handler stopped: by us (stuck), by itself, or because it could not start.</summary>
@@ -421,19 +396,13 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         if (!_handlers.Remove(handler, out var group)) return;
         group.Live--;
         if (_retired.Remove(handler)) return;
-        if (group.Idle.Contains(handler))
-        {
-            var rest = group.Idle.Where(h => !h.Equals(handler)).Reverse().ToList();
-            group.Idle.Clear();
-            foreach (var h in rest) group.Idle.Push(h);
-        }
-        var wasBusy = _busy.Remove(handler, out var busy);
+        var given = group.Pool.Remove(handler);
         if (_failedToStart.Remove(handler))
         {
             group.Broken = $"the {group.Spec.Props.Type.Name} actor fails in its constructor (see this node's log)";
-            if (wasBusy) foreach (var r in busy!.Replies.ToList()) r.Fail(MicroError.ServiceUnavailable(_service, $"{r.Context.Endpoint} has no handler: {group.Broken}"));
+            foreach (var r in given) r.Fail(MicroError.ServiceUnavailable(_service, $"{r.Context.Endpoint} has no handler: {group.Broken}"));
             if (group.Live > 0) return;
-            while (group.Waiting.TryDequeue(out var work))
+            foreach (var work in group.Pool.TakeWaiting())
             {
                 _state.Finished();
                 Refuse(work.Request, work.Caller, MicroError.ServiceUnavailable(_service, $"{work.Request.Endpoint} has no handler: {group.Broken}"), work.Gathering);
@@ -441,8 +410,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             return;
         }
         _log.Warning("A {Group} handler stopped by itself; starting a new one", group.Spec.Name);
-        if (wasBusy) foreach (var r in busy!.Replies.ToList()) r.Fail(MicroError.InternalServerError(_service, $"{r.Context.Endpoint}: the handler stopped before it answered"));
-        Release(group, Spawn(group));
+        foreach (var r in given) r.Fail(MicroError.InternalServerError(_service, $"{r.Context.Endpoint}: the handler stopped before it answered"));
+        group.Pool.Add(Spawn(group));
     }
 
     private HealthReply Health() => new(_stopping ? "stopping" : "ok", _service, _identity.Version, _identity.Node);
@@ -450,7 +419,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private StatsReply Stats()
     {
         using var process = Process.GetCurrentProcess();
-        return new StatsReply(_service, _identity.Node, _identity.StartedUtc, DateTime.UtcNow - _identity.StartedUtc,
+        return new StatsReply(_service, _identity.Node, _identity.StartedUtc, Now - _identity.StartedUtc,
             process.WorkingSet64, process.Threads.Count, GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
             _routes.Select(r => (Name: r.Key, r.Value.Counters)).Concat(_streams.Select(s => (Name: s.Key, Counters: s.Value)))
                 .OrderBy(e => e.Name, StringComparer.Ordinal)
@@ -485,7 +454,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
             if (gathering.Ready.Count == 0) _holding.Add(gathering);
             gathering.Ready.Add(ready);
         }
-        if (gathering.Open > 0 && DateTime.UtcNow - gathering.Started < _holdFor)
+        if (gathering.Open > 0 && Now - gathering.Started < _holdFor)
         {
             if (gathering.Ready.Count > 0 && !Timers.IsTimerActive("hold")) Timers.StartSingleTimer("hold", LetGoHeld.Instance, _holdFor);
             return;
@@ -505,7 +474,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private void LetGoAged()
     {
         if (_holding.Count == 0) return;
-        var now = DateTime.UtcNow;
+        var now = Now;
         foreach (var held in _holding.Where(g => now - g.Started >= _holdFor).ToList()) LetGo(held);
         if (_holding.Count > 0 && !Timers.IsTimerActive("hold")) Timers.StartSingleTimer("hold", LetGoHeld.Instance, _holdFor);
     }
@@ -527,4 +496,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         _outbox.Flush(Self);
         for (; _counted > 0; _counted--) _state.Finished();
     }
+
+    /// <summary>The server's clock (deadlines, stuck handlers, held answers).</summary>
+    private DateTime Now => _time.GetUtcNow().UtcDateTime;
 }

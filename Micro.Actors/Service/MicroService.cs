@@ -45,6 +45,7 @@ public sealed class MicroService : IAsyncDisposable
     private string _address = "";
     private MicroClient? _client;
     private IRegistry? _registry;
+    private IActorRef? _registryActor;
     private PubSubBroker? _pubsub;
     private IBroker? _broker;
     private IActorRef? _descriptor;
@@ -339,7 +340,7 @@ public sealed class MicroService : IAsyncDisposable
             cluster.RegisterOnMemberUp(() => _up.TrySetResult());
 
             var codecs = Codecs.Of(Settings.Codecs, system, _options.Codecs);
-            var registry = SystemActors.Start(system, Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, _ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
+            var registry = _registryActor = SystemActors.Start(system, Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, _ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
             if (Name is not null)
             {
                 var groups = _groups.ToList();
@@ -410,6 +411,8 @@ public sealed class MicroService : IAsyncDisposable
         {
             CoordinatedShutdown.ClusterJoinUnsuccessfulReason => $"gave up joining the cluster: {NotJoinedReason()}",
             CoordinatedShutdown.ClusterDowningReason => "was downed by the cluster (the split brain resolver, or a manual down)",
+            // Akka.Remote stops a node whose outbound TLS handshake failed (its internal TlsHandshakeFailureReason, exit code 79).
+            { ExitCode: 79 } => "was stopped by Akka.Remote after a TLS handshake failed: do this node and its peers trust each other's certificates (MICRO_TLS_TRUSTED)?",
             _ => "stopped",
         };
         var error = MicroError.ServiceUnavailable("micro.node", $"this node ({Name ?? "client"} at {Address}) {why} before it was Up and ready").ToException();
@@ -601,6 +604,18 @@ public sealed class MicroService : IAsyncDisposable
 
     /// <summary>What a host says when discovery is to form the cluster (set by the hosting layer).</summary>
     internal string? JoinHint { get; set; }
+
+    /// <summary>The services this node still waits to hear from (their descriptors); null while it has not joined.</summary>
+    internal async Task<IReadOnlySet<string>?> AwaitedServicesAsync()
+    {
+        if (_registryActor is not { } registry) return null;
+        try
+        {
+            var view = await registry.Ask<RegistryView>(RegistryActor.GetView.Instance, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            return view.MembershipKnown ? view.PendingServices : null;
+        }
+        catch (AskTimeoutException) { return null; }
+    }
 
     internal string NotJoinedReason() => JoinHint is { } hint ? $"this node has not joined the cluster: {hint}" : Settings.SeedNodes.Count == 0
         ? $"this node ({Address}) has not joined its own new cluster yet"

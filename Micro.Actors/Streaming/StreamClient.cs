@@ -38,16 +38,25 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
         catch (Exception) { } // a selector's feedback is not the stream's problem
     }
 
-    /// <summary>Opens a stream: the body of its one request (server streams), or none (the requests follow through <see cref="StreamOpened.Requests"/>).</summary>
+    /// <summary>The call wrappers, run around each attempt to open (as around each attempt of a call); null: none.</summary>
+    public Wrappers.CallDelegate? Attempts { get; init; }
+
+    /// <summary>
+    /// Opens a stream: the body of its one request (server streams), or none (the requests follow through
+    /// <see cref="StreamOpened.Requests"/>). Planned like a call: nodes from <see cref="Selection"/>, failed ones
+    /// sidelined, and after a failed try <see cref="RetryPlan"/> says whether another node is worth it and when.
+    /// </summary>
+    /// <param name="call">The call as the client wrappers left it; null without client wrappers.</param>
     public async Task<(StreamOpened Opened, ServiceNode Node, Action Cancel)> OpenAsync(string service, string endpoint, StreamKind? kind, byte[]? body,
-        string contentType, CallOptions options, CancellationToken cancellation)
+        string contentType, CallOptions options, CancellationToken cancellation, Wrappers.CallContext? call = null)
     {
         var timeout = options.Timeout ?? defaults.RequestTimeout;
-        var deadline = DateTime.UtcNow + timeout;
+        var deadline = Now + timeout;
         var retries = Math.Max(0, options.Retries ?? defaults.Retries);
+        var headers = options.Headers ?? new Dictionary<string, string>();
         var tried = new HashSet<string>(StringComparer.Ordinal);
         MicroError? last = null;
-        for (var attempt = 0; attempt <= retries; attempt++)
+        for (var attempt = 1; attempt <= retries + 1; attempt++)
         {
             var view = await ViewAsync(service, deadline, cancellation).ConfigureAwait(false);
             var candidates = Selection.Narrow(view.NodesOf(service), view.ServiceNames, service, endpoint, options.Filters, options.Address, tried, IsSidelined, streaming: true);
@@ -61,41 +70,94 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
             var node = selector.Select(candidates.Nodes);
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             tried.Add(node.Id);
-            var remaining = deadline - DateTime.UtcNow;
+            var remaining = deadline - Now;
             if (remaining <= TimeSpan.Zero) break;
+            // Leave time for another node: a node that does not answer gets its share of the deadline, not all of it.
+            var share = remaining / (retries - attempt + 2);
             var server = system.ActorSelection(Service.SystemActors.On(node.Address, StreamServerActor.Name));
-            var open = new StreamOpen(Guid.NewGuid().ToString("N"), service, endpoint, contentType, options.Headers ?? new Dictionary<string, string>(), body);
+            MicroError failure;
             try
             {
-                // Leave time for another node: a node that does not answer gets its share of the deadline, not all of it.
-                var answer = await server.Ask<object>(open, remaining / (retries - attempt + 1), cancellation).ConfigureAwait(false);
-                switch (answer)
-                {
-                    case StreamOpened opened:
-                        Tried(selector, _sidelined, node, null, started);
-                        return (opened, node, () => server.Tell(new StreamCancel(open.Id)));
-                    case StreamRefused { Error.Code: 503 } refused:
-                        Tried(selector, _sidelined, node, last = refused.Error, started);
-                        continue;
-                    case StreamRefused refused:
-                        Tried(selector, _sidelined, node, refused.Error, started);
-                        throw refused.Error.ToException();
-                }
+                var opened = Attempts is null
+                    ? await TryOpenAsync(server, node, service, endpoint, contentType, headers, body, share, cancellation).ConfigureAwait(false)
+                    : await TryWrappedAsync(Attempts, call, attempt, server, node, service, endpoint, kind ?? actual, contentType, headers, body, share, deadline, cancellation).ConfigureAwait(false);
+                Tried(selector, _sidelined, node, null, started);
+                return opened;
             }
-            catch (AskTimeoutException)
+            catch (MicroException e)
             {
-                server.Tell(new StreamCancel(open.Id)); // it may open after all: nobody would read it
-                last = MicroError.Timeout(ErrorId, $"{service} at {node.HostPort} did not open {endpoint} in time");
-                Tried(selector, _sidelined, node, MicroError.ServiceUnavailable(ErrorId, last.Detail), started);
+                failure = e.Error;
             }
-            catch (OperationCanceledException)
-            {
-                server.Tell(new StreamCancel(open.Id));
-                throw;
-            }
+            // A node that did not answer in its share counts as a failed node: another may open in time.
+            var asNodeFailure = failure.Code == 408 ? MicroError.ServiceUnavailable(ErrorId, failure.Detail) : failure;
+            Tried(selector, _sidelined, node, asNodeFailure, started);
+            last = failure;
+            var next = RetryPlan.AfterFailure(asNodeFailure, retries - attempt + 1, attempt, Now, deadline, options.RetryOn ?? defaults.RetryOn, options.Backoff);
+            if (!next.Retry) throw failure.ToException();
+            if (next.Delay > TimeSpan.Zero) await Task.Delay(next.Delay, defaults.Time, cancellation).ConfigureAwait(false);
         }
         throw (last ?? MicroError.Timeout(ErrorId, $"{service} {endpoint} could not be opened within {timeout.TotalSeconds:0.###} s")).ToException();
     }
+
+    /// <summary>One try on <paramref name="node"/>: open, or a typed error (its refusal, or 408 when it did not answer in <paramref name="share"/>).</summary>
+    private static async Task<(StreamOpened, ServiceNode, Action)> TryOpenAsync(ActorSelection server, ServiceNode node, string service, string endpoint,
+        string contentType, IReadOnlyDictionary<string, string> headers, byte[]? body, TimeSpan share, CancellationToken cancellation)
+    {
+        var open = new StreamOpen(Guid.NewGuid().ToString("N"), service, endpoint, contentType, headers, body);
+        try
+        {
+            return await server.Ask<object>(open, share, cancellation).ConfigureAwait(false) switch
+            {
+                StreamOpened opened => (opened, node, () => server.Tell(new StreamCancel(open.Id))),
+                StreamRefused refused => throw refused.Error.ToException(),
+                var other => throw MicroError.InternalServerError(ErrorId, $"{node.HostPort} answered the open of {endpoint} with {other.GetType().Name}").ToException(),
+            };
+        }
+        catch (AskTimeoutException)
+        {
+            server.Tell(new StreamCancel(open.Id)); // it may open after all: nobody would read it
+            throw MicroError.Timeout(ErrorId, $"{service} at {node.HostPort} did not open {endpoint} in time").ToException();
+        }
+        catch (OperationCanceledException)
+        {
+            server.Tell(new StreamCancel(open.Id));
+            throw;
+        }
+    }
+
+    /// <summary>One try through the call wrappers: they see the node and the attempt, and may change the headers that go.</summary>
+    private static async Task<(StreamOpened, ServiceNode, Action)> TryWrappedAsync(Wrappers.CallDelegate pipeline, Wrappers.CallContext? call, int attempt,
+        ActorSelection server, ServiceNode node, string service, string endpoint, StreamKind kind, string contentType, IReadOnlyDictionary<string, string> headers,
+        byte[]? body, TimeSpan share, DateTime deadline, CancellationToken cancellation)
+    {
+        call ??= new Wrappers.CallContext(service, endpoint, Guid.NewGuid().ToString("N"), KindOf(kind), contentType, body, deadline, headers);
+        var context = new Wrappers.CallContext(call, attempt, node, deadline);
+        if (attempt > 1) context.Headers[Metadata.MetadataKeys.Attempt] = attempt.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        (StreamOpened, ServiceNode, Action)? opened = null;
+        context.Send = async c =>
+        {
+            opened = await TryOpenAsync(server, node, service, endpoint, contentType, c.OutgoingHeaders, body, share, cancellation).ConfigureAwait(false);
+            return null;
+        };
+        try { await pipeline(context).ConfigureAwait(false); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            if (opened is { } stray) stray.Item3(); // opened, but a wrapper failed after: nobody will read it
+            if (e is MicroException) throw;
+            throw MicroException.ToError(e, "micro.client").ToException();
+        }
+        return opened ?? throw MicroError.InternalServerError("micro.client",
+            $"a call wrapper ended an attempt to open {service} {endpoint} without opening it (it returned without calling next)").ToException();
+    }
+
+    internal static Wrappers.CallKind KindOf(StreamKind kind) => kind switch
+    {
+        StreamKind.Server => Wrappers.CallKind.ServerStream,
+        StreamKind.Client => Wrappers.CallKind.ClientStream,
+        _ => Wrappers.CallKind.Bidirectional,
+    };
+
+    private DateTime Now => defaults.Time.GetUtcNow().UtcDateTime;
 
     /// <summary>The caller's requests on their way: the switch that stops them, and how their sending ended.</summary>
     public sealed record Sending(UniqueKillSwitch Switch, Task Done);
@@ -171,7 +233,7 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
         while (true)
         {
             RegistryView view;
-            var left = deadline - DateTime.UtcNow;
+            var left = deadline - Now;
             // This node's own registry answers in microseconds; one that does not (the node is stopping)
             // ends the open by its deadline with a typed error, not Akka's AskTimeoutException.
             try { view = await registry.Ask<RegistryView>(RegistryActor.GetView.Instance, left > MinimumAsk ? left : MinimumAsk, cancellation).ConfigureAwait(false); }
@@ -181,7 +243,7 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
                     "is this node stopping? Open streams from a running node").ToException();
             }
             if (view.IsSettled(service)) return view;
-            if (DateTime.UtcNow >= deadline)
+            if (Now >= deadline)
                 throw MicroError.ServiceUnavailable(ErrorId, view.MembershipKnown
                     ? $"the registry is still learning about {service}; try again shortly"
                     : defaults.NotJoinedReason()).ToException();
