@@ -72,4 +72,44 @@ public sealed class CallDecisionTests
         Assert.Equal(hold, LaneRule.Hold(unheard, inFlight, waiting, onNode));
         Assert.Equal(waiting >= LaneRule.FullMessage, LaneRule.NeedsOnNode(waiting));
     }
+
+    private static Micro.Actors.Registry.ServiceNode Node(string id, Micro.Actors.Registry.NodeStatus status) =>
+        new(id, new Akka.Actor.Address("akka.tcp", "test", "127.0.0.1", 1), "echo", "1.0.0", new Dictionary<string, string>(), [], status);
+
+    [Fact]
+    public void A_node_is_silent_once_a_call_has_been_on_its_way_half_a_second_with_nothing_heard_from_it_since()
+    {
+        var clock = new FakeTimeProvider(Start);
+        var watch = new NodeWatch(clock);
+        var sent = clock.GetUtcNow().UtcDateTime;
+        clock.Advance(NodeWatch.SilentAfter);
+        Assert.False(watch.IsSilent("a", sent));              // exactly 500 ms: not yet
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(watch.IsSilent("a", sent));               // never heard from
+        watch.Heard("a");
+        Assert.False(watch.IsSilent("a", sent));              // it answered after the call left: alive
+        var later = clock.GetUtcNow().UtcDateTime.AddMilliseconds(1);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(watch.IsSilent("a", later));              // but nothing since a later call left
+        Assert.False(watch.IsSilent("a", clock.GetUtcNow().UtcDateTime)); // a call that just left says nothing yet
+        watch.KeepOnly(_ => false);                           // it left the cluster: forgotten
+        Assert.True(watch.IsSilent("a", sent));
+    }
+
+    [Fact]
+    public void A_call_in_flight_moves_when_its_node_leaves_or_turns_unreachable_and_stays_while_it_is_up_or_leaving()
+    {
+        var up = Node("up", Micro.Actors.Registry.NodeStatus.Up);
+        var leaving = Node("leaving", Micro.Actors.Registry.NodeStatus.Leaving);
+        var lost = Node("lost", Micro.Actors.Registry.NodeStatus.Unreachable);
+        var view = Micro.Actors.Registry.RegistryView.Empty with
+        {
+            Nodes = System.Collections.Immutable.ImmutableDictionary<string, Micro.Actors.Registry.ServiceNode>.Empty
+                .Add(up.Id, up).Add(leaving.Id, leaving).Add(lost.Id, lost),
+        };
+        Assert.Null(NodeWatch.WhyMove(view, up));
+        Assert.Null(NodeWatch.WhyMove(view, leaving));        // a graceful leave finishes the calls it has
+        Assert.Equal("became unreachable", NodeWatch.WhyMove(view, lost));
+        Assert.Equal("left the cluster", NodeWatch.WhyMove(view, Node("gone", Micro.Actors.Registry.NodeStatus.Up)));
+    }
 }

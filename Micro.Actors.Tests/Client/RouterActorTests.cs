@@ -249,7 +249,7 @@ public sealed class RouterActorTests : TestKit
 
         // Past the silence threshold, A is found unreachable. B has not answered its call either (a partition
         // cuts it off too, and the failure detector has yet to say so); C has: A's call moves on to C.
-        a.ExpectNoMsg(RouterActor.SilentAfter + TimeSpan.FromMilliseconds(100));
+        a.ExpectNoMsg(NodeWatch.SilentAfter + TimeSpan.FromMilliseconds(100));
         router.Tell(View(Node(1, a.Ref, NodeStatus.Unreachable), Node(2, b.Ref), Node(3, c.Ref)));
         var moved = c.ExpectMsg<Request>();
         Assert.Equal(calls[0].Call.Request.Id, moved.Id);

@@ -220,7 +220,7 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         Assert.True(published.Exit == 0, published.Err);
         await Eventually.TrueAsync(() => subscriber.Stdout.Any(l => l.StartsWith("event 42 from the cli")), TimeSpan.FromSeconds(10), "the event at the subscriber");
 
-        var nobody = await Micro("publish", "nobody-listens", """{"number":1,"text":"x"}""", "--type", "Tick", "--timeout", "3");
+        var nobody = await Micro("publish", "nobody-listens", """{"number":1,"text":"x"}""", "--type", "Tick", "--timeout", "1");
         Assert.Equal(3, nobody.Exit);
         Assert.Contains("no subscriber of topic 'nobody-listens'", nobody.Err);
 

@@ -19,6 +19,18 @@ public sealed class StartTests
     };
 
     [Fact]
+    public async Task A_second_node_on_an_actor_system_that_runs_one_is_refused_with_a_clear_error()
+    {
+        await using var first = MicroService.Create("first", Quiet(o => o.Port = 0));
+        await first.StartAsync();
+        await using var second = MicroService.Create("second", Quiet(o => o.Port = 0));
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => second.AttachAsync(first.System, ownsSystem: false, joinSeeds: false, CancellationToken.None));
+        Assert.Contains("already runs the Micro.Actors node first: one node per actor system", refused.Message);
+        Assert.Equal("ok", (await first.Client.CallAsync<Micro.Actors.Server.HealthReply>("first", Micro.Actors.Server.BuiltIn.Health, new object(),
+            new Micro.Actors.Client.CallOptions { Timeout = TimeSpan.FromSeconds(10) })).Status); // the first is unharmed
+    }
+
+    [Fact]
     public async Task Client_only_nodes_take_any_free_port_so_two_on_one_host_both_start()
     {
         await using var cluster = new TestCluster();

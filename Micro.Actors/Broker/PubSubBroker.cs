@@ -49,7 +49,7 @@ public sealed class PubSubBroker : IBroker
         _mediator = mediator;
         _onChange = onChange;
         var outgoing = _outgoing;
-        outgoing.Actor = Service.SystemActors.Start(system, Props.Create(() => new PublisherActor(outgoing, mediator, registry)), "micro-publisher");
+        outgoing.Actor = Service.MicroExtension.Get(system).Start(Props.Create(() => new PublisherActor(outgoing, mediator, registry)), "micro-publisher");
     }
 
     public Task PublishAsync(string topic, object message, PublishOptions? options = null, CancellationToken cancellationToken = default)
@@ -107,7 +107,7 @@ public sealed class PubSubBroker : IBroker
         var (codecs, mediator, services) = (_codecs, _mediator, _services);
         var pipeline = _wrappers?.Subscriber(spec.Topic, static e => e.Deliver(e));
         var group = spec.Queue ?? "~" + Guid.NewGuid().ToString("N");
-        var actor = Service.SystemActors.Start(_system, Props.Create(() => new SubscriberActor(spec, group, counters, subscribed, codecs, mediator, services, pipeline)),
+        var actor = Service.MicroExtension.Get(_system).Start(Props.Create(() => new SubscriberActor(spec, group, counters, subscribed, codecs, mediator, services, pipeline)),
             $"micro-subscriber-{Interlocked.Increment(ref _next)}");
         try { await subscribed.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false); }
         catch (Exception)

@@ -258,7 +258,7 @@ public sealed class MicroClient : IClient
         _routers.GetOrAdd(service, s => new Lazy<BurstQueue<RouterActor.Call>>(() =>
         {
             var queue = new BurstQueue<RouterActor.Call>(RouterActor.Drain.Instance);
-            queue.Actor = SystemActors.Start(_system, Props.Create(() => new RouterActor(s, _registry, _defaults, queue, _wrappers)), "micro-router-" + Uri.EscapeDataString(s));
+            queue.Actor = MicroExtension.Get(_system).Start(Props.Create(() => new RouterActor(s, _registry, _defaults, queue, _wrappers)), "micro-router-" + Uri.EscapeDataString(s));
             return queue;
         })).Value;
 }

@@ -99,10 +99,8 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private readonly Sidelines _sidelined;
     /// <summary>When the latest call went to each node: logged when a node is lost, so operators see how soon routing stopped.</summary>
     private readonly Dictionary<string, (DateTime At, string HostPort)> _lastSent = new(StringComparer.Ordinal);
-    /// <summary>When each node last answered this router.</summary>
-    private readonly Dictionary<string, DateTime> _lastHeard = new(StringComparer.Ordinal);
-    /// <summary>A node with a call on its way this long, and no answer since, is not where a retry should go.</summary>
-    internal static readonly TimeSpan SilentAfter = TimeSpan.FromMilliseconds(500);
+    /// <summary>Which nodes went quiet, and what a new view means for the calls on them.</summary>
+    private readonly NodeWatch _watch;
     private readonly HashSet<string> _lost = new(StringComparer.Ordinal);
     private readonly IActorRef _registry;
     private RegistryView _view = RegistryView.Empty;
@@ -126,6 +124,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         _registry = registry;
         _defaults = defaults;
         _sidelined = new Sidelines(defaults.Sideline, defaults.Time);
+        _watch = new NodeWatch(defaults.Time);
 
         Receive<Call>(OnCall);
         Receive<Drain>(_ => DrainQueue());
@@ -210,7 +209,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
             // detector names them one by one, and a call moved to the next one to be named would fail twice.
             var retrying = p.Attempts > 0;
             var candidates = Selection.Narrow(_nodes, _serviceNames, _service, p.Request.Endpoint,
-                p.Call.Options.Filters, p.Call.Options.Address, p.Tried, n => IsSidelined(n, now) || (retrying && IsSilent(n, now)));
+                p.Call.Options.Filters, p.Call.Options.Address, p.Tried, n => IsSidelined(n, now) || (retrying && IsSilent(n)));
             if (candidates.Error is { } error)
             {
                 // Until this node has joined and read every descriptor, "not found" may just mean "not yet".
@@ -309,7 +308,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private void OnResponse(Response response)
     {
         if (!_calls.TryGetValue(response.RequestId, out var p)) return; // answered already, or expired
-        if (p.Node is { } from) _lastHeard[from.Id] = Now;
+        if (p.Node is { } from) _watch.Heard(from.Id);
         if (p.Flight is { } flight && Heard(flight) && !_draining) Pump(flight.Lane);
         // Past its deadline the call is over, even if the sweep has not seen it yet: no call outlives it.
         if (Now > p.Call.DeadlineUtc) { Expire(p); return; }
@@ -425,7 +424,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         _nodes = view.NodesOf(_service);
         _serviceNames = view.ServiceNames;
         _sidelined.KeepOnly(view.Nodes.ContainsKey);
-        foreach (var gone in _lastHeard.Keys.Where(id => !view.Nodes.ContainsKey(id)).ToList()) _lastHeard.Remove(gone);
+        _watch.KeepOnly(view.Nodes.ContainsKey);
         foreach (var (server, lane) in _lanes.Where(l => l.Value.Waiting.Count == 0 && !_nodes.Any(n => n.Server.Equals(l.Key))).ToList())
             _lanes.Remove(server); // its node has left
         foreach (var id in _lastSent.Keys.ToList())
@@ -439,10 +438,8 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         {
             if (p.Node is { } node)
             {
-                if (!view.Nodes.TryGetValue(node.Id, out var now))
-                    Failed(p, node, MicroError.ServiceUnavailable(_service, $"node {node.HostPort} left the cluster while handling {p.Request.Endpoint}"));
-                else if (now.Status == NodeStatus.Unreachable)
-                    Failed(p, node, MicroError.ServiceUnavailable(_service, $"node {node.HostPort} became unreachable while handling {p.Request.Endpoint}"));
+                if (NodeWatch.WhyMove(view, node) is { } why)
+                    Failed(p, node, MicroError.ServiceUnavailable(_service, $"node {node.HostPort} {why} while handling {p.Request.Endpoint}"));
             }
             else if (!p.AwaitingRetry)
             {
@@ -533,10 +530,11 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>A call has been on its way to <paramref name="node"/> for a while, and nothing was heard from it since it left.</summary>
-    private bool IsSilent(ServiceNode node, DateTime now)
+    private bool IsSilent(ServiceNode node)
     {
-        var heard = _lastHeard.GetValueOrDefault(node.Id, DateTime.MinValue);
-        return _calls.Values.Any(c => c.Node?.Id == node.Id && c.Flight is { } f && now - f.SentAt > SilentAfter && heard < f.SentAt);
+        foreach (var c in _calls.Values)
+            if (c.Node?.Id == node.Id && c.Flight is { } f && _watch.IsSilent(node.Id, f.SentAt)) return true;
+        return false;
     }
 
     private void Sideline(ServiceNode node) => _sidelined.Add(node.Id);

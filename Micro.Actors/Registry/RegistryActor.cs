@@ -227,7 +227,7 @@ internal sealed class RegistryActor : ReceiveActor, IWithTimers
     {
         var self = Self;
         var ua = member.UniqueAddress;
-        Context.ActorSelection(Service.SystemActors.On(member.Address, DescriptorActor.Name))
+        Context.ActorSelection(Service.MicroExtension.On(member.Address, DescriptorActor.Name))
             .Ask<NodeDescriptor>(GetDescriptor.Instance, _descriptorTimeout)
             .ContinueWith(t => t.IsCompletedSuccessfully
                 ? (object)new DescriptorFetched(ua, t.Result)

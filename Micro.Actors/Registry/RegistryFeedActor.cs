@@ -93,5 +93,5 @@ internal sealed class RegistryFeedActor : ReceiveActor
     /// <summary>A node named by address only gets the ref of its server actor (a remote ref: resolving it sends nothing).</summary>
     private ServiceNode Resolved(ServiceNode node) =>
         !node.Server.IsNobody() ? node
-            : node with { Server = ((ExtendedActorSystem)Context.System).Provider.ResolveActorRef(Service.SystemActors.On(node.Address, ServerActor.Name)) };
+            : node with { Server = ((ExtendedActorSystem)Context.System).Provider.ResolveActorRef(Service.MicroExtension.On(node.Address, ServerActor.Name)) };
 }

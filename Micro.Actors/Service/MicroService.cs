@@ -333,14 +333,16 @@ public sealed class MicroService : IAsyncDisposable
         try
         {
             cluster = Cluster.Get(system);
+            var micro = MicroExtension.Get(system);
+            micro.Claim(Name ?? "client");
             // Our own mediator (same path on every node), whose queue-group routing avoids nodes that are down.
             var health = new NodeHealth();
-            var mediator = SystemActors.Start(system, DistributedPubSubMediator.Props(
+            var mediator = micro.Start(DistributedPubSubMediator.Props(
                 DistributedPubSubSettings.Create(system).WithRoutingLogic(new AvoidingRoutingLogic(health))), "micro-pubsub");
             cluster.RegisterOnMemberUp(() => _up.TrySetResult());
 
             var codecs = Codecs.Of(Settings.Codecs, system, _options.Codecs);
-            var registry = _registryActor = SystemActors.Start(system, Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, _ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
+            var registry = _registryActor = micro.Start(Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, _ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
             if (Name is not null)
             {
                 var groups = _groups.ToList();
@@ -348,19 +350,19 @@ public sealed class MicroService : IAsyncDisposable
                 var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
                 var streamCounters = _streams.ToDictionary(s => s.Name, _ => new EndpointCounters(), StringComparer.Ordinal);
                 var services = _services;
-                var server = _server = SystemActors.Start(system, Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs,
+                var server = _server = micro.Start(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs,
                     Settings.MaxPayloadBytes, Settings.AnswerBatchWait, streamCounters, services, _options.Wrappers)), ServerActor.Name);
                 var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                     [.. groups.SelectMany(g => g.Endpoints).Select(Describe), .. _streams.Select(Describe)], server);
-                _streamServer = SystemActors.Start(system, Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout,
+                _streamServer = micro.Start(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout,
                     Settings.MaxPayloadBytes, streamCounters, _state, services, _options.Wrappers, identity.Node)), Streaming.StreamServerActor.Name);
-                _descriptor = SystemActors.Start(system, Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
+                _descriptor = micro.Start(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
             }
             // A registry of the user's own takes the cluster's place for routing; the cluster's still feeds the broker.
             var membership = new ClusterRegistry(registry, _ready.Task, Settings.RequestTimeout, NotJoinedReason);
             var plugged = _options.Registry?.Invoke(membership);
             var routes = plugged is null ? registry
-                : SystemActors.Start(system, Props.Create(() => new RegistryFeedActor(plugged, registry)), RegistryFeedActor.Name);
+                : micro.Start(Props.Create(() => new RegistryFeedActor(plugged, registry)), RegistryFeedActor.Name);
             // A broker of the user's own gets the cluster's without wrappers: they run once, around the plugged one.
             var pubsub = _pubsub = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange, Settings.DrainTimeout, _services,
                 _options.Broker is null ? _options.Wrappers : null, Settings.ContentType);

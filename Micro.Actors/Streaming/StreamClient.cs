@@ -74,7 +74,7 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
             if (remaining <= TimeSpan.Zero) break;
             // Leave time for another node: a node that does not answer gets its share of the deadline, not all of it.
             var share = remaining / (retries - attempt + 2);
-            var server = system.ActorSelection(Service.SystemActors.On(node.Address, StreamServerActor.Name));
+            var server = system.ActorSelection(Service.MicroExtension.On(node.Address, StreamServerActor.Name));
             MicroError failure;
             try
             {
