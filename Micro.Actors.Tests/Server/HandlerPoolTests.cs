@@ -19,7 +19,7 @@ public sealed class HandlerPoolTests
     private HandlerPool<string, string, Given> Pool(int queueLimit = 10, bool prefetches = true, params string[] handlers)
     {
         var pool = new HandlerPool<string, string, Given>(queueLimit, prefetches, _time,
-            (handler, work, _) => { var g = new Given(handler, work); _started.Add(g); return g; }, _expired.Add);
+            (handler, work) => { var g = new Given(handler, work); _started.Add(g); return g; }, _expired.Add);
         foreach (var h in handlers) pool.Add(h);
         return pool;
     }

@@ -25,14 +25,14 @@ internal sealed class HandlerPool<THandler, TWork, TTask>
     private readonly int _queueLimit;
     private readonly bool _prefetches;
     private readonly TimeProvider _time;
-    private readonly Func<THandler, TWork, DateTime, TTask> _start;
+    private readonly Func<THandler, TWork, TTask> _start;
     private readonly Action<TWork> _expired;
 
     /// <param name="queueLimit">How much work may wait while every handler is busy; beyond it <see cref="IsFull"/>.</param>
     /// <param name="prefetches">Whether a handler may be given several tasks (actors: yes; functions run beside their mailbox: no).</param>
     /// <param name="start">Gives work to a handler now; returns the task that its "done" will name.</param>
     /// <param name="expired">Queued work whose deadline passed before a handler was free (the server answers 408).</param>
-    public HandlerPool(int queueLimit, bool prefetches, TimeProvider time, Func<THandler, TWork, DateTime, TTask> start, Action<TWork> expired)
+    public HandlerPool(int queueLimit, bool prefetches, TimeProvider time, Func<THandler, TWork, TTask> start, Action<TWork> expired)
     {
         _queueLimit = queueLimit;
         _prefetches = prefetches;
@@ -128,7 +128,7 @@ internal sealed class HandlerPool<THandler, TWork, TTask>
                 continue;
             }
             if (given is null) _busy[handler] = given = new List<(TTask, DateTime)>(1);
-            given.Add((_start(handler, work.Work, work.Deadline), work.Deadline));
+            given.Add((_start(handler, work.Work), work.Deadline));
             // One at a time, unless work piles up beyond the idle handlers and this handler may take more.
             if (!_prefetches || given.Count >= Prefetch || _waiting.Count <= _idle.Count) return;
         }

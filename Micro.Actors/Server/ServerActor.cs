@@ -150,7 +150,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         {
             var group = new Group(spec, wrappers?.Handler(EndpointName.GroupOf(spec.Name)));
             group.Pool = new HandlerPool<IActorRef, Work, ReplyRef>(queueLimit, group.Prefetches, _time,
-                (handler, work, _) => Start(group, handler, work), Expired);
+                (handler, work) => Start(group, handler, work), Expired);
             _groups.Add(group);
             for (var i = 0; i < (spec.PoolSize ?? defaultPoolSize); i++) group.Pool.Add(Spawn(group));
             foreach (var endpoint in spec.Endpoints) _routes[endpoint.Name] = new Route(endpoint, group, new EndpointCounters());
