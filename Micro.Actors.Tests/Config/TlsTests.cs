@@ -72,14 +72,15 @@ public sealed class TlsTests : IDisposable
 
         // Each keeps trying to join through the TLS node (give them several join rounds) — unless its own TLS
         // handshake fails, when Akka.Remote stops it, and it says so.
-        foreach (var outsider in new[] { plain, stranger })
+        // Both are watched at once: the same join rounds for each.
+        await Task.WhenAll(new[] { plain, stranger }.Select(async outsider =>
         {
             var refused = await Record.ExceptionAsync(() => outsider.WhenUpAsync().WaitAsync(TimeSpan.FromSeconds(4)));
             Assert.True(refused is TimeoutException || (refused is MicroException stopped && stopped.Error.Detail.Contains("TLS handshake failed")), refused?.ToString());
             var call = await Assert.ThrowsAsync<MicroException>(() => outsider.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("let me in"),
                 new CallOptions { Timeout = TimeSpan.FromSeconds(1) }));
             Assert.True(call.Code is 408 or 503 or 404, call.ToString());
-        }
+        }));
         var members = Akka.Cluster.Cluster.Get(member.System).State.Members;
         Assert.Single(members);
 
