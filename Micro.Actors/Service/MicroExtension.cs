@@ -12,6 +12,7 @@ internal sealed class MicroExtension : IExtension
 {
     private readonly ExtendedActorSystem _system;
     private string? _node;
+    private readonly object _gate = new();
 
     private MicroExtension(ExtendedActorSystem system) => _system = system;
 
@@ -25,7 +26,7 @@ internal sealed class MicroExtension : IExtension
     /// <summary>Takes the system for the node <paramref name="node"/>; a system already taken refuses it.</summary>
     public void Claim(string node)
     {
-        lock (this)
+        lock (_gate)
         {
             if (_node is not null)
                 throw new InvalidOperationException($"the actor system '{_system.Name}' already runs the Micro.Actors node {_node}: one node per actor system (give {node} a system of its own)");
