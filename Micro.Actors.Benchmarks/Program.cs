@@ -15,11 +15,13 @@ var scenarios = new Option<string[]>("--scenario") { Description = "rpc, pubsub,
 var systems = new Option<string[]>("--system") { Description = "micro, akka, grpc, protoactor (repeatable; default all)", Arity = ArgumentArity.ZeroOrMore };
 var concurrency = new Option<int[]>("--concurrency") { Description = "Calls in flight (repeatable; default 1, 16, 128)", Arity = ArgumentArity.ZeroOrMore };
 var rounds = new Option<int>("--rounds") { Description = "RPC: measure every system at every concurrency this many times, interleaved", DefaultValueFactory = _ => 1 };
+var telemetry = new Option<string>("--telemetry") { Description = "What listens to the instrumentation, here and in the servers: none, metrics, traces (100% sampled)", DefaultValueFactory = _ => "none" };
+telemetry.AcceptOnlyFromAmong(BenchTelemetry.Modes);
 var scale = new Option<int[]>("--nodes") { Description = "Cluster sizes of the scale scenario (repeatable; default 5, 10, 20)", Arity = ArgumentArity.ZeroOrMore };
 
 var root = new RootCommand("Micro.Actors benchmarks: every point runs the server side in its own process on 127.0.0.1")
 {
-    duration, quick, smoke, json, chart, scenarios, systems, concurrency, rounds, scale,
+    duration, quick, smoke, json, chart, scenarios, systems, concurrency, rounds, scale, telemetry,
 };
 root.SetAction(async (r, _) =>
 {
@@ -41,6 +43,7 @@ root.SetAction(async (r, _) =>
         Console.Error.WriteLine($"error: no scenario {string.Join(", ", unknown)}; use rpc, pubsub, stream, join, memory or scale");
         return 2;
     }
+    using var listening = BenchTelemetry.Start(r.GetValue(telemetry));
     var watch = Stopwatch.StartNew();
     void Progress(string what) => Console.Error.WriteLine($"[{watch.Elapsed:mm\\:ss}] {what}");
     var points = new List<Point>();
@@ -68,7 +71,11 @@ var port = new Option<int>("--port") { Required = true };
 var seed = new Option<string?>("--seed");
 var serve = new Command("serve", "Run one server side (used by the runner)") { kind, port, seed };
 serve.Hidden = true;
-serve.SetAction((r, _) => Servers.ServeAsync(r.GetValue(kind)!, r.GetValue(port), r.GetValue(seed)));
+serve.SetAction(async (r, _) =>
+{
+    using var listening = BenchTelemetry.Start();
+    await Servers.ServeAsync(r.GetValue(kind)!, r.GetValue(port), r.GetValue(seed));
+});
 root.Subcommands.Add(serve);
 
 var nodes = new Argument<int>("nodes");

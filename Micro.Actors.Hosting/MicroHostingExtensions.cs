@@ -2,12 +2,15 @@ using Akka.Hosting;
 using Micro.Actors.Broker;
 using Micro.Actors.Client;
 using Micro.Actors.Hosting.Configuration;
+using Micro.Actors.Hosting.Telemetry;
 using Micro.Actors.Registry;
 using Micro.Actors.Service;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace Micro.Actors.Hosting;
 
@@ -55,6 +58,10 @@ public static class MicroHostingExtensions
         services.AddSingleton(sp => sp.GetRequiredService<MicroService>().Client);
         services.AddSingleton(sp => sp.GetRequiredService<MicroService>().Registry);
         services.AddSingleton(sp => sp.GetRequiredService<MicroService>().Broker);
+
+        // On by default when the app sets up OpenTelemetry (services.AddOpenTelemetry()); nothing without it.
+        services.ConfigureOpenTelemetryTracerProvider(t => t.AddMicroInstrumentation());
+        services.ConfigureOpenTelemetryMeterProvider(m => m.AddMicroInstrumentation());
 
         // The actor system's name is the cluster's, so it must be known now: from code or configuration.
         services.AddAkka<MicroHostedService>(builder.ClusterName, (akka, sp) => builder.ConfigureAkka(akka, sp));

@@ -2,7 +2,10 @@ using Micro.Actors.AspNetCore;
 using Micro.Actors.Client;
 using Micro.Actors.Hosting;
 using Micro.Actors.Hosting.Health;
+using Micro.Actors.Samples;
 using Micro.Actors.Samples.Greeter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 // An ASP.NET Core app that calls the greeter: a client-only node on the host, joined through
 // Micro:SeedNodes (appsettings.json, Micro__SeedNodes__0=host:port, or --Micro:SeedNodes:0=host:port).
@@ -10,6 +13,12 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddMicroClient();
 builder.Services.AddHealthChecks().AddMicroHealthChecks();
 builder.Services.AddMicroProblemDetails();   // a MicroException answers as RFC 7807 problem details
+
+// OpenTelemetry, as the other samples: Telemetry:Exporter = none (the default) | console | otlp (OTEL_EXPORTER_OTLP_ENDPOINT);
+// the node's spans and metrics join by themselves, beside ASP.NET Core's; metrics are also served for Prometheus at /metrics.
+builder.AddSampleTelemetry("micro-web")
+    .WithTracing(t => t.AddAspNetCoreInstrumentation())
+    .WithMetrics(m => m.AddAspNetCoreInstrumentation().AddPrometheusExporter());
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -27,4 +36,5 @@ app.MapGet("/wait/{milliseconds:int}", async (int milliseconds, IClient client, 
 });
 
 app.MapMicroHealthChecks();   // /health/live and /health/ready
+app.MapPrometheusScrapingEndpoint();   // /metrics
 app.Run();

@@ -32,6 +32,14 @@ public static class Program
         var greeter = new Command("greeter", "Run the greeter service until Ctrl+C or SIGTERM (default port 4053)") { host, port, seeds };
         greeter.SetAction((r, ct) => Guard(() => RunGreeter(Node(r, host, port, seeds), ct)));
 
+        var front = new Command("front", "Run the front service until Ctrl+C or SIGTERM: Front.Hello greets through the greeter and publishes each greeting on topic greetings (default port 4053)") { host, port, seeds };
+        front.SetAction((r, ct) => Guard(async () =>
+        {
+            using var app = SampleHost.Front(Node(r, host, port, seeds));
+            await app.RunAsync(ct).ConfigureAwait(false);
+            return Ok;
+        }));
+
         var concurrency = new Option<int?>("--concurrency") { Description = "Calls in flight at once (load mode: prints a summary line instead of one line per reply)" };
         var duration = new Option<double?>("--duration") { Description = "Seconds to keep calling (load mode), instead of --count calls" };
         var client = new Command("greeter-client", "Join the cluster, call Greeter.Hello N times, print one line per reply (default port 0)") { host, port, seeds, count, name, concurrency, duration };
@@ -47,7 +55,7 @@ public static class Program
         var publisher = new Command("publisher", "Wait until a topic has subscribers, publish events 1..N, exit (default port 0)") { topic, count, wait, host, port, seeds };
         publisher.SetAction((r, ct) => Guard(() => PubSubSamples.RunPublisher(Node(r, host, port, seeds), r.GetValue(topic)!, r.GetValue(count), TimeSpan.FromSeconds(r.GetValue(wait)), ct)));
 
-        var root = new RootCommand("Micro.Actors samples. With no command: a demo on one local node.") { greeter, client, subscriber, publisher };
+        var root = new RootCommand("Micro.Actors samples. With no command: a demo on one local node.") { greeter, front, client, subscriber, publisher };
         root.SetAction((_, ct) => Guard(() => RunDemo(ct)));
         return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
     }
@@ -77,7 +85,7 @@ public static class Program
     private static async Task<int> RunClient(Action<MicroServiceOptions> node, int count, string who, CancellationToken ct)
     {
         if (count < 1) return Fail(BadInput, "--count must be 1 or more");
-        using var host = SampleHost.Client(ClientNode(node));
+        using var host = SampleHost.Client("greeter-client", ClientNode(node));
         await host.StartAsync(ct).ConfigureAwait(false);
         var client = host.Services.GetRequiredService<IClient>();
         for (var i = 1; i <= count; i++)

@@ -1,4 +1,5 @@
 using Micro.Actors.Hosting;
+using Micro.Actors.Samples.Front;
 using Micro.Actors.Samples.Greeter;
 using Micro.Actors.Service;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,11 +12,11 @@ namespace Micro.Actors.Samples;
 /// The samples run on the .NET Generic Host, as a team's own service would: the node is added with
 /// AddMicroService/AddMicroClient, its settings come from the command line's flags over configuration
 /// (<c>Micro__Port</c>, appsettings.json), logs go through ILogger — to stderr, one line each, so that
-/// stdout carries only a sample's own output.
+/// stdout carries only a sample's own output — and traces and metrics through OpenTelemetry (<see cref="SampleTelemetry"/>).
 /// </summary>
 public static class SampleHost
 {
-    public static IHost Build(Action<IServiceCollection> services, bool quiet = false)
+    public static IHost Build(string name, Action<IServiceCollection> services, bool quiet = false)
     {
         // The samples' flags are System.CommandLine's: the host reads configuration, not the arguments.
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
@@ -23,6 +24,7 @@ public static class SampleHost
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; o.IncludeScopes = true; });
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         if (quiet) builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.AddSampleTelemetry(name);
         builder.Services.AddSingleton<IGreeting, Greeting>();
         services(builder.Services);
         return builder.Build();
@@ -30,12 +32,16 @@ public static class SampleHost
 
     /// <summary>A greeter service (and whatever <paramref name="more"/> adds) on a host.</summary>
     public static IHost Greeter(Action<MicroServiceOptions> node, Action<MicroService>? more = null) =>
-        Build(s => s.AddMicroService(GreeterService.Name, service =>
+        Build(GreeterService.Name, s => s.AddMicroService(GreeterService.Name, service =>
         {
             service.AddGreeter();
             more?.Invoke(service);
         }, o => { o.Version = "1.0.0"; node(o); }));
 
+    /// <summary>The front service (Front.Hello: through the greeter, then a publish) on a host.</summary>
+    public static IHost Front(Action<MicroServiceOptions> node) =>
+        Build(FrontService.Name, s => s.AddMicroService(FrontService.Name, service => service.AddFront(), o => { o.Version = "1.0.0"; node(o); }));
+
     /// <summary>A client-only node on a host, quiet (a tool that does one thing and exits).</summary>
-    public static IHost Client(Action<MicroServiceOptions> node) => Build(s => s.AddMicroClient(node), quiet: true);
+    public static IHost Client(string name, Action<MicroServiceOptions> node) => Build(name, s => s.AddMicroClient(node), quiet: true);
 }

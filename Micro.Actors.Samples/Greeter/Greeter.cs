@@ -56,6 +56,7 @@ public sealed class GreeterHandler : MicroHandler
         ReceiveAsync<WaitRequest>(async w =>
         {
             var sender = Sender;
+            log.LogInformation("Waiting {Milliseconds} ms", w.Milliseconds);
             // Stops waiting when the caller stops waiting (the deadline travels with the request).
             try { await Task.Delay(Math.Clamp(w.Milliseconds, 0, 60_000), Request.Cancellation); }
             catch (OperationCanceledException)

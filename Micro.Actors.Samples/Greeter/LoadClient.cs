@@ -19,7 +19,7 @@ public static class LoadClient
     {
         if (concurrency < 1) return Program.Fail(Program.BadInput, "--concurrency must be 1 or more");
         if (seconds is <= 0) return Program.Fail(Program.BadInput, "--duration must be more than 0 seconds");
-        using var host = SampleHost.Client(node); // waits (micro.start-timeout) until the node is Up and ready
+        using var host = SampleHost.Client("greeter-client", node); // waits (micro.start-timeout) until the node is Up and ready
         await host.StartAsync(ct).ConfigureAwait(false);
         var client = host.Services.GetRequiredService<IClient>();
         // The host hears SIGTERM and Ctrl+C (its console lifetime): either one ends the run.

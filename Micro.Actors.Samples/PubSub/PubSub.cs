@@ -14,7 +14,7 @@ public static class PubSubSamples
     /// <summary>Runs a subscriber service until stopped; one stdout line per event.</summary>
     public static async Task<int> RunSubscriber(Action<MicroServiceOptions> node, string topic, string? queue, CancellationToken ct)
     {
-        using var host = SampleHost.Build(s => s.AddMicroService("subscriber", service => service.Subscribe<Tick>(topic, (tick, e) =>
+        using var host = SampleHost.Build("subscriber", s => s.AddMicroService("subscriber", service => service.Subscribe<Tick>(topic, (tick, e) =>
         {
             Console.WriteLine($"event {tick.Number} {tick.Text} (topic {e.Topic}{(e.Queue is null ? "" : ", queue " + e.Queue)}, id {e.Id})");
             return Task.CompletedTask;
@@ -27,7 +27,7 @@ public static class PubSubSamples
     public static async Task<int> RunPublisher(Action<MicroServiceOptions> node, string topic, int count, TimeSpan wait, CancellationToken ct)
     {
         if (count < 1) return Program.Fail(Program.BadInput, "--count must be 1 or more");
-        using var host = SampleHost.Client(o => { node(o); o.Config = $"micro.start-timeout = {wait.TotalSeconds}s"; });
+        using var host = SampleHost.Client("publisher", o => { node(o); o.Config = $"micro.start-timeout = {wait.TotalSeconds}s"; });
         await host.StartAsync(ct).ConfigureAwait(false);
         var broker = host.Services.GetRequiredService<IBroker>();
         await broker.WaitForSubscribersAsync(topic, wait, ct).ConfigureAwait(false);

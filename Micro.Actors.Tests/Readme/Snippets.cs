@@ -21,6 +21,9 @@ using Micro.Actors.Wrappers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace Micro.Actors.Tests.Readme.Hosted
 {
@@ -79,6 +82,19 @@ namespace Micro.Actors.Tests.Readme.Hosted
                 var db = e.Services.GetRequiredService<OrdersDb>();       // a scope per event
                 await db.SaveAsync(order);
             }), o => o.Version = "2.1.0");                             // code wins over configuration
+            #endregion
+        }
+
+        public static void Observed(WebApplicationBuilder builder)
+        {
+            #region observability
+            builder.Services.AddMicroService("greeter", s => s.Handle<GreeterHandler>("Greeter", e => e.Map<HelloRequest, HelloReply>("Hello")));
+            builder.Services.AddOpenTelemetry()                     // OpenTelemetry.Extensions.Hosting
+                .ConfigureResource(r => r.AddService("greeter"))
+                .WithTracing(t => t.AddOtlpExporter())               // the node's spans join by themselves
+                .WithMetrics(m => m.AddOtlpExporter());              // and its metrics; or AddPrometheusExporter()
+
+            // Without a host: Sdk.CreateTracerProviderBuilder().AddMicroInstrumentation()…, the same on a MeterProviderBuilder.
             #endregion
         }
 

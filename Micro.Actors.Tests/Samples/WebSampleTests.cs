@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
@@ -72,6 +73,15 @@ public sealed class WebSampleTests(Xunit.Abstractions.ITestOutputHelper output)
         var late = await Get(http, "/wait/3000");   // past the call's 2 s deadline: 408 becomes the gateway's 504
         Assert.Equal(HttpStatusCode.GatewayTimeout, late.Status);
         Assert.Equal(408, late.Body.GetProperty("code").GetInt32());
+
+        // The calls above, scraped as Prometheus reads them: the RPC conventions' histogram, by method and code.
+        var scraped = await http.GetStringAsync("/metrics");
+        var lines = scraped.Split('\n');
+        var greeted = lines.Where(l => l.Contains("rpc_method=\"Greeter/Hello\"")).ToList();
+        Assert.Contains(greeted, l => l.StartsWith("rpc_client_call_duration_seconds_bucket{") && l.Contains("le=\"0.005\""));
+        var okCount = Assert.Single(greeted, l => l.StartsWith("rpc_client_call_duration_seconds_count{") && l.Contains("rpc_response_status_code=\"200\""));
+        Assert.True(double.Parse(okCount[(okCount.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture) >= 1, okCount);
+        Assert.Contains(greeted, l => l.StartsWith("rpc_client_call_duration_seconds_count{") && l.Contains("error_type=\"400\""));
 
         greeter.Terminate();   // no greeter left: 404 stays 404
         Assert.Equal(0, await greeter.WaitForExitAsync(TimeSpan.FromSeconds(30)));

@@ -29,7 +29,10 @@ internal sealed class Outbox<T>(Func<T, int> sizeOf, Func<List<T>, object> batch
     {
         foreach (var (to, items) in _waiting)
             foreach (var batch in Cut(items, sizeOf))
+            {
                 to.Tell(batch.Count == 1 ? batch[0] : batchOf(batch), sender);
+                if (Observability.Metrics.BatchSize.Enabled) Observability.Metrics.BatchSize.Record(batch.Count);
+            }
         _waiting.Clear(); // destinations come and go (nodes, callers' temp refs): keep nothing between flushes
     }
 

@@ -45,7 +45,7 @@ public sealed record EventContext(string Topic, string Id, string ContentType,
     public IServiceProvider Services => _scope.Get(_services, this);
 
     /// <summary>The event's id, service and topic as the logging scope of what a subscriber logs.</summary>
-    internal IDisposable? BeginLogScope() => _services.BeginScope("event", Id, _services.ServiceName, Topic);
+    internal IDisposable? BeginLogScope() => !_services.Logs ? null : _services.BeginScope("event", Id, _services.ServiceName, Topic, () => Headers);
 
     /// <summary>The handler is done with the event: its scope goes.</summary>
     internal void End() => _scope.End(_services, this);

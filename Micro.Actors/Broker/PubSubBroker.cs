@@ -31,7 +31,7 @@ public sealed class PubSubBroker : IBroker
     /// <summary>How events travel unless a publish names a content type (micro.client.content-type).</summary>
     private readonly string _contentType;
     /// <summary>The publish wrappers; null: publishes go straight.</summary>
-    private readonly Wrappers.PublishDelegate? _publish;
+    private readonly Wrappers.Pipeline<Wrappers.PublishDelegate>? _publish;
 
     /// <param name="onChange">Told of every subscription added (true) or removed (false), for the node's descriptor.</param>
     /// <param name="drainTimeout">How long an unsubscribe waits for the event being handled (<c>micro.server.drain-timeout</c>).</param>
@@ -58,9 +58,9 @@ public sealed class PubSubBroker : IBroker
         ArgumentNullException.ThrowIfNull(message);
         options ??= PublishOptions.Default;
         var headers = Metadata.MetadataContext.Outgoing(options.Headers ?? NoHeaders, options.PropagateMetadata);
-        return _publish is null
+        return _publish?.Current is not { } publish
             ? PublishCoreAsync(topic, message, options, headers, cancellationToken)
-            : Wrappers.PublishContext.Run(_publish, topic, message, options, headers, (t, m, o, h) => PublishCoreAsync(t, m, o, h, cancellationToken));
+            : Wrappers.PublishContext.Run(publish, topic, message, options, headers, (t, m, o, h) => PublishCoreAsync(t, m, o, h, cancellationToken));
     }
 
     private async Task PublishCoreAsync(string topic, object message, PublishOptions options, IReadOnlyDictionary<string, string> headers, CancellationToken cancellationToken)
@@ -116,10 +116,12 @@ public sealed class PubSubBroker : IBroker
             throw;
         }
         _onChange(spec.Info, true);
+        Figures?.Subscribed(counters, spec.Topic, spec.Queue);
         Subscription? subscription = null;
         subscription = new Subscription(spec, actor, counters, () =>
         {
             _live.TryRemove(subscription!, out _);
+            Figures?.Unsubscribed(counters);
             _onChange(spec.Info, false);
         }, _system, _drainTimeout);
         _live[subscription] = 0;
@@ -146,6 +148,9 @@ public sealed class PubSubBroker : IBroker
             await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>The node's figures, where its subscriptions' counts are read.</summary>
+    internal Observability.NodeFigures? Figures { get; init; }
 
     private static void CheckTopic(string topic)
     {

@@ -46,11 +46,11 @@ internal sealed class SubscriberActor : ReceiveActor
     private readonly Codec.Codecs _codecs;
     private readonly Service.HandlerServices _services;
     /// <summary>The subscriber wrappers of this topic; null: events go straight to the subscriber.</summary>
-    private readonly Wrappers.EventDelegate? _pipeline;
+    private readonly Wrappers.Pipeline<Wrappers.EventDelegate>? _pipeline;
 
     /// <param name="group">The queue group, or one of its own: made by the caller so that a restart keeps it (a new one would leave the old registration behind).</param>
     public SubscriberActor(SubscriberSpec spec, string group, SubscriberCounters counters, TaskCompletionSource subscribed, Codec.Codecs codecs, IActorRef mediator,
-        Service.HandlerServices services, Wrappers.EventDelegate? pipeline = null)
+        Service.HandlerServices services, Wrappers.Pipeline<Wrappers.EventDelegate>? pipeline = null)
     {
         _pipeline = pipeline;
         _services = services;
@@ -184,7 +184,7 @@ internal sealed class SubscriberActor : ReceiveActor
         using (context.BeginLogScope())
         using (Metadata.MetadataContext.Enter(context.Headers))
         {
-            if (_pipeline is null)
+            if (_pipeline?.Current is not { } pipeline)
             {
                 try { task = function(message, context); }
                 catch (Exception ex) { task = Task.FromException(ex); }
@@ -192,7 +192,7 @@ internal sealed class SubscriberActor : ReceiveActor
             else
             {
                 var call = new Wrappers.EventCall(context, message) { Deliver = c => function(c.Message, c.Event) };
-                try { task = _pipeline(call); }
+                try { task = pipeline(call); }
                 catch (Exception ex) { task = Task.FromException(ex); }
             }
         }
@@ -213,7 +213,7 @@ internal sealed class SubscriberActor : ReceiveActor
     {
         if (Accept(e) is not { } message) return;
         var context = EventContext.Of(e, _spec.Queue, _services);
-        if (_pipeline is null)
+        if (_pipeline?.Current is not { } pipeline)
         {
             _child!.Tell(new MicroSubscriber.Delivery(context, message), Self);
             return;
@@ -232,7 +232,7 @@ internal sealed class SubscriberActor : ReceiveActor
         Task task;
         using (Metadata.MetadataContext.Enter(call.Event.Headers))
         {
-            try { task = _pipeline(call); }
+            try { task = pipeline(call); }
             catch (Exception ex) { task = Task.FromException(ex); }
         }
         task.ContinueWith(t =>

@@ -13,7 +13,7 @@ internal sealed class WrappedBroker : IBroker
     private static readonly IReadOnlyDictionary<string, string> NoHeaders = ImmutableDictionary<string, string>.Empty;
     private readonly IBroker _inner;
     private readonly WrapperOptions _wrappers;
-    private readonly PublishDelegate? _publish;
+    private readonly Pipeline<PublishDelegate>? _publish;
 
     public WrappedBroker(IBroker inner, WrapperOptions wrappers)
     {
@@ -30,9 +30,9 @@ internal sealed class WrappedBroker : IBroker
         ArgumentNullException.ThrowIfNull(message);
         options ??= PublishOptions.Default;
         var headers = MetadataContext.Outgoing(options.Headers ?? NoHeaders, options.PropagateMetadata);
-        return _publish is null
+        return _publish?.Current is not { } publish
             ? _inner.PublishAsync(topic, message, options with { Headers = headers, PropagateMetadata = false }, cancellationToken)
-            : PublishContext.Run(_publish, topic, message, options, headers,
+            : PublishContext.Run(publish, topic, message, options, headers,
                 (t, m, o, h) => _inner.PublishAsync(t, m, o with { Headers = h, PropagateMetadata = false }, cancellationToken));
     }
 
@@ -43,8 +43,8 @@ internal sealed class WrappedBroker : IBroker
         return _inner.SubscribeAsync<T>(topic, (message, context) =>
         {
             using var metadata = MetadataContext.Enter(context.Headers);
-            if (pipeline is null) return handler(message, context);
-            return pipeline(new EventCall(context, message!) { Deliver = c => handler((T)c.Message, c.Event) });
+            if (pipeline?.Current is not { } run) return handler(message, context);
+            return run(new EventCall(context, message!) { Deliver = c => handler((T)c.Message, c.Event) });
         }, queue, cancellationToken);
     }
 

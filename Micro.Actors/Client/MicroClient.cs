@@ -31,7 +31,7 @@ public sealed class MicroClient : IClient
 
     private readonly Streaming.StreamClient _streams;
     /// <summary>The client wrappers; null: calls go straight to their router.</summary>
-    private readonly Wrappers.CallDelegate? _pipeline;
+    private readonly Wrappers.Pipeline<Wrappers.CallDelegate>? _pipeline;
     private readonly Wrappers.WrapperOptions? _wrappers;
 
     internal MicroClient(ActorSystem system, IActorRef registry, ClientDefaults defaults, Broker.IBroker broker, Codecs codecs, int maxPayload,
@@ -133,9 +133,10 @@ public sealed class MicroClient : IClient
         IAsyncEnumerable<byte[]>? requests, CallOptions options, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         options = options with { Headers = Metadata.MetadataContext.Outgoing(options.Headers ?? NoHeaders, options.PropagateMetadata) };
-        var (opened, node, cancel) = _pipeline is null
+        var pipeline = _pipeline?.Current;
+        var (opened, node, cancel) = pipeline is null
             ? await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options, cancellationToken).ConfigureAwait(false)
-            : await OpenWrappedAsync(_pipeline, service, endpoint, kind, body, codec, options, cancellationToken).ConfigureAwait(false);
+            : await OpenWrappedAsync(pipeline, service, endpoint, kind, body, codec, options, cancellationToken).ConfigureAwait(false);
         var sending = requests is null ? null : _streams.Send(opened, requests);
         var what = $"{service} {endpoint} at {node.HostPort}";
         await foreach (var item in _streams.ReadAsync(opened, what, sending, kind == Streaming.StreamKind.Client, cancel, cancellationToken).ConfigureAwait(false))
@@ -186,11 +187,11 @@ public sealed class MicroClient : IClient
         var request = new Request(Guid.NewGuid().ToString("N"), service, endpoint, data, codec.ContentType,
             headers, timeout, oneWay);
         var deadline = DateTime.UtcNow + timeout;
-        if (_pipeline is null) return Post(request, options, deadline, null, cancellationToken);
+        if (_pipeline?.Current is not { } pipeline) return Post(request, options, deadline, null, cancellationToken);
         var call = new Wrappers.CallContext(service, endpoint, request.Id, oneWay ? Wrappers.CallKind.OneWay : Wrappers.CallKind.Unary,
             codec.ContentType, body, deadline, headers);
         call.Send = c => Post(request with { Headers = c.OutgoingHeaders }, options, deadline, c, cancellationToken);
-        return WithinDeadline(_pipeline(call), deadline, $"{service} {endpoint}");
+        return WithinDeadline(pipeline(call), deadline, $"{service} {endpoint}");
     }
 
     /// <summary>A client wrapper that never returns must not hold its caller past the deadline: the call ends with 408.</summary>

@@ -114,7 +114,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>The call wrappers; null: each attempt goes straight to its node.</summary>
-    private readonly Wrappers.CallDelegate? _attempts;
+    private readonly Wrappers.Pipeline<Wrappers.CallDelegate>? _attempts;
 
     public RouterActor(string service, IActorRef registry, ClientDefaults defaults, BurstQueue<Call>? queue = null, Wrappers.WrapperOptions? wrappers = null)
     {
@@ -230,7 +230,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         p.Tried.Add(node.Id);
         _lastSent[node.Id] = (now, node.HostPort);
         p.TriedAt = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (_attempts is not null) { StartAttempt(_attempts, p, node); return; }
+        if (_attempts?.Current is { } attempts) { StartAttempt(attempts, p, node); return; }
         Send(node.Server, p.Attempts > 1 ? Retried(p.Request, p.Attempts) : p.Request, p);
         if (p.Request.OneWay) Complete(p, null, null);
     }

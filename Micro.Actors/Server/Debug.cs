@@ -28,9 +28,10 @@ public sealed record StatsReply(
     int Gen2Collections,
     IReadOnlyList<EndpointStats> Endpoints);
 
-/// <summary>Counts of one endpoint, bumped as its requests end.</summary>
+/// <summary>Counts of one endpoint, bumped as its requests end (and, for a stream, as its items leave).</summary>
 internal sealed class EndpointCounters
 {
     public long Served;
     public long Failed;
+    public long Items;
 }

@@ -32,7 +32,7 @@ public sealed class RequestContext
     public IServiceProvider Services => _scope.Get(_services, this);
 
     /// <summary>The request's id, service and endpoint as the logging scope of what a handler logs.</summary>
-    internal IDisposable? BeginLogScope() => _services.BeginScope("request", Request.Id, Request.Service, Request.Endpoint);
+    internal IDisposable? BeginLogScope() => !_services.Logs ? null : _services.BeginScope("request", Request.Id, Request.Service, Request.Endpoint, () => Headers);
 
     private readonly CancellationToken? _stream;
 

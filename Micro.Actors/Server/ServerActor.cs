@@ -60,11 +60,11 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         public static readonly CheckStuck Instance = new();
     }
 
-    private sealed class Group(HandlerGroup spec, Wrappers.HandlerDelegate? pipeline)
+    private sealed class Group(HandlerGroup spec, Wrappers.Pipeline<Wrappers.HandlerDelegate>? pipeline)
     {
         public HandlerGroup Spec { get; } = spec;
         /// <summary>The handler wrappers of this group; null: requests go straight to the handler.</summary>
-        public Wrappers.HandlerDelegate? Pipeline { get; } = pipeline;
+        public Wrappers.Pipeline<Wrappers.HandlerDelegate>? Pipeline { get; } = pipeline;
         /// <summary>Who is idle, who is busy with what, and what waits: the decisions, on their own.</summary>
         public HandlerPool<IActorRef, Work, ReplyRef> Pool { get; set; } = null!;
         public int Live { get; set; }
@@ -113,7 +113,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     private readonly Dictionary<string, Route> _routes = new(StringComparer.Ordinal);
     /// <summary>The counts of this node's streaming endpoints (kept by the stream server), for Debug.Stats.</summary>
-    private readonly IReadOnlyDictionary<string, EndpointCounters> _streams;
+    private readonly Observability.NodeFigures _figures;
     private readonly Dictionary<IActorRef, Group> _handlers = new();
     private readonly List<Group> _groups = [];
     private readonly TimeProvider _time;
@@ -133,12 +133,12 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public ServerActor(NodeIdentity identity, IReadOnlyList<HandlerGroup> groups, int defaultPoolSize, int queueLimit,
-        ServerState state, Codecs codecs, int maxPayload, TimeSpan holdAnswers, IReadOnlyDictionary<string, EndpointCounters> streams,
+        ServerState state, Codecs codecs, int maxPayload, TimeSpan holdAnswers, Observability.NodeFigures figures,
         HandlerServices? services = null, Wrappers.WrapperOptions? wrappers = null, TimeProvider? time = null)
     {
         _time = time ?? TimeProvider.System;
         _services = services ?? HandlerServices.None;
-        _streams = streams;
+        _figures = figures;
         _holdFor = holdAnswers;
         _identity = identity;
         _service = identity.Service;
@@ -153,7 +153,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
                 (handler, work) => Start(group, handler, work), Expired);
             _groups.Add(group);
             for (var i = 0; i < (spec.PoolSize ?? defaultPoolSize); i++) group.Pool.Add(Spawn(group));
-            foreach (var endpoint in spec.Endpoints) _routes[endpoint.Name] = new Route(endpoint, group, new EndpointCounters());
+            foreach (var endpoint in spec.Endpoints) _routes[endpoint.Name] = new Route(endpoint, group, figures.Endpoint(endpoint.Name));
+            figures.Queue(spec.Name, () => group.Pool.WaitingCount);
         }
         _endpointList = _routes.Count == 0 ? "(none)" : string.Join(", ", _routes.Keys.Order(StringComparer.Ordinal));
 
@@ -308,15 +309,16 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     /// <summary>The pool gives <paramref name="work"/> to <paramref name="handler"/>: it goes, with a reply ref as its sender.</summary>
     private ReplyRef Start(Group group, IActorRef handler, Work work)
     {
+        var pipeline = group.Pipeline?.Current;
         var reply = new ReplyRef(_replies, new RequestContext(work.Request, work.Deadline, _services), work.Caller, handler,
             work.Codec, work.Counters)
         {
             Gathering = work.Gathering,
-            Inner = group.Pipeline is null ? null : new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously),
+            Inner = pipeline is null ? null : new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously),
         };
         if (!Timers.IsTimerActive("stuck")) Timers.StartPeriodicTimer("stuck", CheckStuck.Instance, StuckGrace);
-        if (group.Pipeline is null) handler.Tell(work.Message, reply);
-        else Wrapped(group.Pipeline, handler, work, reply);
+        if (pipeline is null) handler.Tell(work.Message, reply);
+        else Wrapped(pipeline, handler, work, reply);
         return reply;
     }
 
@@ -339,14 +341,16 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         {
             Handler = c =>
             {
+                c.Reached = true;
                 handler.Tell(c.Message ?? work.Message, reply);
                 return reply.Inner!.Task;
             },
         };
-        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = RunWrapped(s.pipeline, s.context, s.reply, s.log), (pipeline, context, reply, log: _log), preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = RunWrapped(s.pipeline, s.context, s.reply, s.log, s.figures), (pipeline, context, reply, log: _log, figures: _figures), preferLocal: false);
     }
 
-    private static async Task RunWrapped(Wrappers.HandlerDelegate pipeline, Wrappers.HandlerContext context, ReplyRef reply, ILoggingAdapter log)
+    private static async Task RunWrapped(Wrappers.HandlerDelegate pipeline, Wrappers.HandlerContext context, ReplyRef reply, ILoggingAdapter log,
+        Observability.NodeFigures figures)
     {
         using var metadata = Metadata.MetadataContext.Enter(context.Request.Headers);
         object? body = null;
@@ -356,6 +360,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         {
             if (e is not MicroException) log.Error(e, "{Endpoint} request {RequestId} failed in a handler wrapper: {Error}", context.Endpoint, context.RequestId, e.Message);
             error = MicroException.ToError(e, context.Service);
+            if (!context.Reached) figures.Rejected(error.Code); // a wrapper answered in the handler's place (a limit's 429, an auth 401)
         }
         reply.CompleteWrapped(body, error);
     }
@@ -421,9 +426,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         using var process = Process.GetCurrentProcess();
         return new StatsReply(_service, _identity.Node, _identity.StartedUtc, Now - _identity.StartedUtc,
             process.WorkingSet64, process.Threads.Count, GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
-            _routes.Select(r => (Name: r.Key, r.Value.Counters)).Concat(_streams.Select(s => (Name: s.Key, Counters: s.Value)))
-                .OrderBy(e => e.Name, StringComparer.Ordinal)
-                .Select(e => new EndpointStats(e.Name, Interlocked.Read(ref e.Counters.Served), Interlocked.Read(ref e.Counters.Failed)))
+            _figures.Endpoints.OrderBy(e => e.Endpoint, StringComparer.Ordinal)
+                .Select(e => new EndpointStats(e.Endpoint, Interlocked.Read(ref e.Counters.Served), Interlocked.Read(ref e.Counters.Failed)))
                 .ToList());
     }
 
@@ -434,6 +438,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
 
     private void Refuse(Request request, IActorRef? caller, MicroError error, Gathering? gathering = null)
     {
+        _figures.Rejected(error.Code);
         if (request.OneWay) _log.Warning("One-way request {RequestId} to {Endpoint} refused: {Error}", request.Id, request.Endpoint, error);
         else SendOrHold(caller, new Response(request.Id, null, error), counted: false, gathering);
     }

@@ -30,9 +30,15 @@ internal sealed class HandlerServices
     public string ServiceName { get; }
     public IServiceScopeFactory? ScopeFactory { get; }
 
-    /// <summary>Puts the request's id, service and endpoint in the logging scope (disposing the result ends it).</summary>
-    public IDisposable? BeginScope(string kind, string id, string service, string endpoint) =>
-        _log?.BeginScope(new LogScope(kind, id, service, endpoint));
+    /// <summary>Whether the node logs through a logger factory (a host's): only then are there scopes to begin.</summary>
+    public bool Logs => _log is not null;
+
+    /// <summary>
+    /// Puts the request's id, service and endpoint in the logging scope (disposing the result ends it), and the
+    /// trace and span id of its span (from <paramref name="headers"/>' <c>traceparent</c>, read as each line is logged).
+    /// </summary>
+    public IDisposable? BeginScope(string kind, string id, string service, string endpoint, Func<IReadOnlyDictionary<string, string>> headers) =>
+        _log?.BeginScope(new LogScope(kind, id, service, endpoint, headers));
 
     /// <summary>
     /// How actors of <paramref name="type"/> are made: from DI (constructor injection, a scope per actor,
@@ -124,19 +130,35 @@ internal sealed class HandlerServices
     private void LogDisposeFailure(Exception e, string what) =>
         _log?.LogError(e, "Disposing the services of {What} failed: {Error}", what, e.Message);
 
-    /// <summary>The scope's fields, as logging providers read them (and its text, for those that print it).</summary>
-    private sealed class LogScope(string kind, string id, string service, string endpoint) : IReadOnlyList<KeyValuePair<string, object?>>
+    /// <summary>
+    /// The scope's fields, as logging providers read them (and its text, for those that print it); <c>TraceId</c>
+    /// and <c>SpanId</c>, the names .NET's own activity tracking uses, when the request or event is traced.
+    /// </summary>
+    private sealed class LogScope(string kind, string id, string service, string endpoint, Func<IReadOnlyDictionary<string, string>> headers)
+        : IReadOnlyList<KeyValuePair<string, object?>>
     {
-        private readonly KeyValuePair<string, object?>[] _fields =
-        [
-            new(kind == "event" ? "EventId" : "RequestId", id),
-            new("Service", service),
-            new(kind == "event" ? "Topic" : "Endpoint", endpoint),
-        ];
+        private KeyValuePair<string, object?>[] Fields => Observability.Tracing.Ids(headers()) is var (trace, span)
+            ?
+            [
+                new(kind == "event" ? "EventId" : "RequestId", id),
+                new("Service", service),
+                new(kind == "event" ? "Topic" : "Endpoint", endpoint),
+                new("TraceId", trace),
+                new("SpanId", span),
+            ]
+            :
+            [
+                new(kind == "event" ? "EventId" : "RequestId", id),
+                new("Service", service),
+                new(kind == "event" ? "Topic" : "Endpoint", endpoint),
+            ];
 
-        public int Count => _fields.Length;
-        public KeyValuePair<string, object?> this[int index] => _fields[index];
-        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)_fields).GetEnumerator();
+        private KeyValuePair<string, object?>[]? _fields;
+        private KeyValuePair<string, object?>[] Read => _fields ??= Fields;
+
+        public int Count => Read.Length;
+        public KeyValuePair<string, object?> this[int index] => Read[index];
+        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)Read).GetEnumerator();
         IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
         public override string ToString() => kind == "event" ? $"{service} event {id} on {endpoint}" : $"{service} {endpoint} request {id}";
     }

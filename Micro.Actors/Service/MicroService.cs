@@ -33,6 +33,7 @@ public sealed class MicroService : IAsyncDisposable
     private readonly List<SubscriptionInfo> _subscriptions = [];
     private readonly List<ISubscription> _declared = [];
     private readonly ServerState _state = new();
+    private Observability.NodeFigures? _figures;
     private readonly TaskCompletionSource _up = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     /// <summary>Completes once the client, registry and broker exist (the node's actor system is wired).</summary>
@@ -342,16 +343,21 @@ public sealed class MicroService : IAsyncDisposable
             cluster.RegisterOnMemberUp(() => _up.TrySetResult());
 
             var codecs = Codecs.Of(Settings.Codecs, system, _options.Codecs);
+            var figures = _figures = new Observability.NodeFigures(Name ?? "client", $"{cluster.SelfAddress.Host}:{cluster.SelfAddress.Port}")
+            {
+                MemberCounts = () => cluster.State.Members.GroupBy(m => m.Status).Select(g => (g.Key.ToString().ToLowerInvariant(), g.Count())),
+            };
+            Observability.Metrics.Add(figures);
             var registry = _registryActor = micro.Start(Props.Create(() => new RegistryActor(Settings.DescriptorTimeout, _ready, mediator, health, Settings.Sideline)), RegistryActor.Name);
             if (Name is not null)
             {
                 var groups = _groups.ToList();
                 var self = cluster.SelfAddress;
                 var identity = new ServerActor.NodeIdentity(Name, Settings.Version, $"{self.Host}:{self.Port}", DateTime.UtcNow);
-                var streamCounters = _streams.ToDictionary(s => s.Name, _ => new EndpointCounters(), StringComparer.Ordinal);
+                var streamCounters = _streams.ToDictionary(s => s.Name, s => figures.Endpoint(s.Name), StringComparer.Ordinal);
                 var services = _services;
                 var server = _server = micro.Start(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs,
-                    Settings.MaxPayloadBytes, Settings.AnswerBatchWait, streamCounters, services, _options.Wrappers)), ServerActor.Name);
+                    Settings.MaxPayloadBytes, Settings.AnswerBatchWait, figures, services, _options.Wrappers)), ServerActor.Name);
                 var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                     [.. groups.SelectMany(g => g.Endpoints).Select(Describe), .. _streams.Select(Describe)], server);
                 _streamServer = micro.Start(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout,
@@ -365,7 +371,7 @@ public sealed class MicroService : IAsyncDisposable
                 : micro.Start(Props.Create(() => new RegistryFeedActor(plugged, registry)), RegistryFeedActor.Name);
             // A broker of the user's own gets the cluster's without wrappers: they run once, around the plugged one.
             var pubsub = _pubsub = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange, Settings.DrainTimeout, _services,
-                _options.Broker is null ? _options.Wrappers : null, Settings.ContentType);
+                _options.Broker is null ? _options.Wrappers : null, Settings.ContentType) { Figures = _figures };
             _broker = _options.Broker is { } plugBroker ? new WrappedBroker(plugBroker(pubsub), _options.Wrappers) : pubsub;
 
             _client = new MicroClient(system, routes, new ClientDefaults(
@@ -595,6 +601,7 @@ public sealed class MicroService : IAsyncDisposable
     private async Task AfterStopAsync(ActorSystem system)
     {
         await system.WhenTerminated.ConfigureAwait(false);
+        if (_figures is { } figures) Observability.Metrics.Remove(figures);
         foreach (var hook in _options.AfterStop) await hook().ConfigureAwait(false);
     }
 

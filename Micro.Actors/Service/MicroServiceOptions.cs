@@ -1,5 +1,7 @@
 using Micro.Actors.Selector;
 
+using Micro.Actors.Observability;
+
 namespace Micro.Actors.Service;
 
 /// <summary>
@@ -55,9 +57,10 @@ public sealed class MicroServiceOptions
 
     /// <summary>
     /// go-micro's wrappers: middleware around calls, attempts, handlers, subscribers and publishes of this
-    /// node, the first added outermost. A host adds those registered in DI after these.
+    /// node, the first added outermost. A host adds those registered in DI after these. The node's own
+    /// instrumentation (traces and metrics, <see cref="Observability.Telemetry"/>) comes first, around them all.
     /// </summary>
-    public Wrappers.WrapperOptions Wrappers { get; } = new();
+    public Wrappers.WrapperOptions Wrappers { get; } = new Wrappers.WrapperOptions().AddObservers();
 
     /// <summary>More codecs, beside Hyperion (the default) and JSON.</summary>
     public List<Codec.ICodec> Codecs { get; } = [];

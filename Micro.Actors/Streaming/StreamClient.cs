@@ -39,7 +39,7 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
     }
 
     /// <summary>The call wrappers, run around each attempt to open (as around each attempt of a call); null: none.</summary>
-    public Wrappers.CallDelegate? Attempts { get; init; }
+    public Wrappers.Pipeline<Wrappers.CallDelegate>? Attempts { get; init; }
 
     /// <summary>
     /// Opens a stream: the body of its one request (server streams), or none (the requests follow through
@@ -78,9 +78,9 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
             MicroError failure;
             try
             {
-                var opened = Attempts is null
+                var opened = Attempts?.Current is not { } attempts
                     ? await TryOpenAsync(server, node, service, endpoint, contentType, headers, body, share, cancellation).ConfigureAwait(false)
-                    : await TryWrappedAsync(Attempts, call, attempt, server, node, service, endpoint, kind ?? actual, contentType, headers, body, share, deadline, cancellation).ConfigureAwait(false);
+                    : await TryWrappedAsync(attempts, call, attempt, server, node, service, endpoint, kind ?? actual, contentType, headers, body, share, deadline, cancellation).ConfigureAwait(false);
                 Tried(selector, _sidelined, node, null, started);
                 return opened;
             }

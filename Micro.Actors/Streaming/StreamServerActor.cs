@@ -35,7 +35,7 @@ internal sealed class StreamServerActor : ReceiveActor
     /// <summary>Streams served and failed per endpoint (Debug.Stats reads them).</summary>
     private readonly IReadOnlyDictionary<string, EndpointCounters> _counters;
     /// <summary>Per endpoint, its handler wrappers (null: none).</summary>
-    private readonly IReadOnlyDictionary<string, Wrappers.HandlerDelegate?> _pipelines;
+    private readonly IReadOnlyDictionary<string, Wrappers.Pipeline<Wrappers.HandlerDelegate>?> _pipelines;
     private readonly string _node;
     /// <summary>Sent when a graceful stop's drain is over: the streams still open end with this error (callers open them again elsewhere).</summary>
     public sealed record EndStreams(MicroError Error);
@@ -171,6 +171,7 @@ internal sealed class StreamServerActor : ReceiveActor
     private async Task WriteAllAsync(StreamEndpoint endpoint, ICodec codec, object? request, IAsyncEnumerable<object>? requests,
         RequestContext context, ChannelWriter<Response> replies, CancellationToken cancellation)
     {
+        var counters = _counters[endpoint.Name];
         await foreach (var item in endpoint.Run(request, requests, context, _host).WithCancellation(cancellation).ConfigureAwait(false))
         {
                 byte[] data;
@@ -180,6 +181,7 @@ internal sealed class StreamServerActor : ReceiveActor
                     throw MicroError.InternalServerError(ErrorId, $"{endpoint.Name} yielded an item of {data.Length} bytes; one message carries at most {_maxPayload} " +
                         $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or send smaller items)").ToException();
                 await replies.WriteAsync(new Response("", data, null), cancellation).ConfigureAwait(false);
+                Interlocked.Increment(ref counters.Items);
             }
     }
 
@@ -192,7 +194,7 @@ internal sealed class StreamServerActor : ReceiveActor
         using var metadata = Metadata.MetadataContext.Enter(context.Headers);
         try
         {
-            if (_pipelines[endpoint.Name] is not { } pipeline) await WriteAllAsync(endpoint, codec, request, requests, context, replies, cancellation).ConfigureAwait(false);
+            if (_pipelines[endpoint.Name]?.Current is not { } pipeline) await WriteAllAsync(endpoint, codec, request, requests, context, replies, cancellation).ConfigureAwait(false);
             else
             {
                 var kind = endpoint.Kind switch

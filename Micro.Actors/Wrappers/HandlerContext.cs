@@ -44,6 +44,9 @@ public sealed class HandlerContext
     /// <summary>State a wrapper leaves for the others.</summary>
     public IDictionary<object, object?> Items => _items ??= [];
 
+    /// <summary>Whether the request reached its handler (false: a wrapper answered in its place).</summary>
+    internal bool Reached { get; set; }
+
     /// <summary>Runs the handler itself (set by the server for this request).</summary>
     internal Func<HandlerContext, Task<object?>> Handler { get; set; } = null!;
 }

@@ -58,32 +58,31 @@ public sealed class WrapperOptions
     }
 
     /// <summary>The client pipeline ending in <paramref name="call"/>; null without wrappers (the call goes straight).</summary>
-    internal CallDelegate? Client(CallDelegate call) => Compose(_client, call, (w, next) => c => w.InvokeAsync(c, next));
+    internal Pipeline<CallDelegate>? Client(CallDelegate call) => Compose(_client, call, (w, next) => c => w.InvokeAsync(c, next));
 
     /// <summary>The attempt pipeline ending in <paramref name="attempt"/>; null without wrappers.</summary>
-    internal CallDelegate? Call(CallDelegate attempt) => Compose(_call, attempt, (w, next) => c => w.InvokeAsync(c, next));
+    internal Pipeline<CallDelegate>? Call(CallDelegate attempt) => Compose(_call, attempt, (w, next) => c => w.InvokeAsync(c, next));
 
     /// <summary>The pipeline of the handlers of <paramref name="group"/>; null when no wrapper applies to it.</summary>
-    internal HandlerDelegate? Handler(string group) =>
+    internal Pipeline<HandlerDelegate>? Handler(string group) =>
         Compose(_handler.Where(h => h.Groups.Length == 0 || h.Groups.Contains(group, StringComparer.Ordinal)).Select(h => h.Wrapper).ToList(),
             (HandlerDelegate)(c => c.Handler(c)), (w, next) => c => w.InvokeAsync(c, next));
 
-    internal EventDelegate? Subscriber(string topic, EventDelegate subscriber) =>
+    internal Pipeline<EventDelegate>? Subscriber(string topic, EventDelegate subscriber) =>
         Compose(_subscriber.Where(s => s.Topics.Length == 0 || s.Topics.Contains(topic, StringComparer.Ordinal)).Select(s => s.Wrapper).ToList(),
             subscriber, (w, next) => e => w.InvokeAsync(e, next));
 
-    internal PublishDelegate? Publish(PublishDelegate publish) => Compose(_publish, publish, (w, next) => p => w.InvokeAsync(p, next));
-
-    internal bool HasCall => _call.Count > 0;
+    internal Pipeline<PublishDelegate>? Publish(PublishDelegate publish) => Compose(_publish, publish, (w, next) => p => w.InvokeAsync(p, next));
 
     /// <summary>Wraps <paramref name="inner"/> from the last wrapper out, so the first one runs first; null with none.</summary>
-    private static TDelegate? Compose<TWrapper, TDelegate>(IReadOnlyList<TWrapper> wrappers, TDelegate inner, Func<TWrapper, TDelegate, TDelegate> wrap)
+    private static Pipeline<TDelegate>? Compose<TWrapper, TDelegate>(IReadOnlyList<TWrapper> wrappers, TDelegate inner, Func<TWrapper, TDelegate, TDelegate> wrap)
         where TDelegate : Delegate
     {
         if (wrappers.Count == 0) return null;
         var next = inner;
         for (var i = wrappers.Count - 1; i >= 0; i--) next = wrap(wrappers[i], next);
-        return next;
+        var observers = wrappers.All(w => w is IObservingWrapper) ? wrappers.Cast<IObservingWrapper>().ToArray() : null;
+        return new Pipeline<TDelegate>(next, observers);
     }
 
     /// <summary>These and then <paramref name="more"/> (a host's, from DI).</summary>
@@ -121,5 +120,29 @@ public sealed class WrapperOptions
     private sealed class PublishLambda(Func<PublishContext, PublishDelegate, Task> run) : IPublishWrapper
     {
         public Task InvokeAsync(PublishContext publish, PublishDelegate next) => run(publish, next);
+    }
+}
+
+/// <summary>
+/// A wrapper that only watches (the node's traces and metrics): while nobody listens to it, a pipeline of
+/// such wrappers is skipped, and calls, requests and events take the node's direct path.
+/// </summary>
+internal interface IObservingWrapper
+{
+    bool Observed { get; }
+}
+
+/// <summary>A composed pipeline, and whether it has anything to do right now.</summary>
+internal sealed class Pipeline<T>(T run, IObservingWrapper[]? observers) where T : Delegate
+{
+    /// <summary>The pipeline to run now; null while every wrapper in it only watches and nobody listens.</summary>
+    public T? Current
+    {
+        get
+        {
+            if (observers is null) return run;
+            foreach (var o in observers) if (o.Observed) return run;
+            return null;
+        }
     }
 }
