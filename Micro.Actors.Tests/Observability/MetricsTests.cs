@@ -53,6 +53,33 @@ public sealed class MetricsTests : IDisposable
     }
 
     [Fact]
+    public async Task Retries_and_failovers_are_counted_per_call_from_the_routers_own_count()
+    {
+        await using var cluster = new TestCluster();
+        var broken = await cluster.StartServiceAsync("meter-flaky", s => s.Handle<Ping, Ping>("Flaky.Echo",
+            (_, _) => throw MicroError.ServiceUnavailable("meter-flaky", "this node is broken").ToException()));
+        var healthy = await cluster.StartServiceAsync("meter-flaky", s => s.Handle<Ping, Ping>("Flaky.Echo", (p, _) => Task.FromResult(p)));
+        var caller = await cluster.StartClientAsync();
+        await TestCluster.WaitForNodesAsync(caller, "meter-flaky", 2);
+
+        // The selector is random: about half the calls try the broken node first and move to the other; the rest go straight.
+        var options = new CallOptions { Timeout = TimeSpan.FromSeconds(10), Retries = 1 };
+        for (var i = 0; i < 20; i++) await caller.Client.CallAsync<Ping>("meter-flaky", "Flaky.Echo", new Ping("x"), options);
+
+        var tags = (Key: "micro.service", Value: (object?)"meter-flaky");
+        var retries = Of("micro.client.retries", tags).Sum(m => m.Value);
+        var failovers = Of("micro.client.failovers", tags).Sum(m => m.Value);
+        Assert.InRange(retries, 1, 20);           // each call retried at most once (Retries = 1), and some were
+        Assert.Equal(retries, failovers);         // every retry went to the other node
+        Assert.All(Of("micro.client.retries", tags), m => Assert.Equal("Flaky/Echo", m.Tags["rpc.method"]));
+        Assert.Equal(20, Of("rpc.client.call.duration", tags, ("rpc.response.status_code", "200")).Count); // and every call succeeded
+        // One retry per call the broken node failed.
+        var failedThere = Observe("micro.server.calls", ("micro.node", broken.Address), ("rpc.method", "Flaky/Echo"), ("micro.outcome", "failed"));
+        Assert.Equal(retries, Assert.Single(failedThere).Value);
+        Assert.DoesNotContain(Observe("micro.server.calls", ("micro.node", healthy.Address), ("micro.outcome", "failed")), m => m.Value > 0);
+    }
+
+    [Fact]
     public async Task Calls_are_measured_on_both_sides_by_method_and_code_and_the_server_counts_are_Debug_Stats_own()
     {
         await using var cluster = new TestCluster();

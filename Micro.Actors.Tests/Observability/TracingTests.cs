@@ -163,6 +163,84 @@ public sealed class TracingTests : IDisposable
         Assert.NotNull(consumer.GetTagItem("messaging.message.id"));
     }
 
+    private static async IAsyncEnumerable<Ping> Count(int to, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        for (var i = 1; i <= to; i++)
+        {
+            await Task.Yield();
+            cancellation.ThrowIfCancellationRequested();
+            yield return new Ping($"{i}");
+        }
+    }
+
+    private static async IAsyncEnumerable<Ping> Lines(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            await Task.Yield();
+            yield return new Ping($"line {i}");
+        }
+    }
+
+    [Fact]
+    public async Task A_streams_spans_last_its_whole_life_and_count_its_items_each_way_and_a_stream_the_caller_stops_is_not_a_failure()
+    {
+        await using var cluster = new TestCluster();
+        await cluster.StartServiceAsync("streams", s => s
+            .HandleServerStream<Ping, Ping>("Streams.Count", (p, c) => Count(int.Parse(p.Text), c.Cancellation))
+            .HandleBidiStream<Ping, Ping>("Streams.Echo", (lines, c) => lines));
+        var caller = await cluster.StartClientAsync();
+        await TestCluster.WaitForNodesAsync(caller, "streams", 1);
+
+        // A server stream of 5, read to its end: the client span is still open after the first item.
+        using (var root = new Activity("count").Start())
+        {
+            var read = 0;
+            await foreach (var _ in caller.Client.StreamAsync<Ping>("streams", "Streams.Count", new Ping("5"), Patient))
+                if (++read == 1) Assert.DoesNotContain(_spans, s => s.TraceId == root.TraceId && s.Kind == ActivityKind.Client);
+            Assert.Equal(5, read);
+            var trace = await TraceAsync(root.TraceId, 2, "the stream's two spans");
+            var client = trace.Single(s => s.Kind == ActivityKind.Client);
+            var server = trace.Single(s => s.Kind == ActivityKind.Server);
+            Assert.Equal(client.SpanId, server.ParentSpanId);
+            Assert.Equal("Streams/Count", client.DisplayName);
+            Assert.Equal("ServerStream", client.GetTagItem("micro.call.kind"));
+            Assert.Equal((0L, 5L), ((long?)client.GetTagItem("micro.stream.sent"), (long?)client.GetTagItem("micro.stream.received")));
+            Assert.Equal((5L, 0L), ((long?)server.GetTagItem("micro.stream.sent"), (long?)server.GetTagItem("micro.stream.received")));
+            Assert.All(trace, s => Assert.Equal(ActivityStatusCode.Unset, s.Status));
+            Assert.All(trace, s => Assert.Null(s.GetTagItem("micro.stream.cancelled")));
+        }
+
+        // Bidirectional: three lines each way.
+        using (var root = new Activity("echo").Start())
+        {
+            var replies = new List<Ping>();
+            await foreach (var reply in caller.Client.StreamAsync<Ping, Ping>("streams", "Streams.Echo", Lines(3), Patient)) replies.Add(reply);
+            Assert.Equal(3, replies.Count);
+            var trace = await TraceAsync(root.TraceId, 2, "the bidirectional stream's two spans");
+            var client = trace.Single(s => s.Kind == ActivityKind.Client);
+            var server = trace.Single(s => s.Kind == ActivityKind.Server);
+            Assert.Equal("Bidirectional", server.GetTagItem("micro.call.kind"));
+            Assert.Equal((3L, 3L), ((long?)client.GetTagItem("micro.stream.sent"), (long?)client.GetTagItem("micro.stream.received")));
+            Assert.Equal((3L, 3L), ((long?)server.GetTagItem("micro.stream.sent"), (long?)server.GetTagItem("micro.stream.received")));
+        }
+
+        // The caller stops after 2 of 1000: both spans end, marked as stopped, neither failed.
+        using (var root = new Activity("stopped").Start())
+        {
+            var read = 0;
+            await foreach (var _ in caller.Client.StreamAsync<Ping>("streams", "Streams.Count", new Ping("1000"), Patient))
+                if (++read == 2) break;
+            var trace = await TraceAsync(root.TraceId, 2, "the stopped stream's two spans");
+            var client = trace.Single(s => s.Kind == ActivityKind.Client);
+            var server = trace.Single(s => s.Kind == ActivityKind.Server);
+            Assert.Equal(2L, client.GetTagItem("micro.stream.received"));
+            Assert.All(trace, s => Assert.Equal(true, s.GetTagItem("micro.stream.cancelled")));
+            Assert.All(trace, s => Assert.Equal(ActivityStatusCode.Unset, s.Status));
+            Assert.True((long)server.GetTagItem("micro.stream.sent")! < 1000, "the handler went on after the caller stopped");
+        }
+    }
+
     public sealed class NoteTaker : Micro.Actors.Server.MicroHandler
     {
         public NoteTaker(ILogger<NoteTaker> log) => Receive<Note>(n =>

@@ -134,23 +134,29 @@ public sealed class MicroClient : IClient
     {
         options = options with { Headers = Metadata.MetadataContext.Outgoing(options.Headers ?? NoHeaders, options.PropagateMetadata) };
         var pipeline = _pipeline?.Current;
-        var (opened, node, cancel) = pipeline is null
-            ? await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options, cancellationToken).ConfigureAwait(false)
-            : await OpenWrappedAsync(pipeline, service, endpoint, kind, body, codec, options, cancellationToken).ConfigureAwait(false);
-        var sending = requests is null ? null : _streams.Send(opened, requests);
+        var count = new Streaming.StreamCount();
+        var ((opened, node, cancel), ended) = pipeline is null
+            ? (await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options, cancellationToken).ConfigureAwait(false), null)
+            : await OpenWrappedAsync(pipeline, service, endpoint, kind, body, codec, options, count, cancellationToken).ConfigureAwait(false);
+        var sending = requests is null ? null : _streams.Send(opened, requests, count);
         var what = $"{service} {endpoint} at {node.HostPort}";
-        await foreach (var item in _streams.ReadAsync(opened, what, sending, kind == Streaming.StreamKind.Client, cancel, cancellationToken).ConfigureAwait(false))
+        await foreach (var item in _streams.ReadAsync(opened, what, sending, kind == Streaming.StreamKind.Client, cancel, count, ended, cancellationToken).ConfigureAwait(false))
             yield return item;
     }
 
-    /// <summary>Opens a stream through the client wrappers: they run around its opening (all its attempts).</summary>
-    private async Task<(Streaming.StreamOpened, Registry.ServiceNode, Action)> OpenWrappedAsync(Wrappers.CallDelegate pipeline, string service, string endpoint,
-        Streaming.StreamKind kind, byte[]? body, ICodec codec, CallOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens a stream through the client wrappers: they run around its opening (all its attempts); one that lives
+    /// as long as the stream (the instrumentation) leaves what to tell at its end.
+    /// </summary>
+    private async Task<((Streaming.StreamOpened, Registry.ServiceNode, Action) Opened, Action<MicroError?, bool>? Ended)> OpenWrappedAsync(
+        Wrappers.CallDelegate pipeline, string service, string endpoint, Streaming.StreamKind kind, byte[]? body, ICodec codec, CallOptions options,
+        Streaming.StreamCount count, CancellationToken cancellationToken)
     {
         (Streaming.StreamOpened, Registry.ServiceNode, Action)? opened = null;
         var call = new Wrappers.CallContext(service, endpoint, Guid.NewGuid().ToString("N"), Streaming.StreamClient.KindOf(kind),
             codec.ContentType, body, _defaults.Time.GetUtcNow().UtcDateTime + (options.Timeout ?? _defaults.RequestTimeout), options.Headers ?? NoHeaders)
         {
+            Stream = count,
             Send = async c =>
             {
                 opened = await _streams.OpenAsync(service, endpoint, kind, body, codec.ContentType, options with { Headers = c.OutgoingHeaders }, cancellationToken, c)
@@ -159,8 +165,11 @@ public sealed class MicroClient : IClient
             },
         };
         await WithinDeadline(pipeline(call), call.Deadline, $"{service} {endpoint}").ConfigureAwait(false);
-        return opened ?? throw MicroError.InternalServerError("micro.client",
-            $"a client wrapper ended the opening of the stream {service} {endpoint} without opening it (it returned without calling next)").ToException();
+        if (opened is { } open) return (open, call.StreamEnded);
+        var error = MicroError.InternalServerError("micro.client",
+            $"a client wrapper ended the opening of the stream {service} {endpoint} without opening it (it returned without calling next)");
+        call.StreamEnded?.Invoke(error, false);
+        throw error.ToException();
     }
 
     private async IAsyncEnumerable<byte[]> EncodeAll<TRequest>(IAsyncEnumerable<TRequest> requests, ICodec codec, CallOptions options,
@@ -191,7 +200,7 @@ public sealed class MicroClient : IClient
         var call = new Wrappers.CallContext(service, endpoint, request.Id, oneWay ? Wrappers.CallKind.OneWay : Wrappers.CallKind.Unary,
             codec.ContentType, body, deadline, headers);
         call.Send = c => Post(request with { Headers = c.OutgoingHeaders }, options, deadline, c, cancellationToken);
-        return WithinDeadline(pipeline(call), deadline, $"{service} {endpoint}");
+        return _pipeline.OnlyObservers ? pipeline(call) : WithinDeadline(pipeline(call), deadline, $"{service} {endpoint}");
     }
 
     /// <summary>A client wrapper that never returns must not hold its caller past the deadline: the call ends with 408.</summary>

@@ -525,6 +525,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private void Complete(Pending p, byte[]? body, MicroError? error)
     {
         _calls.Remove(p.Request.Id);
+        if (p.Call.Context is { } call) (call.Attempts, call.NodesTried) = (p.Attempts, p.Tried.Count); // before the caller resumes
         if (error is null) p.Call.Completion.TrySetResult(body);
         else p.Call.Completion.TrySetException(error.ToException());
     }

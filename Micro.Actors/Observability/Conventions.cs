@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using Micro.Actors.Errors;
@@ -23,8 +24,15 @@ internal static class Conventions
         return values.Contains("rpc/dup") || !values.Contains("rpc");
     }
 
-    /// <summary><c>rpc.method</c>: <c>Service/Method</c>, from an endpoint <c>Group.Method</c>.</summary>
+    private static readonly ConcurrentDictionary<string, string> Methods = new(StringComparer.Ordinal);
+
+    /// <summary><c>rpc.method</c>: <c>Service/Method</c>, from an endpoint <c>Group.Method</c> (made once per endpoint, not per call).</summary>
     public static string RpcMethod(string endpoint) =>
+        Methods.TryGetValue(endpoint, out var method) ? method
+        : Methods.Count < 4096 ? Methods.GetOrAdd(endpoint, MethodOf) // a bound: the names come from code, but a caller's typos should not grow it for ever
+        : MethodOf(endpoint);
+
+    private static string MethodOf(string endpoint) =>
         endpoint.IndexOf('.') is var dot and > 0 ? string.Concat(endpoint.AsSpan(0, dot), "/", endpoint.AsSpan(dot + 1)) : endpoint;
 
     /// <summary>A call's code as <c>rpc.response.status_code</c>: HTTP-style, 200 when it succeeded.</summary>
@@ -57,6 +65,14 @@ internal static class Conventions
         if (error is null) return;
         activity.SetStatus(ActivityStatusCode.Error, error.Detail);
         activity.SetTag("error.type", Code(error));
+    }
+
+    /// <summary>A stream's items each way, and whether the caller stopped it before its end.</summary>
+    public static void Streamed(Activity activity, Streaming.StreamCount stream, bool finished)
+    {
+        activity.SetTag("micro.stream.sent", stream.Sent);
+        activity.SetTag("micro.stream.received", stream.Received);
+        if (!finished) activity.SetTag("micro.stream.cancelled", true);
     }
 
     /// <summary>The tags of a call's duration.</summary>

@@ -26,11 +26,12 @@ internal static class Observers
 
     /// <summary>
     /// A call, all its attempts included: a CLIENT span (its parent the caller's current span, or the trace of the
-    /// request a handler is serving), <c>rpc.client.call.duration</c>, and the calls in flight per service.
+    /// request a handler is serving), <c>rpc.client.call.duration</c>, and the calls in flight per service. A
+    /// stream's span, duration and place in flight last from its opening to its end, with the items each way.
     /// </summary>
     private sealed class ClientObserver : IClientWrapper, IObservingWrapper
     {
-        public bool Observed => Tracing.Source.HasListeners() || Metrics.ClientDuration.Enabled || Metrics.InFlight.Enabled;
+        public bool Observed => Tracing.Source.HasListeners() || Metrics.ClientDuration.Enabled || Metrics.InFlight.Enabled || Metrics.Retries.Enabled || Metrics.Failovers.Enabled;
 
         public async Task<byte[]?> InvokeAsync(CallContext call, CallDelegate next)
         {
@@ -51,7 +52,17 @@ internal static class Observers
             var target = new TagList { { "micro.service", call.Service } };
             Metrics.InFlight.Add(1, target);
             MicroError? error = null;
-            try { return await next(call).ConfigureAwait(false); }
+            var opened = false;
+            try
+            {
+                var body = await next(call).ConfigureAwait(false);
+                if (call.Stream is not null)
+                {
+                    opened = true;
+                    call.StreamEnded = (failure, finished) => End(call, trail.Span, start, target, failure, finished);
+                }
+                return body;
+            }
             catch (Exception e)
             {
                 error = MicroException.ToError(e, call.Service);
@@ -59,18 +70,35 @@ internal static class Observers
             }
             finally
             {
-                Metrics.InFlight.Add(-1, target);
-                if (Metrics.ClientDuration.Enabled) Metrics.ClientDuration.Record(SecondsSince(start), Conventions.CallTags(call.Service, call.Endpoint, error));
-                Conventions.Ended(trail.Span, error);
-                trail.Span?.Dispose();
+                if (call.Attempts > 1)
+                {
+                    var tags = new TagList { { "micro.service", call.Service }, { "rpc.method", Conventions.RpcMethod(call.Endpoint) } };
+                    Metrics.Retries.Add(call.Attempts - 1, tags);
+                    if (call.NodesTried > 1) Metrics.Failovers.Add(call.NodesTried - 1, tags);
+                }
+                if (!opened) End(call, trail.Span, start, target, error, finished: true);
             }
+        }
+
+        private static void End(CallContext call, Activity? span, long start, TagList target, MicroError? error, bool finished)
+        {
+            Metrics.InFlight.Add(-1, target);
+            if (Metrics.ClientDuration.Enabled) Metrics.ClientDuration.Record(SecondsSince(start), Conventions.CallTags(call.Service, call.Endpoint, error));
+            if (span is null) return;
+            if (call.Stream is { } stream) Conventions.Streamed(span, stream, finished);
+            Conventions.Ended(span, error);
+            span.Dispose();
         }
     }
 
-    /// <summary>Each attempt, as an event on its call's span (which node, which try, how it went), and the retries and failovers counted.</summary>
+    /// <summary>
+    /// Each attempt, as an event on its call's span (which node, which try, how it went). Only for traces: the
+    /// retries and failovers are counted around the whole call from the router's count, which spares a call the
+    /// wrapped attempt's round trip through the router when only metrics are on.
+    /// </summary>
     private sealed class AttemptObserver : ICallWrapper, IObservingWrapper
     {
-        public bool Observed => Tracing.Source.HasListeners() || Metrics.Retries.Enabled || Metrics.Failovers.Enabled;
+        public bool Observed => Tracing.Source.HasListeners();
 
         public async Task<byte[]?> InvokeAsync(CallContext attempt, CallDelegate next)
         {
@@ -78,12 +106,6 @@ internal static class Observers
             var node = attempt.Node!;
             var failover = trail?.LastNode is { } last && last != node.HostPort;
             if (trail is not null) trail.LastNode = node.HostPort;
-            if (attempt.Attempt > 1)
-            {
-                var tags = new TagList { { "micro.service", attempt.Service }, { "rpc.method", Conventions.RpcMethod(attempt.Endpoint) } };
-                Metrics.Retries.Add(1, tags);
-                if (failover) Metrics.Failovers.Add(1, tags);
-            }
             var span = trail?.Span;
             if (span is null) return await next(attempt).ConfigureAwait(false);
             span.SetTag("server.address", node.Address.Host);
@@ -135,7 +157,13 @@ internal static class Observers
                 Tracing.Inject(span, handler.Headers); // what the handler's own calls carry on, and its logs' trace and span ids
             }
             MicroError? error = null;
+            var stopped = false;
             try { return await next(handler).ConfigureAwait(false); }
+            catch (Exception) when (handler.Stream is not null && handler.Request.Cancellation.IsCancellationRequested)
+            {
+                stopped = true; // the caller stopped reading (or went away): the stream's end, not the handler's failure
+                throw;
+            }
             catch (Exception e)
             {
                 error = MicroException.ToError(e, handler.Service);
@@ -144,6 +172,7 @@ internal static class Observers
             finally
             {
                 if (Metrics.ServerDuration.Enabled) Metrics.ServerDuration.Record(SecondsSince(start), Conventions.CallTags(handler.Service, handler.Endpoint, error));
+                if (span is not null && handler.Stream is { } stream) Conventions.Streamed(span, stream, finished: !stopped);
                 Conventions.Ended(span, error);
             }
         }

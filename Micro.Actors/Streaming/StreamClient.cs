@@ -70,6 +70,7 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
             var node = selector.Select(candidates.Nodes);
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             tried.Add(node.Id);
+            if (call is not null) (call.Attempts, call.NodesTried) = (attempt, tried.Count);
             var remaining = deadline - Now;
             if (remaining <= TimeSpan.Zero) break;
             // Leave time for another node: a node that does not answer gets its share of the deadline, not all of it.
@@ -167,8 +168,10 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
     /// cancels the stream. A client stream's one reply comes only at the end, so it has no idle timeout
     /// of its own (the handler's side times out silent requests).
     /// </summary>
+    /// <param name="count">Counts the replies read.</param>
+    /// <param name="ended">Told how the stream ended (its error, and whether it was read to its end).</param>
     public async IAsyncEnumerable<byte[]> ReadAsync(StreamOpened opened, string what, Sending? requests, bool replyAtEnd, Action cancel,
-        [EnumeratorCancellation] CancellationToken cancellation = default)
+        StreamCount count, Action<MicroError?, bool>? ended, [EnumeratorCancellation] CancellationToken cancellation = default)
     {
         var source = replyAtEnd ? opened.Responses.Source : opened.Responses.Source.IdleTimeout(idle);
         var (stop, queue) = source
@@ -176,6 +179,7 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
             .ToMaterialized(ChannelSink.AsReader<Response>(buffer, singleReader: true), Keep.Both)
             .Run(_materializer);
         var finished = false;
+        MicroError? failure = null;
         try
         {
             while (true)
@@ -187,18 +191,23 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
                     next = await StreamServerActor.PullAsync(queue, what, idle, cancellation).ConfigureAwait(false);
                     if (next.HasValue && next.Value.Error is { } error) throw error.ToException();
                 }
-                catch (MicroException e) when (requests is not null)
+                catch (MicroException e)
                 {
                     // The caller's own requests may have failed (one that cannot be encoded, a sequence that
                     // threw): that, not the handler's view of it, is what the caller needs to hear. No wait
                     // is needed: the sending stream records its failure before it passes it on to the handler.
                     // Sending that failed because the handler's side ended (e.g. its idle timeout) is not the cause.
-                    failed = requests.Done.Exception?.GetBaseException() is { } cause and not RemoteStreamRefActorTerminatedException ? cause : e;
+                    failed = requests?.Done.Exception?.GetBaseException() is { } cause and not RemoteStreamRefActorTerminatedException ? cause : e;
                     next = default;
                 }
                 if (failed is not null)
-                    throw failed as MicroException ?? MicroError.BadRequest(ErrorId, $"the requests of {what} failed: {failed.Message}").ToException();
+                {
+                    var thrown = failed as MicroException ?? MicroError.BadRequest(ErrorId, $"the requests of {what} failed: {failed.Message}").ToException();
+                    failure = thrown.Error;
+                    throw thrown;
+                }
                 if (!next.HasValue) break;
+                count.OneReceived();
                 yield return next.Value.Body ?? [];
             }
             finished = true;
@@ -212,14 +221,19 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
                 cancel();
                 requests?.Switch.Abort(new OperationCanceledException("the caller stopped reading"));
             }
+            ended?.Invoke(failure, finished);
         }
     }
 
     /// <summary>Sends the caller's requests into an open stream, each pulled from <paramref name="requests"/> only when the handler wants one.</summary>
-    public Sending Send(StreamOpened opened, IAsyncEnumerable<byte[]> requests)
+    public Sending Send(StreamOpened opened, IAsyncEnumerable<byte[]> requests, StreamCount count)
     {
         var (stop, done) = Source.From(() => requests)
-            .Select(data => new Response("", data, null))
+            .Select(data =>
+            {
+                count.OneSent();
+                return new Response("", data, null);
+            })
             .ViaMaterialized(KillSwitches.Single<Response>(), Keep.Right)
             .WatchTermination(Keep.Both)
             .To(opened.Requests!.Sink)

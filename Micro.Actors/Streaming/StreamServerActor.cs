@@ -118,6 +118,7 @@ internal sealed class StreamServerActor : ReceiveActor
     private async Task<object> OpenAsync(StreamOpen open, StreamEndpoint endpoint, ICodec codec, object? request)
     {
         var cancellation = new CancellationTokenSource();
+        var count = new StreamCount();
         _open[open.Id] = cancellation;
         // The handler writes into a bounded channel (it waits when the caller is behind); the stream ref
         // takes from it. When the stream ends for any reason (the caller cancels or goes away, or all
@@ -140,7 +141,7 @@ internal sealed class StreamServerActor : ReceiveActor
                     .Run(_materializer);
                 cancellation.Token.Register(stop.Shutdown); // the stream ended: the caller stops sending, even if the handler never read
                 requestsRef = await sinkRef.ConfigureAwait(false);
-                requests = ReadRequests(reader, stop, codec, endpoint, cancellation.Token);
+                requests = ReadRequests(reader, stop, codec, endpoint, count, cancellation.Token);
             }
             opened = new StreamOpened(await repliesRef.ConfigureAwait(false), requestsRef);
         }
@@ -156,7 +157,7 @@ internal sealed class StreamServerActor : ReceiveActor
         _state.StreamOpened();
         _ = Task.Run(async () =>
         {
-            try { await PumpAsync(endpoint, codec, request, requests, context, replies.Writer, cancellation.Token).ConfigureAwait(false); }
+            try { await PumpAsync(endpoint, codec, request, requests, context, replies.Writer, count, cancellation.Token).ConfigureAwait(false); }
             finally
             {
                 _open.TryRemove(open.Id, out _);
@@ -169,7 +170,7 @@ internal sealed class StreamServerActor : ReceiveActor
 
     /// <summary>Runs the handler and writes what it yields, waiting while the caller is behind.</summary>
     private async Task WriteAllAsync(StreamEndpoint endpoint, ICodec codec, object? request, IAsyncEnumerable<object>? requests,
-        RequestContext context, ChannelWriter<Response> replies, CancellationToken cancellation)
+        RequestContext context, ChannelWriter<Response> replies, StreamCount count, CancellationToken cancellation)
     {
         var counters = _counters[endpoint.Name];
         await foreach (var item in endpoint.Run(request, requests, context, _host).WithCancellation(cancellation).ConfigureAwait(false))
@@ -182,19 +183,20 @@ internal sealed class StreamServerActor : ReceiveActor
                         $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or send smaller items)").ToException();
                 await replies.WriteAsync(new Response("", data, null), cancellation).ConfigureAwait(false);
                 Interlocked.Increment(ref counters.Items);
+                count.OneSent();
             }
     }
 
     /// <summary>Runs a stream to its end (through its handler wrappers) and tells the caller how it ended.</summary>
     private async Task PumpAsync(StreamEndpoint endpoint, ICodec codec, object? request, IAsyncEnumerable<object>? requests,
-        RequestContext context, ChannelWriter<Response> replies, CancellationToken cancellation)
+        RequestContext context, ChannelWriter<Response> replies, StreamCount count, CancellationToken cancellation)
     {
         var counters = _counters[endpoint.Name];
         using var scope = context.BeginLogScope();
         using var metadata = Metadata.MetadataContext.Enter(context.Headers);
         try
         {
-            if (_pipelines[endpoint.Name]?.Current is not { } pipeline) await WriteAllAsync(endpoint, codec, request, requests, context, replies, cancellation).ConfigureAwait(false);
+            if (_pipelines[endpoint.Name]?.Current is not { } pipeline) await WriteAllAsync(endpoint, codec, request, requests, context, replies, count, cancellation).ConfigureAwait(false);
             else
             {
                 var kind = endpoint.Kind switch
@@ -205,9 +207,10 @@ internal sealed class StreamServerActor : ReceiveActor
                 };
                 await pipeline(new Wrappers.HandlerContext(context, request, kind, _node)
                 {
+                    Stream = count,
                     Handler = async c =>
                     {
-                        await WriteAllAsync(endpoint, codec, c.Message, requests, context, replies, cancellation).ConfigureAwait(false);
+                        await WriteAllAsync(endpoint, codec, c.Message, requests, context, replies, count, cancellation).ConfigureAwait(false);
                         return null;
                     },
                 }).ConfigureAwait(false);
@@ -242,7 +245,7 @@ internal sealed class StreamServerActor : ReceiveActor
 
     /// <summary>The caller's requests as the handler reads them, decoded; the caller's failure or silence ends them with a typed error.</summary>
     private async IAsyncEnumerable<object> ReadRequests(ChannelReader<Response> queue, UniqueKillSwitch stop, ICodec codec, StreamEndpoint endpoint,
-        CancellationToken stream, [EnumeratorCancellation] CancellationToken cancellation = default)
+        StreamCount count, CancellationToken stream, [EnumeratorCancellation] CancellationToken cancellation = default)
     {
         using var both = CancellationTokenSource.CreateLinkedTokenSource(stream, cancellation);
         var type = Codecs.IsNative(codec.ContentType) ? typeof(object) : endpoint.RequestType;
@@ -258,6 +261,7 @@ internal sealed class StreamServerActor : ReceiveActor
                 catch (Exception e) { throw MicroError.BadRequest(ErrorId, $"a request is not a {endpoint.RequestType.Name} in {codec.ContentType}: {e.Message}").ToException(); }
                 if (!endpoint.RequestType.IsInstanceOfType(message))
                     throw MicroError.BadRequest(ErrorId, $"{endpoint.Name} takes {endpoint.RequestType.Name} requests, not a {message.GetType().Name}").ToException();
+                count.OneReceived();
                 yield return message;
             }
         }

@@ -68,6 +68,19 @@ public sealed class CallContext
     /// <summary>The innermost step: the call itself (client wrappers) or the attempt itself (call wrappers).</summary>
     internal Func<CallContext, Task<byte[]?>> Send { get; set; } = null!;
 
+    /// <summary>Around the whole call, once it ended: the attempts it took, and on how many nodes (the router's count).</summary>
+    internal int Attempts { get; set; }
+    internal int NodesTried { get; set; }
+
+    /// <summary>A stream's items so far (null for a unary call).</summary>
+    internal Streaming.StreamCount? Stream { get; init; }
+
+    /// <summary>
+    /// Set by a client wrapper that lives as long as the stream it opened (the instrumentation): told how the
+    /// stream ended — its error, or none, and whether it was read to its end (false: the caller stopped).
+    /// </summary>
+    internal Action<Errors.MicroError?, bool>? StreamEnded { get; set; }
+
     /// <summary>State a wrapper leaves for the others (ASP.NET Core's <c>HttpContext.Items</c>); shared by a call and its attempts.</summary>
     public IDictionary<object, object?> Items => _items ??= [];
 }

@@ -44,6 +44,9 @@ public sealed class HandlerContext
     /// <summary>State a wrapper leaves for the others.</summary>
     public IDictionary<object, object?> Items => _items ??= [];
 
+    /// <summary>A stream's items so far (null for a unary request).</summary>
+    internal Streaming.StreamCount? Stream { get; init; }
+
     /// <summary>Whether the request reached its handler (false: a wrapper answered in its place).</summary>
     internal bool Reached { get; set; }
 

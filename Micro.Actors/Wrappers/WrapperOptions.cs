@@ -145,4 +145,7 @@ internal sealed class Pipeline<T>(T run, IObservingWrapper[]? observers) where T
             return null;
         }
     }
+
+    /// <summary>Whether every wrapper in it is the node's own instrumentation (which never holds a call past its deadline).</summary>
+    public bool OnlyObservers => observers is not null;
 }
