@@ -38,7 +38,7 @@ public class HotPath
         _request = new Request(Guid.NewGuid().ToString("N"), Servers.Service, Servers.Endpoint, _body, HyperionCodec.MediaType,
             ImmutableDictionary<string, string>.Empty, TimeSpan.FromSeconds(5));
         _requestBytes = _wire.ToBinary(_request);
-        var endpoints = new List<EndpointInfo> { new(Servers.Endpoint, nameof(BenchRequest), nameof(BenchReply)) };
+        var endpoints = new List<EndpointInfo> { new(Servers.Endpoint, typeof(BenchRequest).FullName!, typeof(BenchReply).FullName) };
         _nodes = Enumerable.Range(1, 5).Select(i => new ServiceNode($"n{i}", new Address("akka.tcp", "bench", "127.0.0.1", 4000 + i),
             Servers.Service, "latest", ImmutableDictionary<string, string>.Empty, endpoints, NodeStatus.Up)).ToList();
         var wrappers = Observability.Observers.AddObservers(new Wrappers.WrapperOptions());
@@ -72,6 +72,13 @@ public class HotPath
     /// <summary>What the always-present instrumentation costs a call while nothing listens: the three checks it makes.</summary>
     [Benchmark(Description = "instrumentation checks, nobody listening (client, attempt, handler)")]
     public bool InstrumentationChecks() => _client.Current is null & _attempt.Current is null & _handler.Current is null;
+
+    /// <summary>The caller-side check of a call against its endpoint's descriptor (kind, request type, reply type).</summary>
+    [Benchmark(Description = "call shape check against the descriptor")]
+    public object? CallShapeCheck() =>
+        Client.CallShape.Problem(Servers.Service, _nodes[0].Endpoints[0], oneWay: false, Shape);
+
+    private static readonly Client.CallShape Shape = new(typeof(BenchRequest), typeof(BenchReply));
 
     [Benchmark(Description = "error mapping (exception -> MicroError -> exception)")]
     public MicroException ErrorMapping() => MicroException.ToError(new InvalidOperationException("boom"), Servers.Service).ToException();

@@ -172,13 +172,14 @@ public static class Program
         var nodes = new Table("ADDRESS", "VERSION", "STATUS", "METADATA");
         foreach (var n in service.Nodes)
             nodes.Add(n.HostPort, n.Version, n.Status, string.Join(",", n.Metadata.Select(kv => $"{kv.Key}={kv.Value}")));
-        var endpoints = new Table("ENDPOINT", "REQUEST", "RESPONSE");
+        var endpoints = new Table("ENDPOINT", "KIND", "REQUEST", "RESPONSE");
         foreach (var e in service.Nodes.SelectMany(n => n.Endpoints).DistinctBy(e => e.Name).OrderBy(e => e.Name, StringComparer.Ordinal))
-            endpoints.Add(e.Name, $"{Short(e.RequestType)} {e.RequestShape}", e.ResponseType is null ? "(none: one-way)" : $"{Short(e.ResponseType)} {e.ResponseShape}");
+            endpoints.Add(e.Name, e.Stream is { } kind ? $"{Describe(kind)} stream" : e.ResponseType is null ? "one-way" : "call",
+                $"{Short(e.RequestType)} {e.RequestShape}", e.ResponseType is null ? "(none)" : $"{Short(e.ResponseType)} {e.ResponseShape}");
         if (all)
         {
-            endpoints.Add(BuiltIn.Health, "(any)", $"{nameof(HealthReply)} {JsonCodec.Shape(typeof(HealthReply))}");
-            endpoints.Add(BuiltIn.Stats, "(any)", $"{nameof(StatsReply)} {JsonCodec.Shape(typeof(StatsReply))}");
+            endpoints.Add(BuiltIn.Health, "call", "(any)", $"{nameof(HealthReply)} {JsonCodec.Shape(typeof(HealthReply))}");
+            endpoints.Add(BuiltIn.Stats, "call", "(any)", $"{nameof(StatsReply)} {JsonCodec.Shape(typeof(StatsReply))}");
         }
         var topics = service.Nodes.SelectMany(n => n.Subscriptions).Distinct().ToList();
         var sb = new StringBuilder();
@@ -202,12 +203,20 @@ public static class Program
 
     private static async Task<int> Call(MicroService node, Settings o, string service, string endpoint, byte[] body, Dictionary<string, string> metadata, CancellationToken ct)
     {
-        var reply = await node.Client.CallAsync<byte[]>(service, endpoint, body, new CallOptions
+        var options = new CallOptions { ContentType = JsonCodec.MediaType, Timeout = o.Timeout, Headers = metadata };
+        // The endpoint's kind from the registry: a stream is micro stream's, a one-way endpoint is sent to (no reply to print).
+        var info = BuiltIn.IsBuiltIn(endpoint) ? null
+            : (await FindAsync(node, service, ct).ConfigureAwait(false)).Nodes.SelectMany(n => n.Endpoints).FirstOrDefault(e => e.Name == endpoint);
+        if (info?.Stream is { } kind)
+            return Fail(ExitCodes.BadInput, $"{service} {endpoint} is a {Describe(kind)} stream: use micro stream {service} {endpoint} ...");
+        if (info is { ResponseType: null })
         {
-            ContentType = JsonCodec.MediaType,
-            Timeout = o.Timeout,
-            Headers = metadata,
-        }, ct).ConfigureAwait(false);
+            await node.Client.TellAsync(service, endpoint, body, options, ct).ConfigureAwait(false);
+            if (o.Json) return Print(new { service, endpoint, sent = true });
+            Console.Error.WriteLine($"sent to {service} {endpoint} (one-way: it sends no reply)");
+            return ExitCodes.Ok;
+        }
+        var reply = await node.Client.CallAsync<byte[]>(service, endpoint, body, options, ct).ConfigureAwait(false);
         using var doc = JsonDocument.Parse(reply);
         Console.WriteLine(JsonSerializer.Serialize(doc.RootElement, Pretty));
         return ExitCodes.Ok;
@@ -261,6 +270,13 @@ public static class Program
 
     private static async Task<int> Publish(MicroService node, Settings o, string topic, byte[] body, string type, Dictionary<string, string> metadata, CancellationToken ct)
     {
+        // A type that none of the topic's subscribers takes would be skipped by each of them: say so before publishing.
+        var services = await Task.WhenAll((await node.Registry.ListServicesAsync(ct).ConfigureAwait(false))
+            .Select(s => node.Registry.GetServiceAsync(s.Name, ct))).ConfigureAwait(false);
+        var takes = services.SelectMany(s => s?.Nodes ?? []).SelectMany(n => n.Subscriptions)
+            .Where(s => s.Topic == topic).Select(s => s.MessageType).Distinct().ToList();
+        if (takes.Count > 0 && !takes.Any(t => t == type || Short(t) == type))
+            return Fail(ExitCodes.BadInput, $"no subscriber of {topic} takes {type}; they take: {string.Join(", ", takes.Select(Short).Order(StringComparer.Ordinal))} (--type)");
         // Held until a subscriber is known (at most --timeout), so "nobody listens" is an error, not silence.
         await node.Client.PublishAsync(topic, body, new PublishOptions
         {
@@ -376,6 +392,13 @@ public static class Program
     }
 
     private static string Short(string typeName) => typeName[(typeName.LastIndexOfAny(['.', '+']) + 1)..];
+
+    private static string Describe(StreamKind kind) => kind switch
+    {
+        StreamKind.Server => "server",
+        StreamKind.Client => "client",
+        _ => "bidirectional",
+    };
 
     private static string Truncate(string text) => text.Length <= 60 ? text : text[..60] + "…";
 }

@@ -84,11 +84,13 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         var shown = await Micro("service", "greeter");
         Assert.True(shown.Exit == 0, shown.Err);
         Assert.Contains($"127.0.0.1:{_greeter.Port}", shown.Out);
-        Assert.Matches(@"Greeter\.Hello\s+HelloRequest \{""name"":""string""\}\s+HelloReply \{""message"":""string"",""node"":""string""\}", shown.Out);
-        Assert.Contains("(none: one-way)", shown.Out);
+        Assert.Matches(@"Greeter\.Hello\s+call\s+HelloRequest \{""name"":""string""\}\s+HelloReply \{""message"":""string"",""node"":""string""\}", shown.Out);
+        Assert.Matches(@"Greeter\.Audit\s+one-way\s+AuditEvent \{.*\}\s+\(none\)", shown.Out);
+        Assert.Matches(@"Greeter\.Count\s+server stream\s+CountRequest", shown.Out);
+        Assert.Matches(@"Greeter\.Chat\s+bidirectional stream\s+ChatMessage", shown.Out);
         Assert.DoesNotContain("Debug.", shown.Out);
         var withBuiltIns = await Micro("service", "greeter", "--all");
-        Assert.Matches(@"Debug\.Health\s+\(any\)\s+HealthReply \{""status"":""string""", withBuiltIns.Out);
+        Assert.Matches(@"Debug\.Health\s+call\s+\(any\)\s+HealthReply \{""status"":""string""", withBuiltIns.Out);
 
         var missing = await Micro("service", "nope");
         Assert.Equal(3, missing.Exit);
@@ -125,7 +127,7 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         Assert.Contains("does not fit the protobuf GreetRequest", bad.Err);
 
         var shown = await Micro("service", "greeter");
-        Assert.Matches(@"Greeter\.Greet\s+GreetRequest \{""name"":""string"",""titles"":\[""string""\],""times"":""string""\}\s+GreetReply \{""message"":""string"",""length"":""integer""\}", shown.Out);
+        Assert.Matches(@"Greeter\.Greet\s+call\s+GreetRequest \{""name"":""string"",""titles"":\[""string""\],""times"":""string""\}\s+GreetReply \{""message"":""string"",""length"":""integer""\}", shown.Out);
     }
 
     [Fact]
@@ -145,6 +147,15 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
             Assert.Empty(bad.Out);
             Assert.Contains(message, bad.Err.Split('\n').Single(l => l.StartsWith("error: ")));
         }
+
+        // The endpoint's kind, from the registry: a stream is micro stream's; a one-way endpoint is sent to.
+        var stream = await Micro("call", "greeter", "Greeter.Count", """{"to":2}""");
+        Assert.Equal(2, stream.Exit);
+        Assert.Contains("error: greeter Greeter.Count is a server stream: use micro stream greeter Greeter.Count", stream.Err);
+        var oneWay = await Micro("call", "greeter", "Greeter.Audit", """{"who":"cli","what":"checked"}""");
+        Assert.True(oneWay.Exit == 0, oneWay.Err);
+        Assert.Empty(oneWay.Out);
+        Assert.Contains("sent to greeter Greeter.Audit (one-way: it sends no reply)", oneWay.Err);
 
         var still = await Micro("call", "greeter", "Greeter.Hello", """{"name":"Still"}""");
         Assert.True(still.Exit == 0, $"exit {still.Exit} after {still.Took}: {still.Err}");
@@ -219,6 +230,11 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         var published = await Micro("publish", "cli-ticks", """{"number":42,"text":"from the cli"}""", "--type", "Tick");
         Assert.True(published.Exit == 0, published.Err);
         await Eventually.TrueAsync(() => subscriber.Stdout.Any(l => l.StartsWith("event 42 from the cli")), TimeSpan.FromSeconds(10), "the event at the subscriber");
+
+        // A type no subscriber of the topic takes is refused before it goes, with the types they take.
+        var wrongType = await Micro("publish", "cli-ticks", """{"who":"x","what":"y"}""", "--type", "AuditEvent");
+        Assert.Equal(2, wrongType.Exit);
+        Assert.Contains("error: no subscriber of cli-ticks takes AuditEvent; they take: Tick", wrongType.Err);
 
         var nobody = await Micro("publish", "nobody-listens", """{"number":1,"text":"x"}""", "--type", "Tick", "--timeout", "1");
         Assert.Equal(3, nobody.Exit);

@@ -56,7 +56,7 @@ public sealed class MicroClient : IClient
     {
         var codec = Codec(options?.ContentType);
         if (codec is HyperionCodec hyperion) hyperion.AllowList.Allow(typeof(TResponse)); // the type this caller expects back
-        var reply = await SendAsync(service, endpoint, request, codec, options, oneWay: false, cancellationToken).ConfigureAwait(false);
+        var reply = await SendAsync(service, endpoint, request, codec, options, oneWay: false, cancellationToken, typeof(TResponse)).ConfigureAwait(false);
         return Read<TResponse>(reply, codec, service, endpoint);
     }
 
@@ -183,8 +183,9 @@ public sealed class MicroClient : IClient
         CallOptions? options = null, CancellationToken cancellationToken = default) =>
         SendAsync(service, endpoint, message, Codec(options?.ContentType), options, oneWay: true, cancellationToken);
 
+    /// <param name="response">The reply's type the caller reads (null: none, one-way).</param>
     private Task<byte[]?> SendAsync(string service, string endpoint, object body, ICodec codec, CallOptions? options, bool oneWay,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Type? response = null)
     {
         Check(service, endpoint);
         options ??= CallOptions.Default;
@@ -196,12 +197,20 @@ public sealed class MicroClient : IClient
         var request = new Request(Guid.NewGuid().ToString("N"), service, endpoint, data, codec.ContentType,
             headers, timeout, oneWay);
         var deadline = DateTime.UtcNow + timeout;
-        if (_pipeline?.Current is not { } pipeline) return Post(request, options, deadline, null, cancellationToken);
+        // The types can be checked only where they travel as themselves (Hyperion); raw bytes are the caller's own encoding.
+        var shape = codec is HyperionCodec && body is not byte[] ? ShapeOf(body.GetType(), response) : null;
+        if (_pipeline?.Current is not { } pipeline) return Post(request, options, deadline, null, shape, cancellationToken);
         var call = new Wrappers.CallContext(service, endpoint, request.Id, oneWay ? Wrappers.CallKind.OneWay : Wrappers.CallKind.Unary,
             codec.ContentType, body, deadline, headers);
-        call.Send = c => Post(request with { Headers = c.OutgoingHeaders }, options, deadline, c, cancellationToken);
+        call.Send = c => Post(request with { Headers = c.OutgoingHeaders }, options, deadline, c, shape, cancellationToken);
         return _pipeline.OnlyObservers ? pipeline(call) : WithinDeadline(pipeline(call), deadline, $"{service} {endpoint}");
     }
+
+    private static readonly ConcurrentDictionary<(Type, Type?), CallShape> Shapes = new();
+
+    /// <summary>One shape per pair of types a caller uses (made once, not per call); a reply read as object or bytes is not checked.</summary>
+    private static CallShape ShapeOf(Type request, Type? response) =>
+        Shapes.GetOrAdd((request, response == typeof(object) || response == typeof(byte[]) ? null : response), static k => new CallShape(k.Item1, k.Item2));
 
     /// <summary>A client wrapper that never returns must not hold its caller past the deadline: the call ends with 408.</summary>
     private static async Task<T> WithinDeadline<T>(Task<T> wrapped, DateTime deadline, string what)
@@ -215,11 +224,12 @@ public sealed class MicroClient : IClient
     }
 
     /// <summary>Hands a call to its service's router.</summary>
-    private Task<byte[]?> Post(Request request, CallOptions options, DateTime deadline, Wrappers.CallContext? call, CancellationToken cancellationToken)
+    private Task<byte[]?> Post(Request request, CallOptions options, DateTime deadline, Wrappers.CallContext? call, CallShape? shape,
+        CancellationToken cancellationToken)
     {
         var completion = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
         var queue = RouterFor(request.Service);
-        queue.Post(new RouterActor.Call(request, options, deadline, completion) { Context = call });
+        queue.Post(new RouterActor.Call(request, options, deadline, completion) { Context = call, Shape = shape });
         var router = queue.Actor;
         if (cancellationToken.CanBeCanceled)
         {

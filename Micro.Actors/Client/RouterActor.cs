@@ -23,6 +23,9 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     {
         /// <summary>The call as the client wrappers left it (their headers and items); null without client wrappers.</summary>
         public Wrappers.CallContext? Context { get; set; }
+
+        /// <summary>The types the caller's code sends and expects, checked against the endpoint's descriptor; null: only the kind of call is checked.</summary>
+        public CallShape? Shape { get; init; }
     }
 
     public sealed record Cancel(string RequestId);
@@ -218,6 +221,11 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
                 return;
             }
             node = (p.Call.Options.Selector ?? _defaults.Selector).Select(candidates.Nodes);
+            if (p.Attempts == 0 && node.Endpoint(p.Request.Endpoint) is { } endpoint && CallShape.Problem(_service, endpoint, p.Request.OneWay, p.Call.Shape) is { } wrong)
+            {
+                Complete(p, wrong); // before anything leaves
+                return;
+            }
         }
         catch (Exception e) // a plugged-in selector or filter failed: this call fails, the router goes on
         {

@@ -58,12 +58,15 @@ public sealed record ServiceNode(
     /// <summary>"host:port", the form used on command lines.</summary>
     public string HostPort => $"{Address.Host}:{Address.Port}";
 
-    public bool HasEndpoint(string endpoint)
+    /// <summary>The endpoint of that name; null if this node has none (or it is a built-in one).</summary>
+    internal EndpointInfo? Endpoint(string name)
     {
         foreach (var e in Endpoints)
-            if (string.Equals(e.Name, endpoint, StringComparison.Ordinal)) return true;
-        return false;
+            if (string.Equals(e.Name, name, StringComparison.Ordinal)) return e;
+        return null;
     }
+
+    public bool HasEndpoint(string endpoint) => Endpoint(endpoint) is not null;
 }
 
 /// <summary>A service and its nodes.</summary>
