@@ -9,11 +9,15 @@ public sealed partial class ReadmeTests
     private static readonly string Root = ProcessRunner.RepositoryRoot;
     private static string Readme => File.ReadAllText(Path.Combine(Root, "README.md"));
 
-    [Fact]
-    public void Every_csharp_block_is_the_text_of_compiled_snippets()
+    /// <summary>The README and each package's own (shown on its package page).</summary>
+    public static TheoryData<string> Readmes => new() { "README.md", "Micro.Actors/README.md", "Micro.Actors.Hosting/README.md", "Micro.Actors.AspNetCore/README.md" };
+
+    [Theory]
+    [MemberData(nameof(Readmes))]
+    public void Every_csharp_block_is_the_text_of_compiled_snippets(string readme)
     {
         var regions = Regions(File.ReadAllText(Path.Combine(Root, "Micro.Actors.Tests", "Readme", "Snippets.cs")));
-        var blocks = CSharpBlock().Matches(Readme.Replace("\r\n", "\n"));
+        var blocks = CSharpBlock().Matches(File.ReadAllText(Path.Combine(Root, readme)).Replace("\r\n", "\n"));
         Assert.NotEmpty(blocks);
         foreach (Match block in blocks)
         {
@@ -22,7 +26,7 @@ public sealed partial class ReadmeTests
             var expected = string.Join("\n\n", names.Split(',', StringSplitOptions.TrimEntries).Select(n =>
                 regions.TryGetValue(n, out var code) ? code : throw new Xunit.Sdk.XunitException($"no #region {n} in Readme/Snippets.cs")));
             Assert.True(expected == block.Groups["code"].Value.TrimEnd('\n'),
-                $"README's snippet '{names}' differs from Readme/Snippets.cs; it should read:\n{expected}");
+                $"{readme}'s snippet '{names}' differs from Readme/Snippets.cs; it should read:\n{expected}");
         }
     }
 

@@ -75,11 +75,15 @@ public sealed class CallTests
         Assert.Equal(404, e.Code);
         Assert.Contains("Echo.Boom, Echo.Ping, Echo.Slow", e.Error.Detail);
 
-        // The server checks too (a caller whose registry is stale, or a fixed address).
-        var direct = await Assert.ThrowsAsync<MicroException>(() => client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Note("wrong type"),
+        // A wrong type is the caller's own 400, found in the registry before anything is sent...
+        var wrong = await Assert.ThrowsAsync<MicroException>(() => client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Note("wrong type")));
+        Assert.Equal((400, "micro.client"), (wrong.Code, wrong.Error.Id));
+        Assert.Contains($"takes a {typeof(Ping).FullName}, not a {typeof(Note).FullName}", wrong.Error.Detail);
+        // ...and the server checks too, for what the caller cannot (raw bytes: here a byte[] of its own).
+        var direct = await Assert.ThrowsAsync<MicroException>(() => client.Client.CallAsync<Pong>("echo", "Echo.Ping", new byte[] { 1, 2, 3 },
             new CallOptions { Address = echo.Address }));
         Assert.Equal(400, direct.Code);
-        Assert.Contains("takes a Ping: the bytes hold a Note, not a Ping", direct.Error.Detail);
+        Assert.Contains("takes a Ping: the bytes hold a Byte[], not a Ping", direct.Error.Detail);
     }
 
     [Fact]

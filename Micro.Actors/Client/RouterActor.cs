@@ -367,7 +367,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         foreach (var lane in _lanes.Values) Pump(lane);
     }
 
-    /// <summary>Sends what waits for <paramref name="server"/>, as far as its window allows.</summary>
+    /// <summary>Sends what waits for the lane's node, as far as its window allows.</summary>
     private void Pump(Lane lane)
     {
         if (lane.Waiting.Count == 0) return;

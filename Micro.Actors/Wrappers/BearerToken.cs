@@ -5,7 +5,7 @@ namespace Micro.Actors.Wrappers;
 
 /// <summary>
 /// A shared-secret bearer token in the <c>Authorization</c> header: <see cref="Require(Func{string, bool})"/>
-/// on the serving side (a handler wrapper that answers 401 without a valid token), <see cref="Send"/> on the
+/// on the serving side (a handler wrapper that answers 401 without a valid token), <see cref="Send(string)"/> on the
 /// calling side (a client wrapper that adds it). Tokens are compared in constant time.
 /// </summary>
 public static class BearerToken

@@ -85,7 +85,7 @@ public sealed class WrapperOptions
         return new Pipeline<TDelegate>(next, observers);
     }
 
-    /// <summary>These and then <paramref name="more"/> (a host's, from DI).</summary>
+    /// <summary>These and then the given ones (a host's, from DI).</summary>
     internal WrapperOptions With(IEnumerable<IClientWrapper> client, IEnumerable<ICallWrapper> call, IEnumerable<IHandlerWrapper> handler,
         IEnumerable<ISubscriberWrapper> subscriber, IEnumerable<IPublishWrapper> publish)
     {
