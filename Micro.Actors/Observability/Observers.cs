@@ -36,10 +36,11 @@ internal static class Observers
         public async Task<byte[]?> InvokeAsync(CallContext call, CallDelegate next)
         {
             var start = Stopwatch.GetTimestamp();
-            var trail = new CallTrail();
-            call.Items[typeof(CallTrail)] = trail;
+            CallTrail? trail = null; // for the attempts' events: only when tracing
             if (Tracing.Source.HasListeners())
             {
+                trail = new CallTrail();
+                call.Items[typeof(CallTrail)] = trail;
                 var parent = Activity.Current?.Context ?? Tracing.Extract(call.Headers);
                 trail.Span = Tracing.Source.StartActivity(Conventions.RpcMethod(call.Endpoint), ActivityKind.Client, parent);
                 if (trail.Span is { } span)
@@ -59,7 +60,7 @@ internal static class Observers
                 if (call.Stream is not null)
                 {
                     opened = true;
-                    call.StreamEnded = (failure, finished) => End(call, trail.Span, start, target, failure, finished);
+                    call.StreamEnded = (failure, finished) => End(call, trail?.Span, start, target, failure, finished);
                 }
                 return body;
             }
@@ -76,7 +77,7 @@ internal static class Observers
                     Metrics.Retries.Add(call.Attempts - 1, tags);
                     if (call.NodesTried > 1) Metrics.Failovers.Add(call.NodesTried - 1, tags);
                 }
-                if (!opened) End(call, trail.Span, start, target, error, finished: true);
+                if (!opened) End(call, trail?.Span, start, target, error, finished: true);
             }
         }
 
