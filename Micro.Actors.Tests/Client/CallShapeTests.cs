@@ -37,6 +37,15 @@ public sealed class CallShapeTests
         var animals = new EndpointInfo("Zoo.Adopt", typeof(Animal).FullName!, typeof(Cat).FullName);
         Assert.Null(CallShape.Problem("s", animals, oneWay: false, new CallShape(typeof(Cat), typeof(Animal))));
         Assert.NotNull(CallShape.Problem("s", animals, oneWay: false, new CallShape(typeof(object), typeof(Animal))));
+        // Declared as a base, a reply may be any of its subtypes: asking for one is the caller's informed choice.
+        var declaredBase = new EndpointInfo("Zoo.Find", typeof(Ping).FullName!, typeof(Animal).FullName);
+        Assert.Null(CallShape.Problem("s", declaredBase, oneWay: false, new CallShape(typeof(Ping), typeof(Cat))));
+        Assert.NotNull(CallShape.Problem("s", declaredBase, oneWay: false, new CallShape(typeof(Ping), typeof(Ping))));
+        // A generic type's name carries its arguments' assembly versions: another version is the same type.
+        var listed = typeof(List<Ping>).FullName!;
+        var older = System.Text.RegularExpressions.Regex.Replace(listed, @"Version=[\d.]+", "Version=0.9.0.0");
+        Assert.NotEqual(listed, older);
+        Assert.Null(CallShape.Problem("s", Echo with { ResponseType = older }, oneWay: false, new CallShape(typeof(Ping), typeof(List<Ping>))));
         // A reply type this process does not have cannot be read as anything but itself.
         var unknown = Echo with { ResponseType = "Somewhere.Else.Reply" };
         Assert.NotNull(CallShape.Problem("s", unknown, oneWay: false, new CallShape(typeof(Ping), typeof(Ping))));

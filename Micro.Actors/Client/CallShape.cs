@@ -11,7 +11,7 @@ namespace Micro.Actors.Client;
 /// The types are known only for messages Hyperion carries (the .NET types themselves); JSON and protobuf
 /// callers are checked for the kind of call only.
 /// </summary>
-internal sealed record CallShape(Type? Request, Type? Response)
+internal sealed partial record CallShape(Type? Request, Type? Response)
 {
     /// <summary>What is wrong with a call of this shape to <paramref name="endpoint"/>; null when nothing is.</summary>
     public static MicroError? Problem(string service, EndpointInfo endpoint, bool oneWay, CallShape? shape)
@@ -34,26 +34,41 @@ internal sealed record CallShape(Type? Request, Type? Response)
     private static bool Is(Type type, string name)
     {
         for (var t = type; t is not null; t = t.BaseType)
-            if (t.FullName == name) return true;
-        return Array.Exists(type.GetInterfaces(), i => i.FullName == name);
+            if (Same(t, name)) return true;
+        return Array.Exists(type.GetInterfaces(), i => Same(i, name));
     }
 
-    /// <summary>Whether a reply of the type named <paramref name="reply"/> can be read as <paramref name="wanted"/>.</summary>
+    /// <summary>
+    /// Whether a reply declared as the type named <paramref name="reply"/> can be read as <paramref name="wanted"/>:
+    /// the same type, one of its bases or interfaces, or — declared as a base (object, an interface) — one
+    /// of the types the handler may really answer with. Only a declared type this process can look up is
+    /// compared beyond its name.
+    /// </summary>
     private static bool Gives(string reply, Type wanted)
     {
-        if (wanted == typeof(object) || wanted.FullName == reply) return true;
-        // A base type or interface of the reply's: only this process can tell, if it has the reply's type.
-        return Loaded(reply) is { } type ? wanted.IsAssignableFrom(type) : false;
+        if (wanted == typeof(object) || Same(wanted, reply)) return true;
+        return Loaded(reply) is { } declared && (wanted.IsAssignableFrom(declared) || declared.IsAssignableFrom(wanted));
     }
 
-    private static readonly ConcurrentDictionary<string, Type?> Types = new(StringComparer.Ordinal);
+    /// <summary>The same type by name, whatever the versions of the assemblies in a generic type's arguments (a rolling upgrade).</summary>
+    private static bool Same(Type type, string name) =>
+        type.FullName is { } full && (full == name || (full.Contains(", Version=", StringComparison.Ordinal) && Unversioned(full) == Unversioned(name)));
 
-    private static Type? Loaded(string name) => Types.GetOrAdd(name, static n =>
+    private static string Unversioned(string name) => Versions().Replace(name, "");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@", (Version|Culture|PublicKeyToken)=[^,\]]+")]
+    private static partial System.Text.RegularExpressions.Regex Versions();
+
+    private static readonly ConcurrentDictionary<string, Type> Types = new(StringComparer.Ordinal);
+
+    /// <summary>A type of this process by its full name (found ones are kept; a miss is looked up again next time, as assemblies load).</summary>
+    private static Type? Loaded(string name)
     {
+        if (Types.TryGetValue(name, out var known)) return known;
         foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
-            if (assembly.GetType(n, throwOnError: false) is { } type) return type;
+            if (assembly.GetType(name, throwOnError: false) is { } type) return Types.GetOrAdd(name, type);
         return null;
-    });
+    }
 
     private static string Short(string typeName) => typeName[(typeName.LastIndexOfAny(['.', '+']) + 1)..];
 }

@@ -164,7 +164,9 @@ public sealed class MicroClient : IClient
                 return null;
             },
         };
-        await WithinDeadline(pipeline(call), call.Deadline, $"{service} {endpoint}").ConfigureAwait(false);
+        // The node's own instrumentation never holds an open: the open's own deadline (its attempts' shares) decides.
+        if (_pipeline!.OnlyObservers) await pipeline(call).ConfigureAwait(false);
+        else await WithinDeadline(pipeline(call), call.Deadline, $"{service} {endpoint}").ConfigureAwait(false);
         if (opened is { } open) return (open, call.StreamEnded);
         var error = MicroError.InternalServerError("micro.client",
             $"a client wrapper ended the opening of the stream {service} {endpoint} without opening it (it returned without calling next)");

@@ -142,7 +142,12 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         Receive<RegistryView>(OnView);
         Receive<NodeSuspected>(OnSuspected);
         Receive<Retry>(r => { if (_calls.TryGetValue(r.RequestId, out var p) && p.AwaitingRetry) { p.AwaitingRetry = false; Dispatch(p); } });
-        Receive<Cancel>(c => { if (_calls.Remove(c.RequestId, out var p)) p.Call.Completion.TrySetCanceled(); });
+        Receive<Cancel>(c =>
+        {
+            if (!_calls.Remove(c.RequestId, out var p)) return;
+            Counted(p);
+            p.Call.Completion.TrySetCanceled();
+        });
         Receive<CheckDeadlines>(_ => ExpireCalls());
         Receive<SendAttempt>(OnSendAttempt);
         Receive<AttemptEnded>(OnAttemptEnded);
@@ -176,7 +181,11 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
 
     private void FailAll(Exception error)
     {
-        foreach (var p in _calls.Values) p.Call.Completion.TrySetException(error);
+        foreach (var p in _calls.Values)
+        {
+            Counted(p);
+            p.Call.Completion.TrySetException(error);
+        }
         _calls.Clear();
     }
 
@@ -533,9 +542,15 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private void Complete(Pending p, byte[]? body, MicroError? error)
     {
         _calls.Remove(p.Request.Id);
-        if (p.Call.Context is { } call) (call.Attempts, call.NodesTried) = (p.Attempts, p.Tried.Count); // before the caller resumes
+        Counted(p);
         if (error is null) p.Call.Completion.TrySetResult(body);
         else p.Call.Completion.TrySetException(error.ToException());
+    }
+
+    /// <summary>However a call ends, its wrappers learn how many attempts it took, on how many nodes (before the caller resumes).</summary>
+    private static void Counted(Pending p)
+    {
+        if (p.Call.Context is { } call) (call.Attempts, call.NodesTried) = (p.Attempts, p.Tried.Count);
     }
 
     /// <summary>A call has been on its way to <paramref name="node"/> for a while, and nothing was heard from it since it left.</summary>

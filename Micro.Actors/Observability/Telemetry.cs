@@ -4,7 +4,7 @@ namespace Micro.Actors.Observability;
 /// Where a node's traces and metrics come from. Every node emits them (its instrumentation is always in
 /// place, and costs nothing while nobody listens): subscribe to the <c>ActivitySource</c> <see cref="SourceName"/>
 /// and the <c>Meter</c> <see cref="MeterName"/> — with OpenTelemetry, <c>AddMicroInstrumentation()</c>
-/// (Micro.Actors.OpenTelemetry) does both.
+/// (Micro.Actors.Hosting, namespace Micro.Actors.Hosting.Telemetry) does both, and a hosted node adds them by itself.
 /// </summary>
 public static class Telemetry
 {

@@ -70,9 +70,9 @@ internal sealed class StreamClient(ActorSystem system, IActorRef registry, Clien
             var node = selector.Select(candidates.Nodes);
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             tried.Add(node.Id);
-            if (call is not null) (call.Attempts, call.NodesTried) = (attempt, tried.Count);
             var remaining = deadline - Now;
             if (remaining <= TimeSpan.Zero) break;
+            if (call is not null) (call.Attempts, call.NodesTried) = (attempt, tried.Count); // this attempt goes
             // Leave time for another node: a node that does not answer gets its share of the deadline, not all of it.
             var share = remaining / (retries - attempt + 2);
             var server = system.ActorSelection(Service.MicroExtension.On(node.Address, StreamServerActor.Name));
