@@ -2,8 +2,10 @@ using Akka.Hosting;
 using Micro.Actors.Hosting.Configuration;
 using Micro.Actors.Hosting.Discovery;
 using Micro.Actors.Hosting.Logging;
+using Micro.Actors.Contracts;
 using Micro.Actors.Service;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -38,6 +40,26 @@ public sealed class MicroHostBuilder
     {
         if (Name is null) throw new InvalidOperationException("A client-only node serves no endpoints: use AddMicroService(name) for a service");
         _serve.Add(register);
+        return this;
+    }
+
+    /// <summary>
+    /// Serves contract <typeparamref name="TContract"/> with <typeparamref name="TImplementation"/>, registered as a scoped
+    /// service: one per request (a stream: per stream), constructor-injected, disposed with the request's scope.
+    /// </summary>
+    public MicroHostBuilder Implement<TContract, TImplementation>() where TContract : class where TImplementation : class, TContract
+    {
+        Services.TryAddScoped<TImplementation>();
+        return Serve(service => service.Implement<TContract, TImplementation>());
+    }
+
+    /// <summary>
+    /// Makes <typeparamref name="TContract"/> injectable as a typed client of its service (a singleton; each call
+    /// is one call of <see cref="Client.IClient"/> with <paramref name="options"/>; <c>client.With(options)</c> changes them per call).
+    /// </summary>
+    public MicroHostBuilder AddClient<TContract>(Client.CallOptions? options = null) where TContract : class
+    {
+        Services.AddSingleton(sp => sp.GetRequiredService<Client.IClient>().For<TContract>(options));
         return this;
     }
 

@@ -99,6 +99,12 @@ public sealed class MicroService : IAsyncDisposable
     /// <summary>The resolved settings (defaults, environment and options).</summary>
     internal MicroSettings Settings { get; }
 
+    /// <summary>The version this node announces (its nodes are filtered by it).</summary>
+    internal string Version => Settings.Version;
+
+    /// <summary>The application's service provider, when the node has one (its handlers are made by DI).</summary>
+    internal IServiceProvider? Provider => _options.Services;
+
     public ActorSystem System => _system ?? throw NotStarted();
 
     /// <summary>This node's client. Usable before the node has started: a call then waits for the start, within its own deadline.</summary>
