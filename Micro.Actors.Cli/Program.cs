@@ -69,7 +69,7 @@ public static class Program
 
         var root = new RootCommand("micro: list, inspect, call and publish to the services of a Micro.Actors cluster")
         {
-            services, inspect, call, stream, publish, health, stats,
+            services, inspect, call, stream, publish, health, stats, NewCommand.Create(),
         };
         root.Options.Add(Seeds);
         root.Options.Add(ClusterName);
