@@ -80,6 +80,36 @@ public class HotPath
 
     private static readonly Client.CallShape Shape = new(typeof(BenchRequest), typeof(BenchReply));
 
+    /// <summary>The string call and the typed call on a client that answers at once: what the typed layer adds (its proxy, its options).</summary>
+    [Benchmark(Description = "string call on a client that answers at once")]
+    public Task<BenchReply> StringCall() => Answering.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, Bench);
+
+    [Benchmark(Description = "typed call (IBench.Echo) on the same client")]
+    public Task<BenchReply> TypedCall() => TypedBench.Echo(Bench);
+
+    private static readonly BenchRequest Bench = new(Payload.Text);
+    private static readonly AnsweringClient Answering = new();
+    private static readonly IBench TypedBench = Contracts.ContractExtensions.For<IBench>(Answering);
+
+    /// <summary>An <see cref="Client.IClient"/> whose calls are answered before they are made (no wire, no actors).</summary>
+    private sealed class AnsweringClient : Client.IClient
+    {
+        private static readonly Task<BenchReply> Reply = Task.FromResult(new BenchReply(Payload.Text));
+
+        public Task<TResponse> CallAsync<TResponse>(string service, string endpoint, object request, Client.CallOptions? options = null,
+            CancellationToken cancellationToken = default) => (Task<TResponse>)(object)Reply;
+        public Task TellAsync(string service, string endpoint, object message, Client.CallOptions? options = null, CancellationToken cancellationToken = default) =>
+            Task.CompletedTask;
+        public IAsyncEnumerable<TResponse> StreamAsync<TResponse>(string service, string endpoint, object request, Client.CallOptions? options = null,
+            CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        public IAsyncEnumerable<TResponse> StreamAsync<TRequest, TResponse>(string service, string endpoint, IAsyncEnumerable<TRequest> requests,
+            Client.CallOptions? options = null, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        public Task<TResponse> ClientStreamAsync<TRequest, TResponse>(string service, string endpoint, IAsyncEnumerable<TRequest> requests,
+            Client.CallOptions? options = null, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        public Task PublishAsync(string topic, object message, Broker.PublishOptions? options = null, CancellationToken cancellationToken = default) =>
+            Task.CompletedTask;
+    }
+
     [Benchmark(Description = "error mapping (exception -> MicroError -> exception)")]
     public MicroException ErrorMapping() => MicroException.ToError(new InvalidOperationException("boom"), Servers.Service).ToException();
 }

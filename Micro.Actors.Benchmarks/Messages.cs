@@ -9,6 +9,13 @@ namespace Micro.Actors.Benchmarks;
 public sealed record BenchRequest(string Text);
 public sealed record BenchReply(string Text);
 
+/// <summary>The bench service's contract: its typed client (system micro-typed) calls the same Bench.Echo as the string call (micro).</summary>
+[Micro.Actors.Contracts.MicroService(Servers.Service, Group = "Bench")]
+public interface IBench
+{
+    Task<BenchReply> Echo(BenchRequest request, CancellationToken cancellationToken = default);
+}
+
 /// <summary>Asks for a stream of <paramref name="Count"/> replies (the streaming points).</summary>
 public sealed record StreamRequest(int Count);
 

@@ -133,13 +133,47 @@ public static class Scenarios
         return points;
     }
 
+    /// <summary>
+    /// The typed client against the string call, paired: one server, one client node, and in each window half the
+    /// workers call through <see cref="IBench"/>'s generated client and half with the string API, at the same time —
+    /// so the machine's drift (±10 % between windows here) falls on both alike. Points per half, system micro / micro-typed.
+    /// </summary>
+    public static async Task<List<Point>> TypedAsync(RunOptions o, Action<string> progress)
+    {
+        var points = new List<Point>();
+        var port = FreePort();
+        using var server = await ChildProcess.StartAsync(Startup, "serve", "micro", "--port", $"{port}");
+        var client = await ClientAsync(port);
+        try
+        {
+            var request = new BenchRequest(Payload.Text);
+            Func<Task> untyped = () => client.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, request);
+            var bench = Contracts.ContractExtensions.For<IBench>(client.Client);
+            Func<Task> typed = () => bench.Echo(request);
+            await UntilAnswersAsync(typed);
+            await LoadRunner.RunAsync("micro", "warm-up", 16, untyped, TimeSpan.Zero, o.Warmup);
+            await LoadRunner.RunAsync("micro-typed", "warm-up", 16, typed, TimeSpan.Zero, o.Warmup);
+            for (var round = 1; round <= o.Rounds; round++)
+                foreach (var c in o.Concurrency.Select(c => Math.Max(2, c)).Distinct())
+                {
+                    progress($"typed c={c} ({c / 2} + {c / 2})" + (o.Rounds > 1 ? $" (round {round} of {o.Rounds})" : ""));
+                    var both = await Task.WhenAll(
+                        LoadRunner.RunAsync("micro", "typed", c / 2, untyped, o.Warmup, o.Duration),
+                        LoadRunner.RunAsync("micro-typed", "typed", c / 2, typed, o.Warmup, o.Duration));
+                    points.AddRange(both.Select(p => p with { Round = round }));
+                }
+        }
+        finally { await client.StopAsync(); }
+        return points;
+    }
+
     private static string ServerKind(string system) => system switch
     {
-        "micro" => "micro",
+        "micro" or "micro-typed" => "micro",
         "akka" => "akka",
         "grpc" => "grpc",
         "protoactor" => "proto",
-        _ => throw new ArgumentException($"no system '{system}': use micro, akka, grpc or protoactor"),
+        _ => throw new ArgumentException($"no system '{system}': use micro, micro-typed, akka, grpc or protoactor"),
     };
 
     /// <summary>One round trip of <paramref name="system"/> against its server, and how to let go of what it made.</summary>
@@ -152,6 +186,13 @@ public static class Scenarios
                 var client = await ClientAsync(port);
                 var request = new BenchRequest(Payload.Text);
                 return (() => client.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, request), () => client.StopAsync());
+            }
+            case "micro-typed":
+            {
+                var client = await ClientAsync(port);
+                var bench = Contracts.ContractExtensions.For<IBench>(client.Client);
+                var request = new BenchRequest(Payload.Text);
+                return (() => bench.Echo(request), () => client.StopAsync());
             }
             case "akka":
             {

@@ -10,7 +10,7 @@ using OpenTelemetry.Trace;
 // An ASP.NET Core app that calls the greeter: a client-only node on the host, joined through
 // Micro:SeedNodes (appsettings.json, Micro__SeedNodes__0=host:port, or --Micro:SeedNodes:0=host:port).
 var builder = WebApplication.CreateBuilder(args);
-builder.Services.AddMicroClient();
+builder.Services.AddMicroClient().AddClient<IGreeter>();   // the greeter's typed client, injectable
 builder.Services.AddHealthChecks().AddMicroHealthChecks();
 builder.Services.AddMicroProblemDetails();   // a MicroException answers as RFC 7807 problem details
 
@@ -24,14 +24,14 @@ var app = builder.Build();
 app.UseExceptionHandler();
 
 // GET /hello/Ann -> {"message":"Hello Ann","node":"127.0.0.1:4053"}
-app.MapGet("/hello/{name}", (string name, IClient client, CancellationToken cancellationToken) =>
-    client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest(name), cancellationToken: cancellationToken));
+app.MapGet("/hello/{name}", (string name, IGreeter greeter, CancellationToken cancellationToken) =>
+    greeter.Hello(new HelloRequest(name), cancellationToken));
 
 // GET /wait/300: the greeter takes its time (300 ms), then greets; past the call's 5 s deadline it is a 504.
-app.MapGet("/wait/{milliseconds:int}", async (int milliseconds, IClient client, CancellationToken cancellationToken) =>
+app.MapGet("/wait/{milliseconds:int}", async (int milliseconds, IGreeter greeter, CancellationToken cancellationToken) =>
 {
-    var waited = await client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Wait", new WaitRequest(milliseconds), cancellationToken: cancellationToken);
-    var hello = await client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest("you who waited"), cancellationToken: cancellationToken);
+    var waited = await greeter.Wait(new WaitRequest(milliseconds), cancellationToken);
+    var hello = await greeter.Hello(new HelloRequest("you who waited"), cancellationToken);
     return new { waited = waited.Message, hello.Message, hello.Node };
 });
 

@@ -1,3 +1,4 @@
+using Micro.Actors.Contracts;
 using System.CommandLine;
 using Micro.Actors.Config;
 using Micro.Actors.Errors;
@@ -87,10 +88,10 @@ public static class Program
         if (count < 1) return Fail(BadInput, "--count must be 1 or more");
         using var host = SampleHost.Client("greeter-client", ClientNode(node));
         await host.StartAsync(ct).ConfigureAwait(false);
-        var client = host.Services.GetRequiredService<IClient>();
+        var greeter = host.Services.GetRequiredService<IClient>().For<IGreeter>();
         for (var i = 1; i <= count; i++)
         {
-            var reply = await client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest(who), cancellationToken: ct).ConfigureAwait(false);
+            var reply = await greeter.Hello(new HelloRequest(who), ct).ConfigureAwait(false);
             Console.WriteLine($"{i}: {reply.Message} from {reply.Node}");
         }
         await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
@@ -105,15 +106,17 @@ public static class Program
         await host.StartAsync(ct).ConfigureAwait(false);
         var service = host.Services.GetRequiredService<MicroService>();
         Console.WriteLine($"greeter is running at {service.Address} (a one-node cluster)");
+        var greeter = service.Client.For<IGreeter>();   // the typed client of the greeter's contract
         foreach (var who in new[] { "Ann", "Bob", "Cleo" })
         {
-            var reply = await service.Client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest(who), cancellationToken: ct).ConfigureAwait(false);
+            var reply = await greeter.Hello(new HelloRequest(who), ct).ConfigureAwait(false);
             Console.WriteLine($"Greeter.Hello({who}) -> {reply.Message} from {reply.Node}");
         }
-        await service.Client.TellAsync(GreeterService.Name, "Greeter.Audit", new AuditEvent("demo", "said hello three times"), cancellationToken: ct).ConfigureAwait(false);
+        await greeter.Audit(new AuditEvent("demo", "said hello three times"), ct).ConfigureAwait(false);
         Console.WriteLine("Greeter.Audit sent (one-way; the greeter logs it)");
         try
         {
+            // The string API is the dynamic path (the CLI, gateways): an endpoint no contract has is a 404.
             await service.Client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Bye", new HelloRequest("Ann"), cancellationToken: ct).ConfigureAwait(false);
         }
         catch (MicroException e)

@@ -36,7 +36,7 @@ public static class SampleHost
         {
             service.AddGreeter();
             more?.Invoke(service);
-        }, o => { o.Version = "1.0.0"; node(o); }));
+        }, o => { o.Version = GreeterService.Version; node(o); }));
 
     /// <summary>The front service (Front.Hello: through the greeter, then a publish) on a host.</summary>
     public static IHost Front(Action<MicroServiceOptions> node) =>

@@ -1,3 +1,4 @@
+using Micro.Actors.Contracts;
 using Micro.Actors.Client;
 using Micro.Actors.Samples.Greeter;
 using Micro.Actors.Samples.PubSub;
@@ -22,7 +23,7 @@ public static class FrontService
         return service.Handle<HelloRequest, HelloReply>("Front.Hello", async (request, context) =>
         {
             var client = context.Services.GetRequiredService<IClient>();
-            var reply = await client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", request, cancellationToken: context.Cancellation);
+            var reply = await client.For<IGreeter>().Hello(request, context.Cancellation);
             await client.PublishAsync(Topic, new Tick(Interlocked.Increment(ref greetings), reply.Message), cancellationToken: context.Cancellation);
             return reply;
         });

@@ -1,3 +1,4 @@
+using Micro.Actors.Contracts;
 using System.Diagnostics;
 using HdrHistogram;
 using Micro.Actors.Errors;
@@ -21,7 +22,7 @@ public static class LoadClient
         if (seconds is <= 0) return Program.Fail(Program.BadInput, "--duration must be more than 0 seconds");
         using var host = SampleHost.Client("greeter-client", node); // waits (micro.start-timeout) until the node is Up and ready
         await host.StartAsync(ct).ConfigureAwait(false);
-        var client = host.Services.GetRequiredService<IClient>();
+        var greeter = host.Services.GetRequiredService<IClient>().For<IGreeter>();
         // The host hears SIGTERM and Ctrl+C (its console lifetime): either one ends the run.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
 
@@ -47,7 +48,7 @@ public static class LoadClient
                 try
                 {
                     // Not cancelled by a stop request: the call in flight ends by itself.
-                    await client.CallAsync<HelloReply>(GreeterService.Name, "Greeter.Hello", new HelloRequest(who), cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                    await greeter.Hello(new HelloRequest(who), CancellationToken.None).ConfigureAwait(false);
                     histogram.RecordValue(Math.Max(1, watch.Elapsed.Ticks / 10));
                 }
                 catch (MicroException e)

@@ -120,7 +120,8 @@ public sealed class RouterActorTests : TestKit
         var took = DateTime.UtcNow - started;
         Assert.Equal(408, e.Code);
         Assert.Contains("node 127.0.0.1:1 did not answer", e.Error.Detail);
-        Assert.InRange(took, TimeSpan.FromMilliseconds(290), TimeSpan.FromMilliseconds(600));
+        // Not before the deadline; after it by no more than a loaded 2-core machine's scheduling.
+        Assert.InRange(took, TimeSpan.FromMilliseconds(290), TimeSpan.FromMilliseconds(900));
     }
 
     [Fact]

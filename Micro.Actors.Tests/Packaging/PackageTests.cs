@@ -153,8 +153,18 @@ public sealed class PackageTests(ITestOutputHelper output) : IDisposable
             </configuration>
             """);
         var packages = new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(_dir, "template-packages"), ["DOTNET_NOLOGO"] = "1" };
-        await MustRunAsync("dotnet", ["build", orders], packages);
-        await MustRunAsync("dotnet", ["build", Path.Combine(work, "Shop")], packages);
+        // Both in one build (one restore, one MSBuild): the service's solution and the web app.
+        var both = Path.Combine(work, "both.slnx");
+        await File.WriteAllTextAsync(both, """
+            <Solution>
+              <Project Path="Orders/Orders.Contracts/Orders.Contracts.csproj" />
+              <Project Path="Orders/Orders/Orders.csproj" />
+              <Project Path="Orders/Orders.Client/Orders.Client.csproj" />
+              <Project Path="Orders/Orders.Tests/Orders.Tests.csproj" />
+              <Project Path="Shop/Shop.csproj" />
+            </Solution>
+            """);
+        await MustRunAsync("dotnet", ["build", both], packages);
         var test = await MustRunAsync("dotnet", ["test", orders, "--no-build"], packages);
         Assert.Contains(test.Stdout, l => l.Contains("Passed!", StringComparison.Ordinal) && l.Contains("Passed:     3", StringComparison.Ordinal));
 

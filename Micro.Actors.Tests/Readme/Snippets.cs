@@ -253,3 +253,97 @@ namespace Micro.Actors.Tests.Readme.Plain
         }
     }
 }
+
+namespace Micro.Actors.Tests.Readme.Typed
+{
+    using System.Runtime.CompilerServices;
+    using Micro.Actors.Contracts;
+    using Micro.Actors.Errors;
+
+    #region contract
+    public sealed record HelloRequest(string Name);
+    public sealed record HelloReply(string Message);
+    public sealed record AuditEvent(string Who, string What);
+    public sealed record CountRequest(int To);
+    public sealed record CountReply(int N);
+    public sealed record ChatLine(string Text);
+    public sealed record Number(int Value);
+    public sealed record Total(int Sum);
+
+    // The service's contract, shared by callers and the service (a contracts project). At compile time the
+    // source generator writes its typed client and its server binding: no strings, no reflection at run time.
+    [MicroService("greeter", Version = "1.0.0")]
+    public interface IGreeter
+    {
+        Task<HelloReply> Hello(HelloRequest request, CancellationToken ct = default);               // request/reply
+        Task Audit(AuditEvent audit, CancellationToken ct = default);                               // one-way
+        IAsyncEnumerable<CountReply> Count(CountRequest request, CancellationToken ct = default);    // server stream
+        Task<Total> Sum(IAsyncEnumerable<Number> numbers, CancellationToken ct = default);          // client stream
+        IAsyncEnumerable<ChatLine> Chat(IAsyncEnumerable<ChatLine> lines, CancellationToken ct = default); // bidirectional
+    }
+    #endregion
+
+    #region contract-implementation
+    // Made by DI for each request (constructor injection; a scoped service is the request's own).
+    public sealed class GreeterService(ILogger<GreeterService> log) : IGreeter
+    {
+        public Task<HelloReply> Hello(HelloRequest request, CancellationToken ct = default) =>
+            string.IsNullOrWhiteSpace(request.Name)
+                ? throw MicroError.BadRequest("greeter", "name is empty").ToException()    // 400 at the caller
+                : Task.FromResult(new HelloReply($"Hello {request.Name}"));
+
+        public Task Audit(AuditEvent audit, CancellationToken ct = default)
+        {
+            log.LogInformation("{Who} {What}", audit.Who, audit.What);   // RequestId etc. in the log scope
+            return Task.CompletedTask;
+        }
+
+        public async IAsyncEnumerable<CountReply> Count(CountRequest request, [EnumeratorCancellation] CancellationToken ct = default)
+        {
+            for (var n = 1; n <= request.To; n++) yield return new CountReply(n);   // ct: the caller stopped reading
+            await Task.CompletedTask;
+        }
+
+        public async Task<Total> Sum(IAsyncEnumerable<Number> numbers, CancellationToken ct = default)
+        {
+            var sum = 0;
+            await foreach (var n in numbers.WithCancellation(ct)) sum += n.Value;
+            return new Total(sum);
+        }
+
+        public IAsyncEnumerable<ChatLine> Chat(IAsyncEnumerable<ChatLine> lines, CancellationToken ct = default) =>
+            lines.Select(l => new ChatLine($"you said: {l.Text}"));
+    }
+    #endregion
+
+    public static class TypedApps
+    {
+        public static void Hosted(string[] args)
+        {
+            #region contract-host
+            var builder = WebApplication.CreateBuilder(args);
+            builder.Services.AddMicroService("greeter", configure: o => o.Version = "1.0.0")
+                .Implement<IGreeter, GreeterService>()   // serves Greeter.Hello, Greeter.Audit, Greeter.Count …
+                .AddClient<IGreeter>();                  // and injects its typed client (any node can)
+            var app = builder.Build();
+            app.MapGet("/hello/{name}", (string name, IGreeter greeter, CancellationToken ct) =>
+                greeter.Hello(new HelloRequest(name), ct));
+            app.Run();
+            #endregion
+        }
+
+        public static async Task Plain(IAsyncEnumerable<Number> numbers)
+        {
+            #region contract-client
+            await using var node = MicroService.CreateClient(o => o.SeedNodes.Add("127.0.0.1:4053"));
+            await node.StartAsync();
+            var greeter = node.Client.For<IGreeter>();                   // cheap: make one per call if you like
+            var reply = await greeter.Hello(new HelloRequest("Ann"));
+            await greeter.Audit(new AuditEvent("ann", "logged in"));    // handed to a node, no reply
+            await foreach (var c in greeter.Count(new CountRequest(3))) Console.WriteLine(c.N);
+            var total = await greeter.Sum(numbers);
+            var patient = greeter.With(new CallOptions { Timeout = TimeSpan.FromSeconds(30), Retries = 0 });   // per call
+            #endregion
+        }
+    }
+}
