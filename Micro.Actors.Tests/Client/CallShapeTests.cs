@@ -82,5 +82,10 @@ public sealed class CallShapeTests
         Assert.Equal("j", (await caller.Client.CallAsync<Ping>("shapes", "Echo.Say", new { text = "j" }, json)).Text);
         Assert.Contains("call it with CallAsync", (await Fails(() => caller.Client.TellAsync("shapes", "Echo.Say", new { text = "j" }, json))).Detail);
         await Eventually.TrueAsync(() => Volatile.Read(ref handled) == 4, TimeSpan.FromSeconds(5), "the four right calls handled");
+
+        // A JSON reply is checked once it is back: one that does not fit the type asked for is the caller's 400, not the server's 500.
+        var unfit = await Fails(() => caller.Client.CallAsync<int>("shapes", "Echo.Say", new { text = "j" }, json));
+        Assert.Equal((400, "micro.client"), (unfit.Code, unfit.Id));
+        Assert.Contains("does not fit the Int32 the caller asked for", unfit.Detail);
     }
 }

@@ -72,7 +72,9 @@ public sealed class MicroClient : IClient
             try { body = codec.Decode(reply, native ? typeof(object) : typeof(TResponse)); }
             catch (CodecException e)
             {
-                throw MicroError.InternalServerError("micro.client", $"{service} {endpoint} replied with {codec.ContentType} that is not a {typeof(TResponse).Name}: {e.Message}").ToException();
+                // The call was answered; what the caller asked for does not fit the answer: the caller's mistake, not the server's 500.
+                throw MicroError.BadRequest("micro.client", $"{service} {endpoint} replied with {codec.ContentType} that does not fit the {typeof(TResponse).Name} " +
+                    $"the caller asked for ({e.Message}): ask for the endpoint's reply type (micro service {service} shows it)").ToException();
             }
         }
         if (body is Akka.Done && typeof(TResponse) != typeof(Akka.Done)) body = null; // a handler that returned nothing
@@ -80,8 +82,9 @@ public sealed class MicroClient : IClient
         {
             TResponse typed => typed,
             null when default(TResponse) is null => default!,
-            _ => throw MicroError.InternalServerError("micro.client",
-                $"{service} {endpoint} replied with {body?.GetType().Name ?? "nothing"}, not the {typeof(TResponse).Name} the caller expects").ToException(),
+            _ => throw MicroError.BadRequest("micro.client",
+                $"{service} {endpoint} replied with {body?.GetType().Name ?? "nothing"}, not the {typeof(TResponse).Name} the caller asked for: " +
+                $"ask for a {body?.GetType().Name ?? "nullable type"} (or object)").ToException(),
         };
     }
 
