@@ -75,6 +75,7 @@ public sealed class PartitionTests(ITestOutputHelper output)
         await Task.WhenAll(load);
 
         output.WriteLine($"partition: last answer from the minority {lastToMinority.TotalMilliseconds:0} ms after the cut, minority stopped after {minorityGone.TotalSeconds:0.0} s, {served.Count} calls, {failures.Count} failed");
+        foreach (var f in failures.Distinct()) output.WriteLine("failed: " + f);
         Assert.Empty(failures);
         Assert.All(majority, m => Assert.False(m.System.WhenTerminated.IsCompleted));
         Assert.All(served.Where(s => s.At > cut + minorityGone), s => Assert.Contains(s.Node, majority.Select(m => m.Address)));
