@@ -67,9 +67,9 @@ public static class Program
         var stats = new Command("stats", "Show each node's stats: uptime, memory, threads, GC, calls per endpoint") { service };
         stats.SetAction((r, ct) => WithNode(r, (node, o) => Stats(node, o, r.GetValue(service)!, ct)));
 
-        var root = new RootCommand("micro: list, inspect, call and publish to the services of a Micro.Actors cluster")
+        var root = new RootCommand("micro: list, inspect, call and publish to the services of a Micro.Actors cluster, and serve it over HTTP")
         {
-            services, inspect, call, stream, publish, health, stats, NewCommand.Create(),
+            services, inspect, call, stream, publish, health, stats, ApiCommand.Create(Seeds, ClusterName, TimeoutSeconds), NewCommand.Create(),
         };
         root.Options.Add(Seeds);
         root.Options.Add(ClusterName);

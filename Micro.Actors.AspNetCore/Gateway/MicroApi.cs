@@ -108,7 +108,7 @@ internal sealed partial class MicroApi(IClient client, IRegistry registry, Micro
         var prefix = request.Path.Value is { } path && path.EndsWith("/openapi.json", StringComparison.Ordinal) ? path[..^"/openapi.json".Length] : "";
         var document = OpenApi.Build(services, $"{request.Scheme}://{request.Host}{request.PathBase}{prefix}", typeof(MicroApi).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
         context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), context.RequestAborted).ConfigureAwait(false);
+        await context.Response.WriteAsync(document.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }), context.RequestAborted).ConfigureAwait(false);
     });
 
     private static (string Service, string Endpoint) Target(HttpContext context) =>

@@ -94,6 +94,15 @@ public sealed class ProcessRunner : IDisposable
             return false;
         }, timeout, $"/{pattern}/ in the logs of pid {_process.Id}");
 
+    /// <summary>Waits until a stdout line (what the program says to people and scripts) matches <paramref name="pattern"/>.</summary>
+    public Task WaitForOutputAsync(string pattern, TimeSpan timeout) =>
+        Eventually.TrueAsync(() =>
+        {
+            if (_stdout.Any(l => Regex.IsMatch(l, pattern))) return true;
+            if (_process.HasExited) throw new InvalidOperationException($"process exited ({_process.ExitCode}) before printing /{pattern}/:\n{Describe()}");
+            return false;
+        }, timeout, $"/{pattern}/ on the stdout of pid {_process.Id}");
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
