@@ -80,12 +80,18 @@ internal sealed partial class MicroApi(IClient client, IRegistry registry, Micro
         var metadata = GatewayRequest.Metadata(context.Request.Headers, _options);
         var body = await ReadJsonAsync(context).ConfigureAwait(false);
         var takes = await SubscribedTypesAsync(topic, context.RequestAborted).ConfigureAwait(false);
-        if (takes.Count == 0)
+        var raw = takes.Remove(typeof(byte[]).FullName!); // a raw subscriber takes any type
+        if (takes.Count == 0 && !raw)
             throw MicroError.NotFound(GatewayRequest.Id, $"nobody subscribes to {topic}: the event would reach no one (GET /openapi.json lists the topics that have subscribers)").ToException();
         var asked = context.Request.Query["type"].ToString();
         var type = asked.Length == 0
-            ? takes.Count == 1 ? takes[0] : throw MicroError.BadRequest(GatewayRequest.Id, $"subscribers of {topic} take several types: say which with ?type= (one of {Names(takes)})").ToException()
-            : takes.FirstOrDefault(t => t == asked || ShortName(t) == asked)
+            ? takes.Count switch
+            {
+                0 => null,
+                1 => takes[0],
+                _ => throw MicroError.BadRequest(GatewayRequest.Id, $"subscribers of {topic} take several types: say which with ?type= (one of {Names(takes)})").ToException(),
+            }
+            : takes.FirstOrDefault(t => t == asked || ShortName(t) == asked) ?? (raw ? asked : null)
               ?? throw MicroError.BadRequest(GatewayRequest.Id, $"no subscriber of {topic} takes {asked}; they take: {Names(takes)} (?type=)").ToException();
         await client.PublishAsync(topic, body, new PublishOptions
         {
@@ -95,7 +101,7 @@ internal sealed partial class MicroApi(IClient client, IRegistry registry, Micro
             WaitForSubscribers = _options.PublishWait, // the registry lists them; pub/sub may learn of them a gossip later
         }, context.RequestAborted).ConfigureAwait(false);
         context.Response.StatusCode = StatusCodes.Status202Accepted;
-        await context.Response.WriteAsJsonAsync(new { topic, type = ShortName(type), published = true }, context.RequestAborted).ConfigureAwait(false);
+        await context.Response.WriteAsJsonAsync(new { topic, type = type is null ? null : ShortName(type), published = true }, context.RequestAborted).ConfigureAwait(false);
 
         static string Names(IEnumerable<string> types) => string.Join(", ", types.Select(ShortName).Order(StringComparer.Ordinal));
     });

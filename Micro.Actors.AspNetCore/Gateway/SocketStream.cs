@@ -8,8 +8,8 @@ using Micro.Actors.Streaming;
 namespace Micro.Actors.AspNetCore.Gateway;
 
 /// <summary>
-/// A stream over one WebSocket. Each message from the caller is one JSON request, and its close frame
-/// ends the requests (a half-close: replies still come). Each reply is one text message. The end is a
+/// A stream over one WebSocket. Each message from the caller is one JSON request; its close frame, or an
+/// empty message (for browsers, whose WebSocket cannot half-close), ends the requests and the replies still come. Each reply is one text message. The end is a
 /// close: 1000 when the stream finished, else 4000 + the HTTP status of the error (4400, 4404, 4413,
 /// 4504 …), with the error's detail as the reason.
 /// </summary>
@@ -56,7 +56,7 @@ internal sealed class SocketStream(WebSocket socket, int maxMessageBytes, Cancel
         for (var n = 1; ; n++)
         {
             var message = await ReceiveAsync(stop.Token).ConfigureAwait(false);
-            if (message is null) yield break;
+            if (message is null || message.Length == 0) yield break;
             if (!Check(message, n))
             {
                 await stop.CancelAsync().ConfigureAwait(false);

@@ -122,6 +122,33 @@ public sealed class WrapperTests
     }
 
     [Fact]
+    public async Task A_handler_cancelled_at_the_callers_deadline_answers_408_not_500()
+    {
+        // The server's answer races the caller's own timer; whichever wins, it must be a timeout.
+        var answers = new ConcurrentQueue<int>();
+        await using var cluster = new TestCluster();
+        await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s
+            .Handle<Ping, Pong>("Other.Wait", async (p, c) =>
+            {
+                await Task.Delay(Timeout.Infinite, c.Cancellation);
+                return new Pong(p.Text, "", c.Id, new Dictionary<string, string>(), TimeSpan.Zero);
+            })), o => o.Wrappers
+            .AddHandler(async (h, next) =>
+            {
+                try { return await next(h); }
+                catch (MicroException e) { answers.Enqueue(e.Error.Code); throw; }
+            }));
+        var caller = await cluster.StartClientAsync();
+        await TestCluster.WaitForNodesAsync(caller, "echo", 1);
+
+        var timedOut = await Assert.ThrowsAsync<MicroException>(() => caller.Client.CallAsync<Pong>("echo", "Other.Wait", new Ping("x"), Quick with { Timeout = TimeSpan.FromMilliseconds(400) }));
+        Assert.Equal(408, timedOut.Error.Code);
+        Assert.Contains("did not answer within 0.4 s", timedOut.Error.Detail);
+        await Eventually.TrueAsync(() => !answers.IsEmpty, TimeSpan.FromSeconds(5), "the server to answer the cancelled call");
+        Assert.Equal(408, Assert.Single(answers));
+    }
+
+    [Fact]
     public async Task A_call_wrapper_sees_each_attempt_and_a_503_it_throws_moves_the_call_to_another_node()
     {
         var attempts = new ConcurrentQueue<(int Attempt, string Node, CallKind Kind)>();

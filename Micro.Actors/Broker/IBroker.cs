@@ -16,7 +16,9 @@ public interface IBroker
 
     /// <summary>
     /// Subscribes a function to <paramref name="topic"/>; completes once registered on this node
-    /// (other nodes learn of it by gossip: see <see cref="WaitForSubscribersAsync"/>).
+    /// (other nodes learn of it by gossip: see <see cref="WaitForSubscribersAsync"/>). A <c>byte[]</c> subscriber
+    /// is raw: it gets every event of the topic, whatever its type, as it was encoded
+    /// (<see cref="EventContext.ContentType"/> and the <c>Micro-Message-Type</c> header say how to read it).
     /// </summary>
     Task<ISubscription> SubscribeAsync<T>(string topic, Func<T, EventContext, Task> handler, string? queue = null,
         CancellationToken cancellationToken = default);

@@ -135,6 +135,7 @@ internal sealed class SubscriberActor : ReceiveActor
     private object? Decode(Event e, byte[] data)
     {
         var type = _spec.MessageType;
+        if (type == typeof(byte[])) return data; // a raw subscriber (a tail, a bridge): every event, as it was encoded
         if (e.Headers.TryGetValue(PubSubBroker.MessageTypeHeader, out var named) && named != type.Name && named != type.FullName)
         {
             _log.Warning("Event {EventId} on topic {Topic} is a {MessageType}; this subscriber takes {Expected}: skipped", e.Id, e.Topic, named, type.Name);

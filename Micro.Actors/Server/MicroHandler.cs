@@ -34,7 +34,7 @@ public abstract class MicroHandler : Service.TrackedReceiveActor
     {
         if (_current is not { } reply || !reply.Context.IsOneWay || !EndsOneWayWhenDone) return;
         if (failure is null) reply.Finish();
-        else reply.HandlerFailed(MicroException.ToError(failure, reply.Context.Service));
+        else reply.HandlerFailed(reply.Context.ErrorOf(failure));
     }
 
     /// <summary>Whether a one-way request ends when the receive is done (false: when the handler replies).</summary>
@@ -42,7 +42,7 @@ public abstract class MicroHandler : Service.TrackedReceiveActor
 
     protected override void PreRestart(Exception reason, object message)
     {
-        _current?.HandlerFailed(MicroException.ToError(reason, _current.Context.Service));
+        _current?.HandlerFailed(_current.Context.ErrorOf(reason));
         base.PreRestart(reason, message);
     }
 
@@ -84,7 +84,7 @@ internal sealed class FunctionHandler : MicroHandler
     {
         if (task.IsCompletedSuccessfully) { sender.Tell(task.Result ?? Done.Instance); return; }
         var cause = task.Exception?.InnerException ?? new TaskCanceledException(task);
-        if (cause is not MicroException) log.Error(cause, "{Endpoint} request {RequestId} failed: {Error}", request.Endpoint, request.Id, cause.Message);
+        if (cause is not MicroException && !request.IsDeadline(cause)) log.Error(cause, "{Endpoint} request {RequestId} failed: {Error}", request.Endpoint, request.Id, cause.Message);
         sender.Tell(new Status.Failure(cause));
     }
 }

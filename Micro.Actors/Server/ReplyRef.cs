@@ -68,7 +68,7 @@ internal sealed class ReplyRef : MinimalActorRef
         var (body, error) = message switch
         {
             MicroError e => (null, e),
-            Status.Failure f => (null, MicroException.ToError(f.Cause, Context.Service)),
+            Status.Failure f => (null, Context.ErrorOf(f.Cause)),
             Status.Success s => (s.Status, (MicroError?)null),
             _ => (message, null),
         };

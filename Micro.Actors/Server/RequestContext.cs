@@ -79,6 +79,16 @@ public sealed class RequestContext
 
     private bool _released;
 
+    /// <summary>Whether a failure is this request's own deadline cancelling its handler: a timeout (408), not a fault.</summary>
+    internal bool IsDeadline(Exception e) =>
+        (e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e) is OperationCanceledException
+        && _stream is null && Remaining == TimeSpan.Zero;
+
+    /// <summary>The error a handler's exception answers with.</summary>
+    internal Errors.MicroError ErrorOf(Exception e) => IsDeadline(e)
+        ? Errors.MicroError.Timeout(Service, $"{Service} {Endpoint} did not answer within {Request.Timeout.TotalSeconds:0.###} s: its handler was cancelled at the caller's deadline")
+        : Errors.MicroException.ToError(e, Service);
+
     /// <summary>The call has been answered: cancel what still listens and free the timer.</summary>
     internal void Release()
     {

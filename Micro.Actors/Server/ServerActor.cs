@@ -358,8 +358,8 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         try { body = await pipeline(context).ConfigureAwait(false); }
         catch (Exception e)
         {
-            if (e is not MicroException) log.Error(e, "{Endpoint} request {RequestId} failed in a handler wrapper: {Error}", context.Endpoint, context.RequestId, e.Message);
-            error = MicroException.ToError(e, context.Service);
+            if (e is not MicroException && !reply.Context.IsDeadline(e)) log.Error(e, "{Endpoint} request {RequestId} failed in a handler wrapper: {Error}", context.Endpoint, context.RequestId, e.Message);
+            error = reply.Context.ErrorOf(e);
             if (!context.Reached) figures.Rejected(error.Code); // a wrapper answered in the handler's place (a limit's 429, an auth 401)
         }
         reply.CompleteWrapped(body, error);
