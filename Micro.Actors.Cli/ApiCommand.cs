@@ -8,6 +8,7 @@ using Micro.Actors.Hosting.Health;
 using Micro.Actors.Service;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -17,11 +18,22 @@ namespace Micro.Actors.Cli;
 /// <summary>
 /// <c>micro api</c>: go-micro's API gateway. An ASP.NET Core app on a client-only node that serves
 /// <see cref="MicroApiEndpoints.MapMicroApi"/> (and the health endpoints) until Ctrl+C or SIGTERM.
+/// <c>micro web</c> is the same app with the dashboard (<see cref="MicroDashboardEndpoints.MapMicroDashboard"/>) at /ui/.
 /// Safe by default: it listens on 127.0.0.1, no browser origin may call it, and errors carry no exception text.
 /// </summary>
 internal static class ApiCommand
 {
-    public static Command Create(Option<string[]> seeds, Option<string?> cluster, Option<double> timeout)
+    public static Command Api(Option<string[]> seeds, Option<string?> cluster, Option<double> timeout) =>
+        Create("api", "Run the HTTP gateway until Ctrl+C or SIGTERM: POST /{service}/{endpoint} (JSON; SSE for server streams), " +
+            "GET /{service}/{endpoint} with a WebSocket (client and bidirectional streams), POST /events/{topic}, GET /openapi.json",
+            dashboard: false, seeds, cluster, timeout);
+
+    public static Command Web(Option<string[]> seeds, Option<string?> cluster, Option<double> timeout) =>
+        Create("web", "Run the web dashboard (at /ui/: services, nodes, live health, a call form per endpoint, event tails, " +
+            "membership changes) with the HTTP gateway it calls, until Ctrl+C or SIGTERM",
+            dashboard: true, seeds, cluster, timeout);
+
+    private static Command Create(string name, string description, bool dashboard, Option<string[]> seeds, Option<string?> cluster, Option<double> timeout)
     {
         var port = new Option<int>("--port") { Description = "HTTP port to listen on", DefaultValueFactory = _ => 8080 };
         var host = new Option<string>("--host") { Description = "Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)", DefaultValueFactory = _ => "127.0.0.1" };
@@ -30,18 +42,17 @@ internal static class ApiCommand
         var headers = new Option<string[]>("--metadata-header") { Description = "An HTTP header to pass as metadata besides Micro-* (e.g. X-Request-Id); repeatable", Arity = ArgumentArity.ZeroOrMore };
         var details = new Option<bool>("--show-errors") { Description = "Put exception text in the gateway's own 500s (for development)" };
 
-        var command = new Command("api", "Run the HTTP gateway until Ctrl+C or SIGTERM: POST /{service}/{endpoint} (JSON; SSE for server streams), " +
-            "GET /{service}/{endpoint} with a WebSocket (client and bidirectional streams), POST /events/{topic}, GET /openapi.json")
+        var command = new Command(name, description)
         {
             port, host, keys, origins, headers, details,
         };
-        command.SetAction((r, ct) => RunAsync(new Settings(
+        command.SetAction((r, ct) => RunAsync(new Settings(name, dashboard,
             r.GetValue(host)!, r.GetValue(port), r.GetValue(seeds) ?? [], r.GetValue(cluster), TimeSpan.FromSeconds(r.GetValue(timeout)),
             r.GetValue(keys) ?? [], r.GetValue(origins) ?? [], r.GetValue(headers) ?? [], r.GetValue(details)), ct));
         return command;
     }
 
-    private sealed record Settings(string Host, int Port, string[] Seeds, string? Cluster, TimeSpan Timeout,
+    private sealed record Settings(string Name, bool Dashboard, string Host, int Port, string[] Seeds, string? Cluster, TimeSpan Timeout,
         string[] ApiKeys, string[] Origins, string[] MetadataHeaders, bool ShowErrors);
 
     private static async Task<int> RunAsync(Settings s, CancellationToken ct)
@@ -78,6 +89,11 @@ internal static class ApiCommand
         app.UseWebSockets();
         app.MapMicroHealthChecks();
         app.MapMicroApi();
+        if (s.Dashboard)
+        {
+            app.MapMicroDashboard("/ui");
+            app.MapGet("/", () => Results.Redirect("/ui/")).ExcludeFromDescription();
+        }
 
         var node = app.Services.GetRequiredService<MicroService>();
         if (node.Settings.SeedNodes.Count == 0)
@@ -92,11 +108,12 @@ internal static class ApiCommand
         {
             return Fail(ExitCodes.BadInput, $"{url} is in use: choose another --port");
         }
-        Console.Error.WriteLine($"micro api: listening on {url} (OpenAPI at {url}/openapi.json), joined cluster '{node.Settings.ClusterName}' as {node.Address}");
+        var where = s.Dashboard ? $"the dashboard at {url}/ui/, the gateway at {url}/" : $"OpenAPI at {url}/openapi.json";
+        Console.Error.WriteLine($"micro {s.Name}: listening on {url} ({where}), joined cluster '{node.Settings.ClusterName}' as {node.Address}");
         try { await app.WaitForShutdownAsync(ct).ConfigureAwait(false); }
         catch (OperationCanceledException) { }
         await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        Console.Error.WriteLine("micro api: stopped");
+        Console.Error.WriteLine($"micro {s.Name}: stopped");
         return ExitCodes.Ok;
     }
 

@@ -69,7 +69,7 @@ public static class Program
 
         var root = new RootCommand("micro: list, inspect, call and publish to the services of a Micro.Actors cluster, and serve it over HTTP")
         {
-            services, inspect, call, stream, publish, health, stats, ApiCommand.Create(Seeds, ClusterName, TimeoutSeconds), NewCommand.Create(),
+            services, inspect, call, stream, publish, health, stats, ApiCommand.Api(Seeds, ClusterName, TimeoutSeconds), ApiCommand.Web(Seeds, ClusterName, TimeoutSeconds), NewCommand.Create(),
         };
         root.Options.Add(Seeds);
         root.Options.Add(ClusterName);

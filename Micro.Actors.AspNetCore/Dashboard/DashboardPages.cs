@@ -24,20 +24,25 @@ internal sealed class DashboardPages(IRegistry registry, IClient client, string 
     public async Task<string> ServicesAsync(bool fragment, CancellationToken ct)
     {
         var services = await ListAsync(ct).ConfigureAwait(false);
+        var health = await Task.WhenAll(services.Select(s => Task.WhenAll(s.Nodes.Select(n => FiguresAsync(s.Name, n, stats: false, ct))))).ConfigureAwait(false);
         var live = new StringBuilder();
         if (services.Count == 0) live.Append("<p>No services in the registry yet.</p>");
         else
         {
-            live.Append("<table><caption>Services</caption><thead><tr><th scope=\"col\">Service</th><th scope=\"col\">Versions</th><th scope=\"col\">Nodes</th><th scope=\"col\">Status</th></tr></thead><tbody>");
-            foreach (var s in services)
+            live.Append("<table><caption>Services</caption><thead><tr><th scope=\"col\">Service</th><th scope=\"col\">Versions</th><th scope=\"col\">Nodes</th>" +
+                "<th scope=\"col\">Status</th><th scope=\"col\">Health</th></tr></thead><tbody>");
+            for (var i = 0; i < services.Count; i++)
+            {
+                var s = services[i];
                 live.Append($"<tr data-service=\"{H(s.Name)}\"><th scope=\"row\"><a href=\"{prefix}/services/{U(s.Name)}\">{H(s.Name)}</a></th><td>{H(string.Join(", ", s.Versions))}</td>" +
-                    $"<td>{s.Nodes.Count}</td><td>{Status(s.Nodes)}</td></tr>");
+                    $"<td>{s.Nodes.Count}</td><td>{Status(s.Nodes)}</td><td>{Health(health[i])}</td></tr>");
+            }
             live.Append("</tbody></table>");
         }
         if (fragment) return live.ToString();
         return Layout("Services", $"""
             <h1>Services</h1>
-            <div id="live" data-src="{prefix}/" aria-live="polite">{live}</div>
+            <div id="live" data-src="{prefix}/">{live}</div>
             <section aria-labelledby="changes-title">
               <h2 id="changes-title">Cluster changes</h2>
               <p class="hint">Nodes joining, changing and leaving, as they happen.</p>
@@ -49,7 +54,7 @@ internal sealed class DashboardPages(IRegistry registry, IClient client, string 
     public async Task<string?> ServiceAsync(string name, bool fragment, CancellationToken ct)
     {
         if (await registry.GetServiceAsync(name, ct).ConfigureAwait(false) is not { } service) return null;
-        var figures = await Task.WhenAll(service.Nodes.Select(n => FiguresAsync(service.Name, n, ct))).ConfigureAwait(false);
+        var figures = await Task.WhenAll(service.Nodes.Select(n => FiguresAsync(service.Name, n, stats: true, ct))).ConfigureAwait(false);
         var live = new StringBuilder();
         live.Append("<table><caption>Nodes</caption><thead><tr><th scope=\"col\">Address</th><th scope=\"col\">Version</th><th scope=\"col\">Status</th><th scope=\"col\">Health</th>" +
             "<th scope=\"col\">Uptime</th><th scope=\"col\">Memory</th><th scope=\"col\">Threads</th><th scope=\"col\">Calls served / failed</th><th scope=\"col\">Metadata</th></tr></thead><tbody>");
@@ -78,7 +83,7 @@ internal sealed class DashboardPages(IRegistry registry, IClient client, string 
             endpoints.Append(EndpointForm(service.Name, e));
         return Layout(service.Name, $"""
             <h1>Service <span class="name">{H(service.Name)}</span></h1>
-            <div id="live" data-src="{prefix}/services/{U(service.Name)}" aria-live="polite">{live}</div>
+            <div id="live" data-src="{prefix}/services/{U(service.Name)}">{live}</div>
             <h2>Endpoints</h2>
             {endpoints}
             """);
@@ -117,6 +122,12 @@ internal sealed class DashboardPages(IRegistry registry, IClient client, string 
             </section>
             """);
     }
+
+    /// <summary>The page of a service the registry does not know (any more).</summary>
+    public string Missing(string name) => Layout("No such service", $"""
+        <h1>No service <span class="name">{H(name)}</span></h1>
+        <p>The registry has no node of <strong>{H(name)}</strong>: it is not running, or it has not joined this cluster. <a href="{prefix}/">All services</a></p>
+        """);
 
     private string EndpointForm(string service, EndpointInfo e)
     {
@@ -157,7 +168,7 @@ internal sealed class DashboardPages(IRegistry registry, IClient client, string 
     private sealed record NodeFigures(ServiceNode Node, HealthReply? Health, StatsReply? Stats, double LatencyMs, string? Error);
 
     /// <summary>One node's health and stats, asked of it directly (no retry elsewhere): what it says, or why it did not.</summary>
-    private async Task<NodeFigures> FiguresAsync(string service, ServiceNode node, CancellationToken ct)
+    private async Task<NodeFigures> FiguresAsync(string service, ServiceNode node, bool stats, CancellationToken ct)
     {
         if (node.Status != NodeStatus.Up) return new NodeFigures(node, null, null, 0, $"not asked: the node is {node.Status.ToString().ToLowerInvariant()}");
         var options = new CallOptions { Address = node.HostPort, Retries = 0, Timeout = NodeCallTimeout };
@@ -166,8 +177,8 @@ internal sealed class DashboardPages(IRegistry registry, IClient client, string 
         {
             var health = await client.CallAsync<HealthReply>(service, BuiltIn.Health, new object(), options, ct).ConfigureAwait(false);
             var latency = watch.Elapsed.TotalMilliseconds;
-            var stats = await client.CallAsync<StatsReply>(service, BuiltIn.Stats, new object(), options, ct).ConfigureAwait(false);
-            return new NodeFigures(node, health, stats, latency, null);
+            var figures = stats ? await client.CallAsync<StatsReply>(service, BuiltIn.Stats, new object(), options, ct).ConfigureAwait(false) : null;
+            return new NodeFigures(node, health, figures, latency, null);
         }
         catch (MicroException e) { return new NodeFigures(node, null, null, 0, $"{e.Error.Code} {e.Error.Detail}"); }
     }
@@ -180,6 +191,10 @@ internal sealed class DashboardPages(IRegistry registry, IClient client, string 
 
     private static string Status(IReadOnlyList<ServiceNode> nodes) =>
         string.Join(" ", nodes.GroupBy(n => n.Status).OrderBy(g => g.Key).Select(g => Badge($"{g.Count()} {g.Key.ToString().ToLowerInvariant()}", g.Key.ToString())));
+
+    /// <summary>The nodes' health in a word each, counted: "2 ok", "1 failing".</summary>
+    private static string Health(IEnumerable<NodeFigures> nodes) =>
+        string.Join(" ", nodes.GroupBy(n => n.Health?.Status ?? (n.Node.Status == NodeStatus.Up ? "failing" : "unknown")).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => Badge($"{g.Count()} {g.Key}", g.Key)));
 
     private static string Badge(string text, string? kind = null) => $"<span class=\"badge {H((kind ?? text).ToLowerInvariant())}\">{H(text)}</span>";
 

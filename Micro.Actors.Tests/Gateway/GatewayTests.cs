@@ -114,7 +114,7 @@ public sealed class GatewayTests(GatewayTests.Gateway gateway) : IClassFixture<G
         }
     }
 
-    /// <summary>A web app on a free port: a client-only node of <paramref name="cluster"/> with the gateway mapped.</summary>
+    /// <summary>A web app on a free port: a client-only node of <paramref name="cluster"/> with the gateway mapped at / and the dashboard at /ui.</summary>
     public static async Task<(WebApplication App, Uri Base)> StartGatewayAsync(TestCluster cluster, Action<MicroApiOptions> configure)
     {
         var port = TestCluster.FreePort();
@@ -126,6 +126,7 @@ public sealed class GatewayTests(GatewayTests.Gateway gateway) : IClassFixture<G
         var app = builder.Build();
         app.UseWebSockets();
         app.MapMicroApi();
+        app.MapMicroDashboard("/ui");
         await app.StartAsync();
         var node = app.Services.GetRequiredService<MicroService>();
         await node.WhenReadyAsync().WaitAsync(TimeSpan.FromSeconds(30));
