@@ -103,18 +103,7 @@ public static class Scenarios
                 // Both processes start cold: JIT tiering settles under load before the first point.
                 await LoadRunner.RunAsync(system, "warm-up", 16, call, TimeSpan.Zero, o.Warmup * 2);
             }
-            var turn = 0;
-            for (var round = 1; round <= o.Rounds; round++)
-                foreach (var c in o.Concurrency)
-                {
-                    for (var i = 0; i < drivers.Count; i++)
-                    {
-                        var (system, call, _) = drivers[(i + turn) % drivers.Count];
-                        progress($"rpc {system} c={c}" + (o.Rounds > 1 ? $" (round {round} of {o.Rounds})" : ""));
-                        points.Add(await LoadRunner.RunAsync(system, "rpc", c, call, o.Warmup, o.Duration) with { Round = round });
-                    }
-                    turn++;
-                }
+            points.AddRange(await InterleavedAsync("rpc", drivers.Select(d => (d.System, d.Call)).ToList(), o, progress));
         }
         finally
         {
@@ -130,6 +119,25 @@ public static class Scenarios
                 foreach (var process in servers) process.Dispose();
             }
         }
+        return points;
+    }
+
+    /// <summary>Each concurrency measures every system back to back, starting one system later each time (see <see cref="RpcAsync"/>).</summary>
+    private static async Task<List<Point>> InterleavedAsync(string scenario, IReadOnlyList<(string System, Func<Task> Call)> drivers, RunOptions o, Action<string> progress)
+    {
+        var points = new List<Point>();
+        var turn = 0;
+        for (var round = 1; round <= o.Rounds; round++)
+            foreach (var c in o.Concurrency)
+            {
+                for (var i = 0; i < drivers.Count; i++)
+                {
+                    var (system, call) = drivers[(i + turn) % drivers.Count];
+                    progress($"{scenario} {system} c={c}" + (o.Rounds > 1 ? $" (round {round} of {o.Rounds})" : ""));
+                    points.Add(await LoadRunner.RunAsync(system, scenario, c, call, o.Warmup, o.Duration) with { Round = round });
+                }
+                turn++;
+            }
         return points;
     }
 
@@ -162,6 +170,65 @@ public static class Scenarios
                         LoadRunner.RunAsync("micro-typed", "typed", c / 2, typed, o.Warmup, o.Duration));
                     points.AddRange(both.Select(p => p with { Round = round }));
                 }
+        }
+        finally { await client.StopAsync(); }
+        return points;
+    }
+
+    /// <summary>
+    /// The gateway's own cost: the same echo called through the HTTP gateway (a .NET HttpClient, HTTP/1.1 keep-alive,
+    /// JSON), from a client node in the cluster (Hyperion), and from a plain ASP.NET Core endpoint in the gateway's
+    /// process that answers the same JSON without a call. The three interleave per concurrency, as in rpc.
+    /// </summary>
+    public static async Task<List<Point>> GatewayAsync(RunOptions o, Action<string> progress)
+    {
+        var points = new List<Point>();
+        var (port, http) = (FreePort(), FreePort());
+        progress("gateway: starting the service and the gateway");
+        // Side by side: the gateway's node keeps asking to join until the service's node is there.
+        var starting = new[]
+        {
+            ChildProcess.StartAsync(Startup, "serve", "micro", "--port", $"{port}"),
+            ChildProcess.StartAsync(Startup, "serve", "gateway", "--port", $"{http}", "--seed", $"127.0.0.1:{port}"),
+        };
+        try { await Task.WhenAll(starting); }
+        catch
+        {
+            foreach (var started in starting.Where(t => t.IsCompletedSuccessfully)) started.Result.Dispose();
+            throw;
+        }
+        using var server = starting[0].Result;
+        using var gateway = starting[1].Result;
+        var client = await ClientAsync(port);
+        using var httpClient = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5) })
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{http}"),
+        };
+        try
+        {
+            var body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new { text = Payload.Text });
+            Func<string, Func<Task>> post = path => async () =>
+            {
+                using var content = new ByteArrayContent(body);
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                using var response = await httpClient.PostAsync(path, content).ConfigureAwait(false);
+                var reply = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode || reply.Length == 0) throw new InvalidOperationException($"{path}: {(int)response.StatusCode} {System.Text.Encoding.UTF8.GetString(reply)}");
+            };
+            var request = new BenchRequest(Payload.Text);
+            var drivers = new (string System, Func<Task> Call)[]
+            {
+                ("micro", () => client.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, request)),
+                ("gateway", post($"/{Servers.Service}/{Servers.Endpoint}")),
+                ("aspnet", post("/plain")),
+            };
+            foreach (var (system, call) in drivers)
+            {
+                progress($"gateway {system}: warming up");
+                await UntilAnswersAsync(call);
+                await LoadRunner.RunAsync(system, "warm-up", 16, call, TimeSpan.Zero, o.Warmup * 2);
+            }
+            points.AddRange(await InterleavedAsync("gateway", drivers, o, progress));
         }
         finally { await client.StopAsync(); }
         return points;

@@ -3,7 +3,9 @@ using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Configuration;
 using Grpc.Core;
+using Micro.Actors.AspNetCore;
 using Micro.Actors.Benchmarks.Wire;
+using Micro.Actors.Hosting;
 using Micro.Actors.Service;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -142,6 +144,31 @@ public static class Servers
                     if (context.Message is EchoRequest r) context.Respond(new EchoReply { Text = r.Text });
                     return Task.CompletedTask;
                 }), "echo");
+                break;
+            }
+            case "gateway": // the HTTP gateway on a client-only node of the bench cluster, and a plain endpoint beside it
+            {
+                var builder = WebApplication.CreateSlimBuilder();
+                builder.Logging.ClearProviders();
+                builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
+                builder.Services.AddMicroClient(o =>
+                {
+                    o.ClusterName = "bench";
+                    o.Config = "akka.loglevel = WARNING";
+                    if (seed is not null) o.SeedNodes.Add(seed);
+                });
+                builder.Services.AddMicroApi();
+                var app = builder.Build();
+                app.MapMicroApi();
+                // The same JSON in and out, without a call: what ASP.NET Core costs by itself.
+                app.MapPost("/plain", (BenchRequest request) => new BenchReply(request.Text));
+                await app.StartAsync();
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+                while (await app.Services.GetRequiredService<Micro.Actors.Registry.IRegistry>().GetServiceAsync(Service) is null)
+                {
+                    if (DateTime.UtcNow > deadline) throw new TimeoutException($"the gateway's node did not see {Service} within 60 s");
+                    await Task.Delay(50);
+                }
                 break;
             }
             default:

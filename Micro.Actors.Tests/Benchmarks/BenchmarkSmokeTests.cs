@@ -17,8 +17,8 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output) : IDisposable
     public async Task Every_scenario_runs_and_produces_numbers()
     {
         // Three runners side by side (most of a smoke run is processes starting and joining): the RPC
-        // comparison, the event scenarios, the cluster ones. The figures are not the point here.
-        using var rpcRun = ProcessRunner.Start("dotnet", [BenchmarksDll(), "--smoke", "--scenario", "rpc", "--json", _rpcJson]);
+        // comparison and the gateway's, the event scenarios, the cluster ones. The figures are not the point here.
+        using var rpcRun = ProcessRunner.Start("dotnet", [BenchmarksDll(), "--smoke", "--scenario", "rpc", "--scenario", "gateway", "--json", _rpcJson]);
         using var eventsRun = ProcessRunner.Start("dotnet", [BenchmarksDll(), "--smoke", "--json", _eventsJson, "--scenario", "pubsub", "--scenario", "stream"]);
         using var clusterRun = ProcessRunner.Start("dotnet", [BenchmarksDll(), "--smoke", "--json", _clusterJson, "--scenario", "join", "--scenario", "memory", "--scenario", "scale"]);
         ProcessRunner[] runs = [rpcRun, eventsRun, clusterRun];
@@ -39,6 +39,8 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output) : IDisposable
             Assert.True(rpc.GetProperty("ops_per_sec").GetDouble() > 0, $"{system}: {rpc}");
             Assert.True(rpc.GetProperty("p99_us").GetDouble() >= rpc.GetProperty("p50_us").GetDouble(), $"{system}: {rpc}");
         }
+        foreach (var system in new[] { "micro", "gateway", "aspnet" })
+            Assert.True(all.Single(p => Of(p, "scenario") == "gateway" && Of(p, "system") == system).GetProperty("ops_per_sec").GetDouble() > 0, system);
         foreach (var system in new[] { "micro", "akka" })
         {
             Assert.True(all.Single(p => Of(p, "scenario") == "pubsub" && Of(p, "system") == system).GetProperty("ops_per_sec").GetDouble() > 0);

@@ -43,6 +43,18 @@ public sealed class SettingsTests
         Assert.False(socket.HasPath("receive-buffer-size")); // null: the transport's default
     }
 
+    [Theory]
+    [InlineData("", 20_000)]                                                                         // the default
+    [InlineData("micro.down-after = 5s", 5_000)]                                                     // ours, written into Akka's key
+    [InlineData("akka.cluster.split-brain-resolver.stable-after = 7s", 7_000)]                       // the user's own Akka key stays
+    [InlineData("micro.down-after = 3s\nakka.cluster.split-brain-resolver.stable-after = 7s", 3_000)] // both: ours wins
+    public void Down_after_is_the_split_brain_resolvers_stable_after(string hocon, int milliseconds)
+    {
+        var loaded = MicroConfig.Load(hocon);
+        var node = MicroConfig.ForNode(loaded, MicroSettings.Resolve(loaded, new MicroServiceOptions(), new Dictionary<string, string?>()), "echo");
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), node.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+    }
+
     [Fact]
     public void Environment_overrides_the_file_and_options_override_the_environment()
     {

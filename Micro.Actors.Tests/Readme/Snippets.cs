@@ -85,6 +85,22 @@ namespace Micro.Actors.Tests.Readme.Hosted
             #endregion
         }
 
+        public static void Gateway(string[] args)
+        {
+            #region gateway
+            var builder = WebApplication.CreateBuilder(args);
+            builder.Services.AddMicroClient();                           // the gateway's node only calls
+            builder.Services.AddMicroApi(o => o.MetadataHeaders = ["X-Request-Id"]);   // or Micro:Api in configuration
+
+            var app = builder.Build();
+            app.UseWebSockets();                                         // client and bidirectional streams
+            app.MapMicroApi("/api");                                     // POST /api/greeter/Greeter.Hello, /api/openapi.json …
+            app.MapMicroDashboard("/ui", apiPrefix: "/api")              // its forms call the gateway there
+                .RequireAuthorization();                                 // your authentication (AddAuthentication, AddAuthorization)
+            app.Run();
+            #endregion
+        }
+
         public static void Observed(WebApplicationBuilder builder)
         {
             #region observability

@@ -55,6 +55,7 @@ internal static class MicroConfig
             .Where(kv => kv.value is not null)
             .Select(kv => $"{Transport.SocketTransport.ConfigPath}.{kv.key} = {Quote(kv.value!)}"));
         var overrides = $$"""
+            {{DownAfter(loaded, settings)}}
             akka.remote.enabled-transports = [{{Quote(transport)}}]
             akka.remote.dot-netty.tcp.hostname = {{Quote(settings.Host)}}
             akka.remote.dot-netty.tcp.port = {{settings.Port}}
@@ -73,6 +74,19 @@ internal static class MicroConfig
     }
 
     private const string DotNettyPath = "akka.remote.dot-netty.tcp";
+    private const string StableAfterPath = "akka.cluster.split-brain-resolver.stable-after";
+
+    /// <summary>
+    /// micro.down-after as the Split Brain Resolver's stable-after; nothing when it is the default and the
+    /// user's own HOCON set stable-after (theirs stays).
+    /// </summary>
+    private static string DownAfter(Akka.Configuration.Config loaded, MicroSettings settings)
+    {
+        var defaults = Default;
+        var ownStableAfter = loaded.GetTimeSpan(StableAfterPath, null) != defaults.GetTimeSpan(StableAfterPath, null);
+        return ownStableAfter && settings.DownAfter == defaults.GetTimeSpan("micro.down-after", null) ? ""
+            : $"{StableAfterPath} = {(long)settings.DownAfter.TotalMilliseconds}ms";
+    }
 
     /// <summary>The keys of <c>akka.remote.dot-netty.tcp</c> that the socket transport reads too.</summary>
     private static readonly string[] SharedTransportKeys =

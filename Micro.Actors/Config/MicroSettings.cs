@@ -36,6 +36,8 @@ internal sealed record MicroSettings
     public required int PoolSize { get; init; }
     public required int QueueSize { get; init; }
     public required TimeSpan DrainTimeout { get; init; }
+    /// <summary>How long an unreachable member stays before it is downed (the Split Brain Resolver's stable-after).</summary>
+    public required TimeSpan DownAfter { get; init; }
     public required TimeSpan DescriptorTimeout { get; init; }
     /// <summary>Items a stream's writer may run ahead of what the other side has asked for (micro.streaming.buffer).</summary>
     public required int StreamBuffer { get; init; }
@@ -110,6 +112,7 @@ internal sealed record MicroSettings
             PoolSize = options.PoolSize ?? Read(config, "micro.server.pool-size", c => c.GetInt("micro.server.pool-size")),
             QueueSize = Read(config, "micro.server.queue-size", c => c.GetInt("micro.server.queue-size")),
             DrainTimeout = Positive(null, config, "micro.server.drain-timeout", ""),
+            DownAfter = Positive(null, config, "micro.down-after", ""),
             DescriptorTimeout = Positive(null, config, "micro.registry.descriptor-timeout", ""),
             StreamBuffer = Read(config, "micro.streaming.buffer", c => c.GetInt("micro.streaming.buffer")),
             StreamIdleTimeout = Positive(null, config, "micro.streaming.idle-timeout", ""),
