@@ -115,22 +115,22 @@ public sealed class GatewayTests(GatewayTests.Gateway gateway) : IClassFixture<G
     }
 
     /// <summary>A web app on a free port: a client-only node of <paramref name="cluster"/> with the gateway mapped at / and the dashboard at /ui.</summary>
-    public static async Task<(WebApplication App, Uri Base)> StartGatewayAsync(TestCluster cluster, Action<MicroApiOptions> configure)
+    public static async Task<(WebApplication App, Uri Base)> StartGatewayAsync(TestCluster cluster, Action<MicroApiOptions> configure, Action<MicroServiceOptions>? node = null)
     {
         var port = TestCluster.FreePort();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test", ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Logging.ClearProviders();
-        builder.Services.AddMicroClient(TestHost.In(cluster));
+        builder.Services.AddMicroClient(TestHost.In(cluster, node));
         builder.Services.AddMicroApi(configure);
         var app = builder.Build();
         app.UseWebSockets();
         app.MapMicroApi();
         app.MapMicroDashboard("/ui");
         await app.StartAsync();
-        var node = app.Services.GetRequiredService<MicroService>();
-        await node.WhenReadyAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        await TestCluster.WaitForNodesAsync(node, "shop", 1);
+        var started = app.Services.GetRequiredService<MicroService>();
+        await started.WhenReadyAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        await TestCluster.WaitForNodesAsync(started, "shop", 1);
         return (app, new Uri($"http://127.0.0.1:{port}"));
     }
 
@@ -347,6 +347,30 @@ public sealed class GatewayTests(GatewayTests.Gateway gateway) : IClassFixture<G
         Assert.Equal("string", echo.RequestBody.Content["application/json"].Schema.Properties["text"].Type);
         Assert.Equal("object", echo.Responses["200"].Content["application/json"].Schema.Properties["metadata"].Type);
         Assert.Contains("202", document.Paths["/shop/Shop.Note"].Operations[Microsoft.OpenApi.Models.OperationType.Post].Responses.Keys);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_failure_of_the_gateway_itself_is_a_500_with_an_error_id_and_its_text_only_when_asked(bool show)
+    {
+        // A bug on the gateway's side of the call: a client wrapper of its node that throws.
+        var (app, uri) = await StartGatewayAsync(gateway.Cluster, o => o.ShowExceptionDetails = show, node => node.Wrappers.AddClient((c, next) =>
+            c.Headers.ContainsKey("Micro-Break") ? throw new InvalidOperationException("the wrapper broke at /srv/secret") : next(c)));
+        await using var _ = app;
+        using var http = new HttpClient { BaseAddress = uri };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/shop/Shop.Echo") { Content = Json("""{"text":"x"}""") };
+        request.Headers.Add("Micro-Break", "1");
+        using var response = await http.SendAsync(request);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal("micro.api", problem.GetProperty("id").GetString());
+        Assert.Matches("the gateway failed \\(error id [0-9a-f]{12}\\)", problem.GetProperty("detail").GetString());
+        Assert.Equal(show, problem.GetProperty("detail").GetString()!.Contains("/srv/secret"));
+        // The gateway goes on serving.
+        using var fine = await http.PostAsync("/shop/Shop.Echo", Json("""{"text":"fine"}"""));
+        Assert.Equal(HttpStatusCode.OK, fine.StatusCode);
+        await app.StopAsync();
     }
 
     [Fact]
