@@ -82,7 +82,9 @@ public sealed class RequestContext
     /// <summary>Whether a failure is this request's own deadline cancelling its handler: a timeout (408), not a fault.</summary>
     internal bool IsDeadline(Exception e) =>
         (e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e) is OperationCanceledException
-        && _stream is null && Remaining == TimeSpan.Zero;
+        && _stream is null
+        // The token's timer counts whole milliseconds, so it may fire a little before the deadline by this clock.
+        && (Remaining == TimeSpan.Zero || Volatile.Read(ref _cancellation)?.IsCancellationRequested == true);
 
     /// <summary>The error a handler's exception answers with.</summary>
     internal Errors.MicroError ErrorOf(Exception e) => IsDeadline(e)
