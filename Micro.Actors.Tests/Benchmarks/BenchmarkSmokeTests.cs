@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 namespace Micro.Actors.Tests.Benchmarks;
 
 /// <summary>The benchmark runner, one short point of every scenario: it completes and produces numbers (not the figures themselves).</summary>
+[Collection(AloneLane.Name)]
 public sealed class BenchmarkSmokeTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _rpcJson = Path.Combine(Path.GetTempPath(), $"micro-bench-{Guid.NewGuid():N}.json");

@@ -9,6 +9,7 @@ namespace Micro.Actors.Tests.Dashboard;
 /// Chromium as a person would, by keyboard where it can be: the services page, a service's page and its call
 /// forms, the event tail and publish form, and a node killed meanwhile leaving the pages without a reload.
 /// </summary>
+[Collection(ProcessesLane.Name)]
 public sealed class DashboardBrowserTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60), Soon = TimeSpan.FromSeconds(15);
@@ -20,11 +21,12 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         var seed = $"127.0.0.1:{seedPort}";
         // A dead node is downed 5 s after it is lost rather than 20 s: the same on every node, as micro.down-after asks.
         var quick = new Dictionary<string, string> { ["Micro__DownAfter"] = "5s" };
+        // Three processes join at once, beside another test: the web's wait for the cluster is 30 s, not 5.
         using var greeter = ProcessRunner.StartSample(quick, "greeter", "--port", $"{seedPort}");
         await greeter.WaitForLogAsync("is Up in cluster", Startup);
         using var second = ProcessRunner.StartSample(quick, "greeter", "--port", $"{secondPort}", "--seed", seed);
         using var subscriber = ProcessRunner.StartSample(quick, "subscriber", "--topic", "ticks", "--port", "0", "--seed", seed);
-        using var web = ProcessRunner.Start("dotnet", [ProcessRunner.Built("Micro.Actors.Cli", "micro.dll"), "web", "--port", $"{httpPort}", "--seed", seed], quick);
+        using var web = ProcessRunner.Start("dotnet", [ProcessRunner.Built("Micro.Actors.Cli", "micro.dll"), "web", "--port", $"{httpPort}", "--seed", seed, "--timeout", "30"], quick);
         await Task.WhenAll(second.WaitForLogAsync("is Up in cluster", Startup), subscriber.WaitForLogAsync("is Up in cluster", Startup),
             web.WaitForLogAsync("micro web: listening on", Startup));
 

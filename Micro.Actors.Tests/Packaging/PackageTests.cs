@@ -11,6 +11,7 @@ namespace Micro.Actors.Tests.Packaging;
 /// with nothing else reachable, and the templates, whose micro-service solution builds, tests and runs on the
 /// packages alone (no reference into this repository).
 /// </summary>
+[Collection(ProcessesLane.Name)]
 public sealed class PackageTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("micro-packages-").FullName;

@@ -7,6 +7,7 @@ namespace Micro.Actors.Tests.Samples;
 /// A cluster without static seeds: three greeter processes that list each other's management endpoints
 /// (Akka.Discovery's config method) form one cluster through Akka.Management's Cluster Bootstrap.
 /// </summary>
+[Collection(ProcessesLane.Name)]
 public sealed class BootstrapProcessTests
 {
     [Fact]

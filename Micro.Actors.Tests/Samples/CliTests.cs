@@ -8,6 +8,7 @@ namespace Micro.Actors.Tests.Samples;
 /// The real `micro` binary against a real greeter (and subscriber) process: every command, every
 /// bad input, exit codes and output. One greeter serves the whole class.
 /// </summary>
+[Collection(ProcessesLane.Name)]
 public sealed class CliTests : IClassFixture<CliTests.Greeter>
 {
     public sealed class Greeter : IAsyncLifetime
@@ -172,7 +173,8 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         Assert.Equal(3, endpoint.Exit);
         Assert.Contains("its endpoints are: Greeter.Audit, Greeter.Chat, Greeter.Count, Greeter.Greet, Greeter.Hello, Greeter.Wait", endpoint.Err);
 
-        var slow = await Micro("call", "greeter", "Greeter.Wait", """{"milliseconds":5000}""", "--timeout", "1");
+        // --timeout is also the wait for the cluster: 3 s, so that a busy machine's slow join is not what is measured.
+        var slow = await Micro("call", "greeter", "Greeter.Wait", """{"milliseconds":10000}""", "--timeout", "3");
         Assert.Equal(4, slow.Exit);
         Assert.Contains("408", slow.Err);
 
@@ -236,7 +238,7 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         Assert.Equal(2, wrongType.Exit);
         Assert.Contains("error: no subscriber of cli-ticks takes AuditEvent; they take: Tick", wrongType.Err);
 
-        var nobody = await Micro("publish", "nobody-listens", """{"number":1,"text":"x"}""", "--type", "Tick", "--timeout", "1");
+        var nobody = await Micro("publish", "nobody-listens", """{"number":1,"text":"x"}""", "--type", "Tick", "--timeout", "3");
         Assert.Equal(3, nobody.Exit);
         Assert.Contains("no subscriber of topic 'nobody-listens'", nobody.Err);
 

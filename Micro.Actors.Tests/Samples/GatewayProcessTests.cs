@@ -10,12 +10,14 @@ namespace Micro.Actors.Tests.Samples;
 /// `micro api` as a real process in front of real greeter and subscriber processes, called with a real HTTP
 /// client and a real WebSocket: the README's fourth terminal.
 /// </summary>
+[Collection(ProcessesLane.Name)]
 public sealed class GatewayProcessTests
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
 
-    private static ProcessRunner StartApi(int httpPort, string seed, params string[] more) =>
-        ProcessRunner.Start("dotnet", [ProcessRunner.Built("Micro.Actors.Cli", "micro.dll"), "api", "--port", $"{httpPort}", "--seed", seed, .. more]);
+    // The wait for the cluster is generous: on a busy 2-core machine a process can take more than the default 5 s to join.
+    private static ProcessRunner StartApi(int httpPort, string seed, int timeoutSeconds = 30) =>
+        ProcessRunner.Start("dotnet", [ProcessRunner.Built("Micro.Actors.Cli", "micro.dll"), "api", "--port", $"{httpPort}", "--seed", seed, "--timeout", $"{timeoutSeconds}"]);
 
     [Fact]
     public async Task The_gateway_process_calls_streams_and_publishes_into_the_cluster_and_answers_503_or_404_when_the_service_is_gone()
@@ -84,7 +86,7 @@ public sealed class GatewayProcessTests
     public async Task A_gateway_that_cannot_reach_its_seed_exits_6_naming_it_and_a_port_in_use_exits_2()
     {
         var (deadPort, httpPort) = (TestCluster.FreePort(), TestCluster.FreePort());
-        using var lost = StartApi(httpPort, $"127.0.0.1:{deadPort}", "--timeout", "2");
+        using var lost = StartApi(httpPort, $"127.0.0.1:{deadPort}", timeoutSeconds: 2);
         Assert.Equal(6, await lost.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains(lost.Stderr, l => l.Contains($"127.0.0.1:{deadPort}") && l.Contains("cannot reach the cluster"));
 

@@ -3,6 +3,7 @@ using Micro.Actors.Tests.Support;
 namespace Micro.Actors.Tests.Samples;
 
 /// <summary>End to end: real greeter and client processes on 127.0.0.1.</summary>
+[Collection(ProcessesLane.Name)]
 public sealed class GreeterProcessTests
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);

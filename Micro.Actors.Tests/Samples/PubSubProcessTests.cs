@@ -4,6 +4,7 @@ using Micro.Actors.Tests.Support;
 namespace Micro.Actors.Tests.Samples;
 
 /// <summary>End to end: real subscriber and publisher processes.</summary>
+[Collection(ProcessesLane.Name)]
 public sealed class PubSubProcessTests
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);

@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 namespace Micro.Actors.Tests.Samples;
 
 /// <summary>Real greeter processes crashing and restarting under a real client's load.</summary>
+[Collection(ProcessesLane.Name)]
 public sealed class ReliabilityProcessTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(30);

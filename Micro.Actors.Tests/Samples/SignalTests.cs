@@ -3,6 +3,7 @@ using Micro.Actors.Tests.Support;
 namespace Micro.Actors.Tests.Samples;
 
 /// <summary>SIGTERM always ends a process with a node, even one still trying to join a seed that is down.</summary>
+[Collection(ProcessesLane.Name)]
 public sealed class SignalTests
 {
     [Fact]

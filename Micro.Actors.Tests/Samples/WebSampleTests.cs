@@ -9,6 +9,7 @@ using Micro.Actors.Tests.Support;
 namespace Micro.Actors.Tests.Samples;
 
 /// <summary>The ASP.NET Core sample as a real process, with a real greeter process and a real HTTP client.</summary>
+[Collection(ProcessesLane.Name)]
 public sealed class WebSampleTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);

@@ -81,11 +81,20 @@ public sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>A port nobody listens on right now, for a process to take.</summary>
+    // Each port is handed out once per test run, so two tests running side by side never get the same one.
+    private static readonly HashSet<int> HandedOut = [];
+
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (HandedOut)
+                if (HandedOut.Add(port))
+                    return port;
+        }
     }
 }
 
