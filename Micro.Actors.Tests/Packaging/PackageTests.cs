@@ -49,7 +49,7 @@ public sealed class PackageTests(ITestOutputHelper output) : IDisposable
         var version = Version;
         Assert.Matches(@"^\d+\.\d+\.\d+", version);
         var packages = Directory.GetFiles(feed, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
-        Assert.Equal(new[] { "Micro.Actors", "Micro.Actors.AspNetCore", "Micro.Actors.Cli", "Micro.Actors.Hosting", "Micro.Actors.Templates" }
+        Assert.Equal(new[] { "Micro.Actors", "Micro.Actors.AspNetCore", "Micro.Actors.Cli", "Micro.Actors.Hosting", "Micro.Actors.Nats", "Micro.Actors.Templates" }
             .Select(p => $"{p}.{version}.nupkg"), packages);
         foreach (var package in packages)
         {

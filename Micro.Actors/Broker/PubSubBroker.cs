@@ -78,7 +78,7 @@ public sealed class PubSubBroker : IBroker
         if (size > _maxPayload)
             throw MicroError.New("micro.broker", 413, $"the event is {size} bytes with its headers; one message carries at most {_maxPayload} bytes " +
                 $"(raise {Config.MicroSettings.FrameSizeSetting} on every node, or publish less)").ToException();
-        var e = new Event(topic, Guid.NewGuid().ToString("N"), contentType, headers, DateTime.UtcNow, data);
+        var e = new Event(topic, options.Id ?? Guid.NewGuid().ToString("N"), contentType, headers, DateTime.UtcNow, data);
         if (options.WaitForSubscribers is not { } wait)
         {
             _outgoing.Post(new PublisherActor.Outgoing(e, options.OnePerQueue));

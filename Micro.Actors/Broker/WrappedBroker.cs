@@ -36,16 +36,23 @@ internal sealed class WrappedBroker : IBroker
                 (t, m, o, h) => _inner.PublishAsync(t, m, o with { Headers = h, PropagateMetadata = false }, cancellationToken));
     }
 
-    public Task<ISubscription> SubscribeAsync<T>(string topic, Func<T, EventContext, Task> handler, string? queue = null, CancellationToken cancellationToken = default)
+    public Task<ISubscription> SubscribeAsync<T>(string topic, Func<T, EventContext, Task> handler, string? queue = null, CancellationToken cancellationToken = default) =>
+        _inner.SubscribeAsync(topic, Wrap(topic, handler), queue, cancellationToken);
+
+    public Task<ISubscription> SubscribeAsync<T>(string topic, Func<T, EventContext, Task> handler, SubscribeOptions options, CancellationToken cancellationToken) =>
+        _inner.SubscribeAsync(topic, Wrap(topic, handler), options, cancellationToken);
+
+    /// <summary>The handler inside the node's subscriber wrappers, with the event's metadata as the current one.</summary>
+    private Func<T, EventContext, Task> Wrap<T>(string topic, Func<T, EventContext, Task> handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
         var pipeline = _wrappers.Subscriber(topic, static e => e.Deliver(e));
-        return _inner.SubscribeAsync<T>(topic, (message, context) =>
+        return (message, context) =>
         {
             using var metadata = MetadataContext.Enter(context.Headers);
             if (pipeline?.Current is not { } run) return handler(message, context);
             return run(new EventCall(context, message!) { Deliver = c => handler((T)c.Message, c.Event) });
-        }, queue, cancellationToken);
+        };
     }
 
     public Task WaitForSubscribersAsync(string topic, TimeSpan timeout, CancellationToken cancellationToken = default) =>

@@ -51,6 +51,11 @@ internal sealed record MicroSettings
     public required string Transport { get; init; }
     /// <summary>TLS between nodes; null when off.</summary>
     public TlsOptions? Tls { get; init; }
+    /// <summary>What carries events (micro.broker): <see cref="PubSubBroker"/> or <see cref="NatsBroker"/>.</summary>
+    public string Broker { get; init; } = PubSubBroker;
+
+    public const string PubSubBroker = "pubsub";
+    public const string NatsBroker = "nats";
 
     public const string FrameSizeSetting = "akka.remote.dot-netty.tcp.maximum-frame-size";
     private const int EnvelopeAllowance = 4096;
@@ -117,6 +122,7 @@ internal sealed record MicroSettings
             StreamBuffer = Read(config, "micro.streaming.buffer", c => c.GetInt("micro.streaming.buffer")),
             StreamIdleTimeout = Positive(null, config, "micro.streaming.idle-timeout", ""),
             Transport = Read(config, "micro.transport", c => c.GetString("micro.transport")),
+            Broker = Read(config, "micro.broker", c => c.GetString("micro.broker")),
             Tls = Config.Tls.Resolve(config, options.Tls, Env),
             AllowedTypes = [.. Read(config, Codec.SafeHyperionSerializer.AllowedTypesSetting, c => c.GetStringList(Codec.SafeHyperionSerializer.AllowedTypesSetting)), .. options.AllowedTypes],
             MaxPayloadBytes = (int)Math.Max(1024, Read(config, FrameSizeSetting, c => c.GetByteSize(FrameSizeSetting) ?? 128000) - EnvelopeAllowance),
@@ -134,6 +140,10 @@ internal sealed record MicroSettings
             throw new MicroConfigException("micro.server.queue-size", $"queue size {settings.QueueSize}: use 0 or more");
         if (settings.Transport is not (SocketTransport or DotNettyTransport))
             throw new MicroConfigException("micro.transport", $"'{settings.Transport}' is not a transport: use {SocketTransport} or {DotNettyTransport}");
+        if (settings.Broker != PubSubBroker && options.Broker is null && !options.Brokers.ContainsKey(settings.Broker))
+            throw new MicroConfigException("micro.broker", settings.Broker == NatsBroker
+                ? "nats needs the Micro.Actors.Nats package and its UseNats() on the node's options (or the host's services)"
+                : $"'{settings.Broker}' is not a broker: use {PubSubBroker}, {NatsBroker} (Micro.Actors.Nats) or one added to MicroServiceOptions.Brokers");
         if (settings.Strategy is not ("random" or "round-robin"))
             throw new MicroConfigException("micro.client.strategy", $"'{settings.Strategy}' is not a strategy: use random or round-robin");
         if (settings.Codecs.Count == 0)

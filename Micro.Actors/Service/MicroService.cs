@@ -241,7 +241,7 @@ public sealed class MicroService : IAsyncDisposable
     /// <summary>Subscribes an actor (a <see cref="MicroSubscriber"/> that receives <typeparamref name="T"/>) to <paramref name="topic"/>.</summary>
     /// <remarks>Made like handler actors: by dependency injection when the node has a service provider; per event, use <c>Event.Services</c>.</remarks>
     public MicroService Subscribe<TSubscriber, T>(string topic, string? queue = null) where TSubscriber : MicroSubscriber =>
-        _options.Broker is not null
+        PluggedBroker is not null
             ? throw new InvalidOperationException($"The subscriber actor {typeof(TSubscriber).Name} needs the cluster's broker; with MicroServiceOptions.Broker set, " +
                 "subscribe a function (Subscribe<T>(topic, handler, queue))")
             : AddSubscriber(new SubscriberSpec(topic, queue, typeof(T), null, ActorProps(typeof(TSubscriber))));
@@ -377,8 +377,15 @@ public sealed class MicroService : IAsyncDisposable
                 : micro.Start(Props.Create(() => new RegistryFeedActor(plugged, registry)), RegistryFeedActor.Name);
             // A broker of the user's own gets the cluster's without wrappers: they run once, around the plugged one.
             var pubsub = _pubsub = new PubSubBroker(system, mediator, registry, codecs, Settings.MaxPayloadBytes, OnSubscriptionChange, Settings.DrainTimeout, _services,
-                _options.Broker is null ? _options.Wrappers : null, Settings.ContentType) { Figures = _figures };
-            _broker = _options.Broker is { } plugBroker ? new WrappedBroker(plugBroker(pubsub), _options.Wrappers) : pubsub;
+                PluggedBroker is null ? _options.Wrappers : null, Settings.ContentType) { Figures = _figures };
+            _broker = PluggedBroker is { } plugBroker ? new WrappedBroker(plugBroker(pubsub), _options.Wrappers) : pubsub;
+            // A broker of its own server connects (and makes what it needs there) before anything subscribes.
+            if (_broker is WrappedBroker { Inner: INodeBroker own })
+            {
+                _ownBroker = own;
+                await own.StartAsync(new BrokerNode(Name ?? "client", $"{cluster.SelfAddress.Host}:{cluster.SelfAddress.Port}", _config, Settings.ContentType,
+                    Settings.MaxPayloadBytes, codecs, _services, AkkaLogger.For(_options.Services, system.Log, "Micro.Actors.Broker")), cancellationToken).ConfigureAwait(false);
+            }
 
             _client = new MicroClient(system, routes, new ClientDefaults(
                 Settings.RequestTimeout, Settings.Retries,
@@ -389,8 +396,9 @@ public sealed class MicroService : IAsyncDisposable
         }
         catch
         {
-            // A node that could not be wired must not keep its port.
+            // A node that could not be wired must not keep its port (nor its broker's connection).
             if (ownsSystem) await system.Terminate().ConfigureAwait(false);
+            if (_ownBroker is { } own) await own.DisposeAsync().ConfigureAwait(false);
             throw;
         }
         _log = log;
@@ -516,6 +524,13 @@ public sealed class MicroService : IAsyncDisposable
     internal IRegistry? StartedRegistry => _registry;
     internal IBroker? StartedBroker => _broker;
 
+    /// <summary>The broker this node's events go through when it is not the cluster's: chosen in code, else by micro.broker.</summary>
+    private Func<IBroker, IBroker>? PluggedBroker =>
+        _options.Broker ?? (Settings.Broker == MicroSettings.PubSubBroker ? null : _options.Brokers[Settings.Broker]);
+
+    /// <summary>A plugged broker that lives with the node (disposed after it stops).</summary>
+    private INodeBroker? _ownBroker;
+
     /// <summary>A declared subscriber, through the node's broker: the cluster's takes every kind, a plugged one functions.</summary>
     private async Task<ISubscription> DeclareAsync(SubscriberSpec spec, CancellationToken cancellationToken)
     {
@@ -607,6 +622,11 @@ public sealed class MicroService : IAsyncDisposable
     private async Task AfterStopAsync(ActorSystem system)
     {
         await system.WhenTerminated.ConfigureAwait(false);
+        if (_ownBroker is { } broker)
+        {
+            try { await broker.DisposeAsync().ConfigureAwait(false); }
+            catch (Exception e) { system.Log.Warning("The broker did not close cleanly: {0}", e.Message); }
+        }
         if (_figures is { } figures) Observability.Metrics.Remove(figures);
         foreach (var hook in _options.AfterStop) await hook().ConfigureAwait(false);
     }

@@ -52,6 +52,12 @@ public sealed class MicroServiceOptions
     /// </summary>
     public Func<Broker.IBroker, Broker.IBroker>? Broker { get; set; }
 
+    /// <summary>
+    /// Brokers to choose by configuration (micro.broker, <c>Micro:Broker</c>), by name, beside "pubsub" (the
+    /// cluster's): Micro.Actors.Nats' <c>UseNats()</c> adds "nats". <see cref="Broker"/>, when set, wins.
+    /// </summary>
+    public IDictionary<string, Func<Broker.IBroker, Broker.IBroker>> Brokers { get; } = new Dictionary<string, Func<Broker.IBroker, Broker.IBroker>>(StringComparer.Ordinal);
+
     /// <summary>Default selection strategy of calls made from this node (micro.client.strategy).</summary>
     public ISelector? Selector { get; set; }
 

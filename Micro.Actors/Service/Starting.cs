@@ -100,6 +100,13 @@ internal sealed class StartingBroker(MicroService node) : IBroker
         return subscription!;
     }
 
+    public async Task<ISubscription> SubscribeAsync<T>(string topic, Func<T, EventContext, Task> handler, SubscribeOptions options, CancellationToken cancellationToken)
+    {
+        ISubscription? subscription = null;
+        await LaterAsync(cancellationToken, async b => subscription = await b.SubscribeAsync(topic, handler, options, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        return subscription!;
+    }
+
     public Task WaitForSubscribersAsync(string topic, TimeSpan timeout, CancellationToken cancellationToken = default) =>
         node.StartedBroker is { } broker ? broker.WaitForSubscribersAsync(topic, timeout, cancellationToken)
             : LaterAsync(cancellationToken, b => b.WaitForSubscribersAsync(topic, timeout, cancellationToken));
