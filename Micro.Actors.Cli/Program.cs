@@ -7,6 +7,7 @@ using Micro.Actors.Client;
 using Micro.Actors.Codec;
 using Micro.Actors.Config;
 using Micro.Actors.Errors;
+using Micro.Actors.Nats;
 using Micro.Actors.Registry;
 using Micro.Actors.Server;
 using Micro.Actors.Service;
@@ -26,11 +27,22 @@ public static class Program
     private static readonly Option<string[]> Seeds = new("--seed") { Description = "host:port of a cluster node to join through (repeatable; or MICRO_SEED_NODES)", Arity = ArgumentArity.ZeroOrMore, Recursive = true };
     private static readonly Option<string?> ClusterName = new("--cluster") { Description = "Cluster name (default micro)", Recursive = true };
     private static readonly Option<double> TimeoutSeconds = new("--timeout") { Description = "Seconds to wait for the cluster and for each answer", DefaultValueFactory = _ => 5, Recursive = true };
+    private static readonly Option<string> Broker = new("--broker")
+    {
+        Description = "What carries events: pubsub (the cluster's) or nats (NATS JetStream; or MICRO_BROKER)",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MICRO_BROKER") is { Length: > 0 } b ? b : "pubsub", Recursive = true,
+    };
+    private static readonly Option<string> NatsUrl = new("--nats")
+    {
+        Description = "With --broker nats: the NATS server(s), comma-separated (or MICRO_NATS_URL)",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MICRO_NATS_URL") is { Length: > 0 } u ? u : "nats://127.0.0.1:4222", Recursive = true,
+    };
     private static readonly Option<string> Output = new("--output", "-o") { Description = "table or json", DefaultValueFactory = _ => "table", Recursive = true };
 
     public static async Task<int> Main(string[] args)
     {
         Output.AcceptOnlyFromAmong("table", "json");
+        Broker.AcceptOnlyFromAmong("pubsub", "nats");
         var name = new Argument<string>("name") { Description = "Service name" };
         var service = new Argument<string>("service") { Description = "Service name" };
         var endpoint = new Argument<string>("endpoint") { Description = "Endpoint, e.g. Greeter.Hello" };
@@ -67,13 +79,32 @@ public static class Program
         var stats = new Command("stats", "Show each node's stats: uptime, memory, threads, GC, calls per endpoint") { service };
         stats.SetAction((r, ct) => WithNode(r, (node, o) => Stats(node, o, r.GetValue(service)!, ct)));
 
+        var queue = new Option<string?>("--queue", "-q") { Description = "Take the events as a member of this queue group (each event to one member); a NATS group keeps its position" };
+        var from = new Option<string>("--from") { Description = "Where to start: new, all (what the broker retains), a time (2026-12-01T10:00:00Z) or an age (10m, 2h)", DefaultValueFactory = _ => "new" };
+        var deadLetter = new Option<bool>("--dead-letter") { Description = "The topic's dead letters (NATS: the events its subscribers failed, with the reason)" };
+        var count = new Option<int?>("--count", "-n") { Description = "Stop after this many events (default: until Ctrl+C)" };
+        var tailTopic = new Argument<string>("topic") { Description = "Topic to follow" };
+        var events = new Command("events", "Print a topic's events as they arrive, one per line (JSON lines with -o json)") { tailTopic, queue, from, deadLetter, count };
+        events.SetAction((r, ct) =>
+        {
+            StartPosition start;
+            try { start = StartPosition.Parse(r.GetValue(from)!); }
+            catch (FormatException e) { return Task.FromResult(Fail(ExitCodes.BadInput, e.Message + " (--from)")); }
+            if (r.GetValue(count) is < 1) return Task.FromResult(Fail(ExitCodes.BadInput, "--count must be 1 or more"));
+            var name = r.GetValue(tailTopic)!;
+            return WithNode(r, (node, o) => Events(node, o, r.GetValue(deadLetter) ? NatsBroker.DeadLetterTopic(name) : name,
+                r.GetValue(queue), start, r.GetValue(count), ct));
+        });
+
         var root = new RootCommand("micro: list, inspect, call and publish to the services of a Micro.Actors cluster, and serve it over HTTP")
         {
-            services, inspect, call, stream, publish, health, stats, ApiCommand.Api(Seeds, ClusterName, TimeoutSeconds), ApiCommand.Web(Seeds, ClusterName, TimeoutSeconds), NewCommand.Create(),
+            services, inspect, call, stream, publish, events, health, stats, ApiCommand.Api(Seeds, ClusterName, TimeoutSeconds), ApiCommand.Web(Seeds, ClusterName, TimeoutSeconds), NewCommand.Create(),
         };
         root.Options.Add(Seeds);
         root.Options.Add(ClusterName);
         root.Options.Add(TimeoutSeconds);
+        root.Options.Add(Broker);
+        root.Options.Add(NatsUrl);
         root.Options.Add(Output);
 
         var parsed = root.Parse(args);
@@ -115,6 +146,17 @@ public static class Program
                     # learns of subscribers soon after joining (a ping every 100 ms, for a few seconds).
                     akka.cluster.pub-sub.gossip-interval = 100ms
                     """;
+                if (r.GetValue(Broker) == MicroSettings.NatsBroker)
+                {
+                    o.UseNats();
+                    o.Config += $"""
+
+                        micro.broker = nats
+                        micro.nats.url = "{r.GetValue(NatsUrl)}"
+                        micro.nats.connect-timeout = {timeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}s
+                        micro.nats.publish-timeout = {timeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}s
+                        """;
+                }
             });
         }
         catch (MicroConfigException e) { return Fail(ExitCodes.BadInput, e.Message); }
@@ -123,7 +165,8 @@ public static class Program
 
         var trace = Stopwatch.StartNew();
         void T(string what) { if (Environment.GetEnvironmentVariable("MICRO_TRACE") == "1") Console.Error.WriteLine($"trace {trace.ElapsedMilliseconds} ms: {what}"); }
-        await node.StartAsync().ConfigureAwait(false);
+        try { await node.StartAsync().ConfigureAwait(false); }
+        catch (MicroException e) { return Fail(ExitCodes.Unreachable, e.Error.Detail ?? e.Message); } // e.g. the NATS server cannot be reached
         T("started");
         try
         {
@@ -287,6 +330,39 @@ public static class Program
         }, ct).ConfigureAwait(false);
         if (o.Json) return Print(new { topic, type, published = true });
         Console.WriteLine($"published a {type} on {topic}");
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> Events(MicroService node, Settings o, string topic, string? queue, StartPosition from, int? count, CancellationToken ct)
+    {
+        var arrived = System.Threading.Channels.Channel.CreateUnbounded<(byte[] Body, EventContext Event)>();
+        await using var subscription = await node.Broker.SubscribeAsync<byte[]>(topic, (body, e) =>
+        {
+            arrived.Writer.TryWrite((body, e));
+            return Task.CompletedTask;
+        }, new SubscribeOptions { Queue = queue, From = from }, ct).ConfigureAwait(false);
+        Console.Error.WriteLine($"following {topic} from {from}{(queue is null ? "" : $" in queue group {queue}")} through {node.Settings.Broker}; Ctrl+C stops");
+        var seen = 0;
+        try
+        {
+            await foreach (var (body, e) in arrived.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                var text = e.ContentType == JsonCodec.MediaType ? Encoding.UTF8.GetString(body) : null;
+                var type = e.Headers.GetValueOrDefault(PubSubBroker.MessageTypeHeader) ?? "";
+                var reason = e.Headers.GetValueOrDefault(NatsBroker.DeadReasonHeader);
+                if (o.Json)
+                {
+                    JsonElement? json = null;
+                    if (text is not null) try { json = JsonDocument.Parse(text).RootElement.Clone(); } catch (JsonException) { }
+                    Console.WriteLine(JsonSerializer.Serialize(new { time = e.PublishedUtc, id = e.Id, type, contentType = e.ContentType, headers = e.Headers, body = json, reason }, JsonCodec.Options));
+                }
+                else
+                    Console.WriteLine($"{e.PublishedUtc:yyyy-MM-ddTHH:mm:ss.fffZ}  {e.Id}  {(type.Length > 0 ? type : "-")}  {text ?? $"({body.Length} bytes of {e.ContentType})"}" +
+                        (reason is null ? "" : $"  reason: {reason}"));
+                if (count is { } c && ++seen >= c) break;
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // Ctrl+C: the way to stop
         return ExitCodes.Ok;
     }
 

@@ -30,6 +30,9 @@ public sealed class NatsBroker : INodeBroker
     public const string DeadQueueHeader = "Micro-Dead-Letter-Queue";
     public const string DeadAttemptsHeader = "Micro-Dead-Letter-Attempts";
 
+    /// <summary>Where a topic's failed events go: <c>&lt;topic&gt;.dead-letter</c>, a topic a subscriber (and <c>micro events --dead-letter</c>) reads.</summary>
+    public static string DeadLetterTopic(string topic) => NatsNames.DeadLetterTopic(topic);
+
     private readonly Func<NatsOpts, NatsOpts>? _connection;
     private readonly ConcurrentDictionary<string, Lazy<Task>> _streams = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<ISubscription, byte> _live = new();

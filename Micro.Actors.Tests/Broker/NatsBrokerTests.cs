@@ -7,6 +7,9 @@ using Micro.Actors.Service;
 using Micro.Actors.Tests.Support;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
+using Micro.Actors.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Xunit;
 
 namespace Micro.Actors.Tests.Broker;
@@ -249,6 +252,49 @@ public sealed class NatsBrokerTests(Xunit.Abstractions.ITestOutputHelper output)
         await node.Broker.PublishAsync("wrapped", new Order(1, "x"));
         await Eventually.TrueAsync(() => !seen.IsEmpty, Soon, "the wrapped event");
         Assert.Equal("published+handled", Assert.Single(seen));
+    }
+}
+
+/// <summary>A hosted node that configuration puts on NATS (Micro:Broker = nats, Micro:Nats:Url), with AddMicroNats.</summary>
+public sealed class HostedNatsTests
+{
+    public sealed class PerEvent
+    {
+        public int Id { get; } = Interlocked.Increment(ref _next);
+        private static int _next;
+    }
+
+    [Fact]
+    public async Task Configuration_chooses_nats_and_the_hosts_broker_scopes_and_logs_work_on_it()
+    {
+        using var nats = NatsServer.Start();
+        await using var cluster = new TestCluster();
+        var scopes = new ConcurrentBag<int>();
+        var builder = TestHost.Builder(settings: new Dictionary<string, string?>
+        {
+            ["Micro:Broker"] = "nats",
+            ["Micro:Nats:Url"] = nats.Url,
+            ["Micro:Nats:Stream:Storage"] = "memory",
+        });
+        var logs = new CapturedLogs();
+        builder.Logging.AddProvider(logs);
+        builder.Services.AddScoped<PerEvent>();
+        builder.Services.AddMicroNats();
+        builder.Services.AddMicroService("hosted-nats", s => s.Subscribe<Order>("hosted", (_, e) =>
+        {
+            scopes.Add(e.Services.GetRequiredService<PerEvent>().Id);
+            return Task.CompletedTask;
+        }), TestHost.In(cluster));
+        using var host = builder.Build();
+        await host.StartAsync();
+        var broker = host.Services.GetRequiredService<IBroker>();
+        await broker.PublishAsync("hosted", new Order(1, "a"));
+        await broker.PublishAsync("hosted", new Order(2, "b"));
+        await Eventually.TrueAsync(() => scopes.Count == 2, TimeSpan.FromSeconds(15), "two events, each in a scope of its own");
+        Assert.Equal(2, scopes.Distinct().Count());
+        Assert.Equal("nats", host.Services.GetRequiredService<MicroService>().Settings.Broker);
+        Assert.Contains(logs.Entries, e => e.Category == "Micro.Actors.Broker" && e.Message.Contains($"Events go through NATS JetStream at {nats.Url}"));
+        await host.StopAsync();
     }
 }
 

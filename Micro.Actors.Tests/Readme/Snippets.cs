@@ -15,6 +15,7 @@ using Micro.Actors.Hosting.Health;
 using Micro.Actors.Server;
 using Micro.Actors.Service;
 using Micro.Actors.Metadata;
+using Micro.Actors.Nats;
 using Micro.Actors.Samples.Greeter.Proto;
 using Micro.Actors.Streaming;
 using Micro.Actors.Wrappers;
@@ -196,6 +197,22 @@ namespace Micro.Actors.Tests.Readme.Plain
                 new PublishOptions { WaitForSubscribers = TimeSpan.FromSeconds(5) });       // 404 if nobody appears in time
             var subscription = await node.Broker.SubscribeAsync<OrderPlaced>("orders", handler); // at run time
             await subscription.UnsubscribeAsync();
+            #endregion
+        }
+
+        public static async Task DurableEvents(WebApplicationBuilder builder, MicroService node, Func<OrderPlaced, EventContext, Task> handler)
+        {
+            #region durable-events
+            // appsettings.json: { "Micro": { "Broker": "nats", "Nats": { "Url": "nats://127.0.0.1:4222" } } }
+            builder.Services.AddMicroNats();                              // micro.broker = nats is then on offer
+            builder.Services.AddMicroService("billing", s => s.Subscribe<OrderPlaced>("orders", handler, queue: "billing"));
+
+            await node.Client.PublishAsync("orders", new OrderPlaced(42),
+                new PublishOptions { Id = "order-42" });                  // completes once stored; a retry with the id is stored once
+            await using var replay = await node.Broker.SubscribeAsync("orders", handler,
+                new SubscribeOptions { Queue = "reports", From = StartPosition.All }, CancellationToken.None);
+            await using var failed = await node.Broker.SubscribeAsync(NatsBroker.DeadLetterTopic("orders"), handler,
+                new SubscribeOptions { From = StartPosition.All }, CancellationToken.None);   // Micro-Dead-Letter-Reason says why
             #endregion
         }
 

@@ -242,6 +242,18 @@ public sealed class CliTests : IClassFixture<CliTests.Greeter>
         Assert.Equal(3, nobody.Exit);
         Assert.Contains("no subscriber of topic 'nobody-listens'", nobody.Err);
 
+        // micro events follows the topic on the cluster's broker too: every event, whatever its type.
+        using var follower = ProcessRunner.Start("dotnet", [MicroDll, "events", "cli-ticks", "--count", "1", "--seed", _greeter.Seed]);
+        await follower.WaitForLogAsync("following cli-ticks from new through pubsub", TimeSpan.FromSeconds(30));
+        // A new publisher node learns of the follower by gossip: a publish that went before it did reached only the subscriber.
+        await Eventually.TrueAsync(async () =>
+        {
+            Assert.Equal(0, (await Micro("publish", "cli-ticks", """{"number":43,"text":"followed"}""", "--type", "Tick")).Exit);
+            return follower.HasExited;
+        }, TimeSpan.FromSeconds(40), "the follower to print the event and exit");
+        Assert.Equal(0, await follower.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains(follower.Stdout, l => l.Contains("  Tick  ") && l.Contains("\"text\":\"followed\""));
+
         // Leave the shared cluster as found: a killed member would stay unreachable until downed.
         subscriber.Terminate();
         Assert.Equal(0, await subscriber.WaitForExitAsync(TimeSpan.FromSeconds(20)));
