@@ -51,8 +51,9 @@ public static class Program
         var topic = new Option<string>("--topic") { Description = "Topic to subscribe or publish to", Required = true };
         var queue = new Option<string?>("--queue") { Description = "Queue group: each event goes to one member of the group" };
         var wait = new Option<int>("--wait") { Description = "Seconds to wait for the cluster and for subscribers", DefaultValueFactory = _ => 30 };
-        var subscriber = new Command("subscriber", "Subscribe to a topic and print one line per event (default port 4053)") { topic, queue, host, port, seeds };
-        subscriber.SetAction((r, ct) => Guard(() => PubSubSamples.RunSubscriber(Node(r, host, port, seeds), r.GetValue(topic)!, r.GetValue(queue), ct)));
+        var failEvery = new Option<int?>("--fail-every") { Description = "Throw on every event whose number is a multiple of N (to see retries and dead letters)" };
+        var subscriber = new Command("subscriber", "Subscribe to a topic and print one line per event (default port 4053)") { topic, queue, failEvery, host, port, seeds };
+        subscriber.SetAction((r, ct) => Guard(() => PubSubSamples.RunSubscriber(Node(r, host, port, seeds), r.GetValue(topic)!, r.GetValue(queue), ct, r.GetValue(failEvery))));
         var publisher = new Command("publisher", "Wait until a topic has subscribers, publish events 1..N, exit (default port 0)") { topic, count, wait, host, port, seeds };
         publisher.SetAction((r, ct) => Guard(() => PubSubSamples.RunPublisher(Node(r, host, port, seeds), r.GetValue(topic)!, r.GetValue(count), TimeSpan.FromSeconds(r.GetValue(wait)), ct)));
 

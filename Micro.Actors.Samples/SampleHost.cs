@@ -1,4 +1,5 @@
 using Micro.Actors.Hosting;
+using Micro.Actors.Nats;
 using Micro.Actors.Samples.Front;
 using Micro.Actors.Samples.Greeter;
 using Micro.Actors.Service;
@@ -26,6 +27,7 @@ public static class SampleHost
         if (quiet) builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.AddSampleTelemetry(name);
         builder.Services.AddSingleton<IGreeting, Greeting>();
+        builder.Services.AddMicroNats(); // Micro__Broker=nats (and Micro__Nats__Url) puts the sample's events on NATS JetStream
         services(builder.Services);
         return builder.Build();
     }

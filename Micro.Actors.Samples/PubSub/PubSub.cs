@@ -12,10 +12,14 @@ public sealed record Tick(int Number, string Text);
 public static class PubSubSamples
 {
     /// <summary>Runs a subscriber service until stopped; one stdout line per event.</summary>
-    public static async Task<int> RunSubscriber(Action<MicroServiceOptions> node, string topic, string? queue, CancellationToken ct)
+    /// <param name="failEvery">When given, the handler throws on every event whose number is a multiple of it (to see retries and dead letters).</param>
+    public static async Task<int> RunSubscriber(Action<MicroServiceOptions> node, string topic, string? queue, CancellationToken ct, int? failEvery = null)
     {
+        if (failEvery is < 1) return Program.Fail(Program.BadInput, "--fail-every must be 1 or more");
         using var host = SampleHost.Build("subscriber", s => s.AddMicroService("subscriber", service => service.Subscribe<Tick>(topic, (tick, e) =>
         {
+            if (failEvery is { } every && tick.Number % every == 0)
+                throw new InvalidOperationException($"event {tick.Number} fails on purpose (--fail-every {every})");
             Console.WriteLine($"event {tick.Number} {tick.Text} (topic {e.Topic}{(e.Queue is null ? "" : ", queue " + e.Queue)}, id {e.Id})");
             return Task.CompletedTask;
         }, queue), node));

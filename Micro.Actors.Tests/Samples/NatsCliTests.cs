@@ -7,7 +7,7 @@ using Xunit;
 namespace Micro.Actors.Tests.Samples;
 
 /// <summary>`micro publish` and `micro events` on the NATS broker: real micro processes, a real nats-server, a greeter to join through.</summary>
-[Collection(ProcessesLane.Name)]
+// In the default lane, beside the in-process tests: the Processes lane is the longer one.
 public sealed class NatsCliTests
 {
     private static readonly TimeSpan Startup = TimeSpan.FromSeconds(60);
