@@ -40,6 +40,9 @@ public sealed record BenchEvent(long Number, string Text);
 /// <summary>Asks a subscriber node how many events it has received.</summary>
 public sealed record CountRequest;
 public sealed record CountReply(long Received);
+/// <summary>Publish-to-handle latency of the events a subscriber handled since the last ask (then it starts again).</summary>
+public sealed record LatencyRequest;
+public sealed record LatencyReply(double P50Us, double P99Us, double MaxUs);
 
 /// <summary>
 /// The handler both RPC points call: a Micro.Actors endpoint (in its handler pool) and, on a plain

@@ -11,7 +11,7 @@ var quick = new Option<bool>("--quick") { Description = "3 s points and 1.5 s wa
 var smoke = new Option<bool>("--smoke") { Description = "One short point of every scenario (the test suite runs this)" };
 var json = new Option<string?>("--json") { Description = "Write every point to this JSON file" };
 var chart = new Option<string?>("--chart") { Description = "Write a chart of RPC round trips/s by concurrency (.png or .svg)" };
-var scenarios = new Option<string[]>("--scenario") { Description = "rpc, pubsub, stream, join, memory, scale (repeatable; default all); typed (the typed client against the string call, paired) and gateway (HTTP through the gateway against in-cluster calls and a plain endpoint) when asked", Arity = ArgumentArity.ZeroOrMore };
+var scenarios = new Option<string[]>("--scenario") { Description = "rpc, pubsub, stream, join, memory, scale (repeatable; default all); typed (the typed client against the string call, paired) gateway (HTTP through the gateway against in-cluster calls and a plain endpoint) and durable (events on DistributedPubSub against NATS JetStream, acked and fire-and-forget) when asked", Arity = ArgumentArity.ZeroOrMore };
 var systems = new Option<string[]>("--system") { Description = "micro, micro-typed (the same calls through a contract's typed client), akka, grpc, protoactor (repeatable; default all but micro-typed)", Arity = ArgumentArity.ZeroOrMore };
 var concurrency = new Option<int[]>("--concurrency") { Description = "Calls in flight (repeatable; default 1, 16, 128)", Arity = ArgumentArity.ZeroOrMore };
 var rounds = new Option<int>("--rounds") { Description = "RPC: measure every system at every concurrency this many times, interleaved", DefaultValueFactory = _ => 1 };
@@ -37,10 +37,10 @@ root.SetAction(async (r, _) =>
         JoinSamples: isSmoke ? 1 : 3,
         Rounds: Math.Max(1, r.GetValue(rounds)));
     var chosen = r.GetValue(scenarios) is { Length: > 0 } sc ? sc : ["rpc", "pubsub", "stream", "join", "memory", "scale"];
-    var unknown = chosen.Except(["rpc", "pubsub", "stream", "join", "memory", "scale", "typed", "gateway"]).ToList();
+    var unknown = chosen.Except(["rpc", "pubsub", "stream", "join", "memory", "scale", "typed", "gateway", "durable"]).ToList();
     if (unknown.Count > 0)
     {
-        Console.Error.WriteLine($"error: no scenario {string.Join(", ", unknown)}; use rpc, pubsub, stream, join, memory, scale, typed or gateway");
+        Console.Error.WriteLine($"error: no scenario {string.Join(", ", unknown)}; use rpc, pubsub, stream, join, memory, scale, typed, gateway or durable");
         return 2;
     }
     using var listening = BenchTelemetry.Start(r.GetValue(telemetry));
@@ -58,6 +58,7 @@ root.SetAction(async (r, _) =>
             "memory" => await Scenarios.MemoryAsync(options, Progress),
             "typed" => await Scenarios.TypedAsync(options, Progress),
             "gateway" => await Scenarios.GatewayAsync(options, Progress),
+            "durable" => await Scenarios.DurableAsync(options, Progress),
             _ => await Scenarios.ScaleAsync(options, Progress),
         });
     }

@@ -348,7 +348,55 @@ public static class Scenarios
         return points;
     }
 
-    private static async Task<Point> PublishLoopAsync(string system, Func<object, Task> publish, Func<Task<long>> count, RunOptions o)
+    /// <summary>
+    /// Durable events: the same subscriber process and publish loop on DistributedPubSub, on NATS JetStream with acked
+    /// publishes (one at a time, and 64 in flight) and fire-and-forget; a nats-server of its own (JetStream, a temporary
+    /// store). Each point also gives the publish-to-handle latency the subscriber saw.
+    /// </summary>
+    public static async Task<List<Point>> DurableAsync(RunOptions o, Action<string> progress)
+    {
+        var points = new List<Point>();
+        var store = Directory.CreateTempSubdirectory("bench-nats-").FullName;
+        var natsPort = FreePort();
+        using var server = Process.Start(new ProcessStartInfo(File.Exists("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server",
+            ["-js", "-sd", store, "-a", "127.0.0.1", "-p", $"{natsPort}"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        server.ErrorDataReceived += (_, _) => { };
+        server.BeginErrorReadLine();
+        try
+        {
+            await UntilAnswersAsync(async () => { using var tcp = new System.Net.Sockets.TcpClient(); await tcp.ConnectAsync("127.0.0.1", natsPort); });
+            foreach (var (system, nats, fireAndForget, inFlight) in new[] { ("pubsub", false, false, 1), ("nats-acked", true, false, 1), ("nats-acked", true, false, 64), ("nats-ff", true, true, 1) })
+            {
+                progress($"durable {system} {inFlight}");
+                Environment.SetEnvironmentVariable(Servers.NatsVariable, nats ? $"nats://127.0.0.1:{natsPort}" : null);
+                var port = FreePort();
+                using var subscriber = await ChildProcess.StartAsync(Startup, "serve", "micro-sub", "--port", $"{port}");
+                var client = await ClientAsync(port);
+                try
+                {
+                    await UntilAnswersAsync(() => client.Client.CallAsync<CountReply>(Servers.Subscriber, "Count.Get", new CountRequest()));
+                    await client.Broker.WaitForSubscribersAsync(Servers.Topic, Startup);
+                    var options = new Micro.Actors.Broker.PublishOptions { FireAndForget = fireAndForget };
+                    var point = await PublishLoopAsync(system, e => client.Client.PublishAsync(Servers.Topic, e, options),
+                        async () => (await client.Client.CallAsync<CountReply>(Servers.Subscriber, "Count.Get", new CountRequest())).Received, o, inFlight,
+                        () => client.Client.CallAsync<LatencyReply>(Servers.Subscriber, "Count.Latency", new LatencyRequest()));
+                    points.Add(point with { Scenario = "durable" });
+                }
+                finally { await client.StopAsync(); }
+            }
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(Servers.NatsVariable, null);
+            server.Kill();
+            await server.WaitForExitAsync();
+            Directory.Delete(store, recursive: true);
+        }
+        return points;
+    }
+
+    private static async Task<Point> PublishLoopAsync(string system, Func<object, Task> publish, Func<Task<long>> count, RunOptions o,
+        int inFlight = 1, Func<Task<LatencyReply>>? latency = null)
     {
         const int window = 2_000;
         long published = 0, counted = await count(), start = counted;
@@ -365,6 +413,7 @@ public static class Scenarios
                 await Task.Delay(2);
             }
         });
+        var pending = new Queue<Task>();
         async Task RunFor(TimeSpan span)
         {
             var end = Stopwatch.GetTimestamp() + (long)(span.TotalSeconds * Stopwatch.Frequency);
@@ -376,11 +425,17 @@ public static class Scenarios
                     await Volatile.Read(ref refreshed).Task.WaitAsync(TimeSpan.FromMilliseconds(50)).ContinueWith(_ => { });
                     continue;
                 }
-                await publish(e);
+                if (inFlight == 1) await publish(e);
+                else
+                {
+                    pending.Enqueue(publish(e));
+                    if (pending.Count >= inFlight) await pending.Dequeue();
+                }
                 published++;
             }
         }
         await RunFor(o.Warmup);
+        if (latency is not null) await latency(); // the warm-up's latencies are not counted
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
         var first = await count();
         var publishedBefore = published;
@@ -389,9 +444,11 @@ public static class Scenarios
         var delivered = await count() - first;
         var elapsed = watch.Elapsed.TotalSeconds;
         var bytes = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        while (pending.Count > 0) await pending.Dequeue();
         countLoop.Cancel();
         await refresh;
-        return new Point(system, "pubsub", 1, delivered / elapsed, 0, 0, 0, (double)bytes / Math.Max(1, published - publishedBefore));
+        var seen = latency is null ? new LatencyReply(0, 0, 0) : await latency();
+        return new Point(system, "pubsub", inFlight, delivered / elapsed, seen.P50Us, seen.P99Us, seen.MaxUs, (double)bytes / Math.Max(1, published - publishedBefore));
     }
 
     private static bool IsCancelled(this CancellationTokenSource cts) => cts.IsCancellationRequested;

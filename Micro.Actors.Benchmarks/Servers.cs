@@ -1,3 +1,4 @@
+using Micro.Actors.Nats;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
@@ -37,6 +38,9 @@ public static class Servers
         akka.cluster.seed-nodes = [{{(joinSelf ? $"\"akka.tcp://bench@127.0.0.1:{port}\"" : "")}}]
         """);
 
+    /// <summary>Set (to a URL): the nodes use the NATS broker there.</summary>
+    public const string NatsVariable = "MICRO_BENCH_NATS";
+
     public static MicroService Node(string? name, int port, string? seed, Action<MicroService>? register = null)
     {
         Action<MicroServiceOptions> configure = o =>
@@ -46,6 +50,12 @@ public static class Servers
             o.Config = "akka.loglevel = WARNING";
             o.AllowedTypes.Add("Micro.Actors.Benchmarks");
             if (seed is not null) o.SeedNodes.Add(seed);
+            // The durable scenario's nodes publish and subscribe through NATS JetStream at this URL.
+            if (Environment.GetEnvironmentVariable(NatsVariable) is { Length: > 0 } nats)
+            {
+                o.UseNats();
+                o.Config += $"\nmicro.broker = nats\nmicro.nats.url = \"{nats}\"\nmicro.nats.stream.storage = file";
+            }
         };
         var node = name is null ? MicroService.CreateClient(configure) : MicroService.Create(name, configure);
         register?.Invoke(node);
@@ -94,10 +104,25 @@ public static class Servers
             case "micro-sub":
             {
                 long received = 0;
+                var latencies = new List<double>();
                 var node = Node(Subscriber, port, seed, s =>
                 {
-                    s.Subscribe<BenchEvent>(Topic, (_, _) => { Interlocked.Increment(ref received); return Task.CompletedTask; });
+                    s.Subscribe<BenchEvent>(Topic, (_, e) =>
+                    {
+                        Interlocked.Increment(ref received);
+                        var us = (DateTime.UtcNow - e.PublishedUtc).TotalMicroseconds;
+                        lock (latencies) latencies.Add(us);
+                        return Task.CompletedTask;
+                    });
                     s.Handle<CountRequest, CountReply>("Count.Get", (_, _) => Task.FromResult(new CountReply(Interlocked.Read(ref received))));
+                    s.Handle<LatencyRequest, LatencyReply>("Count.Latency", (_, _) =>
+                    {
+                        double[] all;
+                        lock (latencies) { all = [.. latencies]; latencies.Clear(); }
+                        Array.Sort(all);
+                        double At(double q) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+                        return Task.FromResult(new LatencyReply(At(0.5), At(0.99), all.Length == 0 ? 0 : all[^1]));
+                    });
                 });
                 await node.StartAsync();
                 await node.WhenUpAsync();
