@@ -29,9 +29,7 @@ public sealed class NatsBrokerTests(Xunit.Abstractions.ITestOutputHelper output)
 
     public async Task DisposeAsync()
     {
-        Mark("dispose");
         await _cluster.DisposeAsync();
-        Mark("disposed");
         _nats.Dispose();
     }
 
@@ -239,6 +237,95 @@ public sealed class NatsBrokerTests(Xunit.Abstractions.ITestOutputHelper output)
         var error = await Assert.ThrowsAsync<MicroConfigException>(() => Node("second", s => s.Subscribe<Order>("kept", (_, _) => Task.CompletedTask), more: "micro.nats.stream.max-age = 2h"));
         Assert.Equal("micro.nats.stream.max-age", error.Setting);
         Assert.Contains("MICRO_kept", error.Message);
+    }
+
+    [Fact]
+    public async Task A_publish_through_nats_and_its_delivery_are_one_trace_of_producer_and_consumer_spans()
+    {
+        var spans = new ConcurrentQueue<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = s => s.Name == Micro.Actors.Observability.Telemetry.SourceName,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        var handled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await Node("traced-sub", s => s.Subscribe<Order>("traced", (_, _) => { handled.TrySetResult(); return Task.CompletedTask; }, queue: "q"));
+        var publisher = await _cluster.StartClientAsync(o => { o.Config = TestCluster.FastConfig + "\n" + Hocon(); o.UseNats(); });
+
+        using (var root = new System.Diagnostics.Activity("publish").Start())
+        {
+            await publisher.Client.PublishAsync("traced", new Order(1, "x"));
+            await handled.Task.WaitAsync(Soon);
+            await Eventually.TrueAsync(() => spans.Count(a => a.TraceId == root.TraceId) >= 2, Soon, "the producer and consumer spans");
+            var producer = spans.Single(a => a.TraceId == root.TraceId && a.Kind == System.Diagnostics.ActivityKind.Producer);
+            var consumer = spans.Single(a => a.TraceId == root.TraceId && a.Kind == System.Diagnostics.ActivityKind.Consumer);
+            Assert.Equal("publish traced", producer.DisplayName);
+            Assert.Equal(producer.SpanId, consumer.ParentSpanId); // through the event's NATS headers
+            Assert.Equal("q", consumer.GetTagItem("messaging.consumer.group.name"));
+        }
+    }
+
+    [Fact]
+    public async Task A_server_that_asks_for_a_user_takes_the_configured_one_and_refuses_a_node_without_it()
+    {
+        using var locked = NatsServer.Start("--user", "micro", "--pass", "s3cret");
+        var got = new TaskCompletionSource<Order>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var node = await _cluster.StartServiceAsync("with-user", s => s.Subscribe<Order>("locked", (o, _) => { got.TrySetResult(o); return Task.CompletedTask; }), o =>
+        {
+            o.Config = TestCluster.FastConfig + $"\nmicro.broker = nats\nmicro.nats.url = \"{locked.Url}\"\nmicro.nats.user = micro\nmicro.nats.password = s3cret";
+            o.UseNats();
+        });
+        await node.Broker.PublishAsync("locked", new Order(5, "x"));
+        Assert.Equal(5, (await got.Task.WaitAsync(Soon)).Number);
+
+        var refused = await Assert.ThrowsAsync<MicroException>(() => _cluster.StartServiceAsync("no-user", s => s.Subscribe<Order>("locked", (_, _) => Task.CompletedTask), o =>
+        {
+            o.Config = TestCluster.FastConfig + $"\nmicro.broker = nats\nmicro.nats.url = \"{locked.Url}\"\nmicro.nats.connect-timeout = 2s";
+            o.UseNats();
+        }));
+        Assert.Equal(503, refused.Error.Code);
+        Assert.Contains(locked.Url, refused.Error.Detail);
+    }
+
+    [Fact]
+    public async Task Over_tls_a_node_that_trusts_the_servers_certificate_publishes_and_one_that_does_not_is_refused()
+    {
+        var dir = Directory.CreateTempSubdirectory("micro-nats-tls-").FullName;
+        try
+        {
+            // A self-signed certificate for 127.0.0.1: the server's, and the CA file the node trusts.
+            using var key = System.Security.Cryptography.RSA.Create(2048);
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=nats", key,
+                System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+            var names = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+            names.AddIpAddress(System.Net.IPAddress.Loopback);
+            request.CertificateExtensions.Add(names.Build());
+            request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            var (pem, keyPem) = (Path.Combine(dir, "server.pem"), Path.Combine(dir, "server.key"));
+            File.WriteAllText(pem, certificate.ExportCertificatePem());
+            File.WriteAllText(keyPem, key.ExportPkcs8PrivateKeyPem());
+            using var tls = NatsServer.Start("--tls", "--tlscert", pem, "--tlskey", keyPem);
+
+            var got = new TaskCompletionSource<Order>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var node = await _cluster.StartServiceAsync("over-tls", s => s.Subscribe<Order>("tls", (o, _) => { got.TrySetResult(o); return Task.CompletedTask; }), o =>
+            {
+                o.Config = TestCluster.FastConfig + $"\nmicro.broker = nats\nmicro.nats.url = \"{tls.Url}\"\nmicro.nats.tls.ca-file = \"{pem}\"";
+                o.UseNats();
+            });
+            await node.Broker.PublishAsync("tls", new Order(9, "x"));
+            Assert.Equal(9, (await got.Task.WaitAsync(Soon)).Number);
+
+            var untrusted = await Assert.ThrowsAsync<MicroException>(() => _cluster.StartServiceAsync("no-ca", s => s.Subscribe<Order>("tls", (_, _) => Task.CompletedTask), o =>
+            {
+                o.Config = TestCluster.FastConfig + $"\nmicro.broker = nats\nmicro.nats.url = \"{tls.Url}\"\nmicro.nats.tls.enabled = on\nmicro.nats.connect-timeout = 2s";
+                o.UseNats();
+            }));
+            Assert.Equal(503, untrusted.Error.Code);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
     }
 
     [Fact]
