@@ -189,13 +189,34 @@ public sealed class NatsBroker : INodeBroker
         }
     }
 
-    /// <summary>The topic's stream, made if missing and checked against the settings once per topic.</summary>
-    internal Task EnsureStreamAsync(Started n, string topic, CancellationToken cancellationToken)
+    /// <summary>
+    /// The topic's stream, made if missing and checked against the settings once per topic. A failure is asked again
+    /// next time; one of the server (down, no JetStream) is a 503, a stream that disagrees with the settings names the setting.
+    /// </summary>
+    internal async Task EnsureStreamAsync(Started n, string topic, CancellationToken cancellationToken)
     {
         var name = n.Names.Stream(topic);
-        var ensured = _streams.GetOrAdd(name, _ => new Lazy<Task>(() => NatsStreams.EnsureAsync(n, topic, CancellationToken.None)));
-        if (ensured.Value.IsFaulted) _streams.TryRemove(new KeyValuePair<string, Lazy<Task>>(name, ensured)); // asked again next time
-        return ensured.Value.WaitAsync(cancellationToken);
+        var ensured = _streams.GetOrAdd(name, _ => new Lazy<Task>(() => EnsureOnceAsync(n, topic, name)));
+        try { await ensured.Value.WaitAsync(cancellationToken).ConfigureAwait(false); }
+        catch (Exception e) when (e is not (MicroException or MicroConfigException) && !cancellationToken.IsCancellationRequested)
+        {
+            throw MicroError.ServiceUnavailable("micro.broker", $"the stream {name} of topic '{topic}' could not be made or checked on the NATS server at {n.Settings.Url} " +
+                $"({(e is OperationCanceledException ? $"no answer within {NatsSettings.Invariant(n.Settings.PublishTimeout)} s, micro.nats.publish-timeout" : e.Message)}): is it up, with JetStream on?").ToException();
+        }
+    }
+
+    private async Task EnsureOnceAsync(Started n, string topic, string name)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(n.Settings.PublishTimeout);
+            await NatsStreams.EnsureAsync(n, topic, timeout.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            _streams.TryRemove(name, out _); // asked again next time
+            throw;
+        }
     }
 
     /// <summary>Every subscription stops (each finishing its event) and the connection closes.</summary>

@@ -214,11 +214,7 @@ internal sealed class NatsSubscription<T>(NatsBroker broker, NatsBroker.Started 
                 catch (Exception e) { n.Node.Log.LogDebug("The consumer {Consumer} of topic {Topic} was not deleted: {Error}", consumer.Info.Name, topic, e.Message); }
             }
         }
-        finally
-        {
-            removed(this);
-            _stop.Dispose();
-        }
+        finally { removed(this); } // _stop is not disposed: a handler left running may still read its token
     }
 
     public async ValueTask DisposeAsync() => await UnsubscribeAsync().ConfigureAwait(false);

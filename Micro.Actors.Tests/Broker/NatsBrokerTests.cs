@@ -214,6 +214,9 @@ public sealed class NatsBrokerTests(Xunit.Abstractions.ITestOutputHelper output)
         var failed = await Assert.ThrowsAsync<MicroException>(() => node.Broker.PublishAsync("outage", new Order(99, "x")));
         Assert.Equal(503, failed.Error.Code);
         Assert.Contains(_nats.Url, failed.Error.Detail);
+        var fresh = await Assert.ThrowsAsync<MicroException>(() => node.Broker.PublishAsync("outage-new", new Order(1, "x"))); // its stream cannot be made now
+        Assert.Equal(503, fresh.Error.Code);
+        Assert.Contains("MICRO_outage-new", fresh.Error.Detail);
 
         Mark("publish failed");
         _nats.Start();
@@ -227,6 +230,8 @@ public sealed class NatsBrokerTests(Xunit.Abstractions.ITestOutputHelper output)
         Mark("published after");
         await Eventually.TrueAsync(() => got.ContainsKey(21), TimeSpan.FromSeconds(30), "the subscription to resume");
         Mark("resumed");
+        await node.Broker.PublishAsync("outage-new", new Order(2, "x")); // the stream is made once the server is back
+        Assert.Equal(1, await StoredAsync(_nats.Url, "MICRO_outage-new"));
         Assert.Equal(Enumerable.Range(1, 21), got.Keys.Order());
     }
 
