@@ -221,7 +221,9 @@ public sealed class NatsBrokerTests(Xunit.Abstractions.ITestOutputHelper output)
         Mark("publish failed");
         _nats.Start();
         Mark("restarted");
-        Assert.Equal(20, await StoredAsync(_nats.Url, "MICRO_outage")); // the store kept every acked event
+        // The store kept every acked event. The publish that got 503 may be stored too: its bytes may still go out once
+        // the connection is back (why the 503 says to publish again with the same id).
+        Assert.InRange(await StoredAsync(_nats.Url, "MICRO_outage"), 20, 21);
         await Eventually.TrueAsync(async () =>
         {
             try { await node.Broker.PublishAsync("outage", new Order(21, "x"), new PublishOptions { Id = "after-21" }); return true; }
@@ -232,7 +234,7 @@ public sealed class NatsBrokerTests(Xunit.Abstractions.ITestOutputHelper output)
         Mark("resumed");
         await node.Broker.PublishAsync("outage-new", new Order(2, "x")); // the stream is made once the server is back
         Assert.Equal(1, await StoredAsync(_nats.Url, "MICRO_outage-new"));
-        Assert.Equal(Enumerable.Range(1, 21), got.Keys.Order());
+        Assert.Equal(Enumerable.Range(1, 21), got.Keys.Where(k => k != 99).Order());
     }
 
     [Fact]
