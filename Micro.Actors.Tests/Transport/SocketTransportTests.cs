@@ -297,12 +297,14 @@ public sealed class SocketTransportTests
             return events;
         }
 
-        public SocketAssociation Associate(Socket socket, int maxFrame, TimeSpan? flushWait = null)
+        /// <summary>An outbound association on <paramref name="socket"/> (its peer is known: no ASSOCIATE expected first).</summary>
+        public SocketAssociation Associate(Socket socket, int maxFrame, TimeSpan? flushWait = null, long sendBudget = long.MaxValue, Backlog? backlog = null)
         {
             var local = (IPEndPoint)socket.LocalEndPoint!;
             var remote = (IPEndPoint)socket.RemoteEndPoint!;
+            var limits = new ConnectionLimits(maxFrame, flushWait ?? TimeSpan.FromSeconds(5), sendBudget, TimeSpan.FromSeconds(10));
             var association = new SocketAssociation(new Address("tcp", "t", "127.0.0.1", local.Port), new Address("tcp", "t", "127.0.0.1", remote.Port),
-                socket, maxFrame, flushWait ?? TimeSpan.FromSeconds(5), NoLogger.Instance, _ => { });
+                socket, new NetworkStream(socket, ownsSocket: false), limits, NoLogger.Instance, $"127.0.0.1:{remote.Port}", backlog, null, _ => { });
             association.Start();
             _associations.Add(association);
             return association;

@@ -44,9 +44,7 @@ internal static class MicroConfig
             ? [.. own.Where(r => !r.StartsWith(ServiceRolePrefix, StringComparison.Ordinal)), ClientRole]
             : [.. own.Where(r => !r.StartsWith(ServiceRolePrefix, StringComparison.Ordinal) && r != ClientRole), role, ServiceRolePrefix + role];
         var roles = $"[{string.Join(", ", all.Distinct().Select(Quote))}]";
-        // The socket transport has no TLS: a node with TLS keeps DotNetty's.
-        var transport = settings.Transport == MicroSettings.SocketTransport && settings.Tls is null
-            ? Transport.SocketTransport.ConfigPath : "akka.remote.dot-netty.tcp";
+        var transport = settings.Transport == MicroSettings.SocketTransport ? Transport.SocketTransport.ConfigPath : "akka.remote.dot-netty.tcp";
         // Akka's transport keys that users already set apply to both transports, unless set for micro-tcp
         // itself; the frame size always (Micro.Actors checks sizes against it, MicroSettings.MaxPayloadBytes).
         var shared = string.Join("\n", SharedTransportKeys

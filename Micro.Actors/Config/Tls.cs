@@ -28,6 +28,15 @@ public sealed class TlsOptions
     public bool ValidateHostname { get; init; }
 }
 
+/// <summary>
+/// The node's TLS options, handed to its actor system beside the configuration: the socket transport
+/// reads them from there (DotNetty reads <see cref="DotNettySslSetup"/>).
+/// </summary>
+internal sealed class TlsSetup(TlsOptions options) : Akka.Actor.Setup.Setup
+{
+    public TlsOptions Options { get; } = options;
+}
+
 /// <summary>Reads <c>micro.tls</c> (and MICRO_TLS_* variables) and turns TLS options into Akka's DotNetty setup.</summary>
 internal static class Tls
 {
@@ -100,16 +109,18 @@ internal static class Tls
 
     private static CertificateValidationCallback Validator(TlsOptions tls) => (certificate, _, peer, errors, log) =>
     {
+        if (Problem(tls, certificate, errors) is not { } problem) return true;
+        log.Warning("TLS: {0}; refused {1}", problem, peer);
+        return false;
+    };
+
+    /// <summary>Why a peer's <paramref name="certificate"/> is refused here; null when it is trusted.</summary>
+    public static string? Problem(TlsOptions tls, X509Certificate? certificate, SslPolicyErrors errors)
+    {
         if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
-        {
-            log.Warning("TLS: {Peer} showed no certificate; refused", peer);
-            return false;
-        }
+            return "the peer showed no certificate";
         if (tls.ValidateHostname && errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
-        {
-            log.Warning("TLS: the certificate of {Peer} ({Subject}) does not name its host; refused", peer, certificate.Subject);
-            return false;
-        }
+            return $"the peer's certificate ({certificate.Subject}) does not name the host it was reached at";
         using var chain = new X509Chain();
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         // Every node is both client and server of the other: its certificate must allow both
@@ -121,11 +132,12 @@ internal static class Tls
             chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
             chain.ChainPolicy.CustomTrustStore.AddRange(tls.Trusted);
         }
-        if (chain.Build(certificate)) return true;
-        log.Warning("TLS: the certificate of {Peer} ({Subject}) is not trusted here: {Problem}; refused", peer, certificate.Subject,
-            string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim())));
-        return false;
-    };
+        // SslStream hands over an X509Certificate2; another caller may not.
+        using var copy = certificate is X509Certificate2 ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        if (chain.Build(copy ?? (X509Certificate2)certificate)) return null;
+        return $"the peer's certificate ({certificate.Subject}) is not trusted here: " +
+               string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Distinct());
+    }
 
     private static string? Env(Func<string, string?> env, string name) => env(name) is { Length: > 0 } v && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
 

@@ -306,7 +306,9 @@ public sealed class MicroService : IAsyncDisposable
     internal IEnumerable<Setup> NodeSetups()
     {
         yield return new TypeAllowListSetup(AllowList());
-        if (Settings.Tls is { } tls) yield return Tls.Setup(tls);
+        if (Settings.Tls is not { } tls) yield break;
+        yield return Tls.Setup(tls); // DotNetty's
+        yield return new TlsSetup(tls); // the socket transport's
     }
 
     /// <summary>The HOCON this node was given over the defaults (what settings, including the hosting layer's, are read from).</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
@@ -8,15 +9,20 @@ using Akka.Remote.Transport;
 namespace Micro.Actors.Transport;
 
 /// <summary>
-/// Akka.Remote's TCP transport on plain sockets (go-micro's Transport), the default of every node
-/// without TLS. Why not DotNetty's: it hands every write from the actor's thread to a socket event
+/// Akka.Remote's TCP transport on System.Net sockets, with mutual TLS on <see cref="SslStream"/> when
+/// micro.tls is on (go-micro's Transport): the default of every node. Why not DotNetty's: it hands every write from the actor's thread to a socket event
 /// loop and every read from the event loop to the actors' threads. At one call in flight those
 /// handoffs were half of a ~300 µs round trip; here a write is sent from the writer's own thread
 /// when the socket is idle, and a read is delivered from its receive completion (~150 µs).
 /// The frames are DotNetty's (a 4-byte little-endian length, then the PDU) and the scheme is
 /// <c>akka.tcp</c>, so a node on either transport talks to a node on the other.
 /// </summary>
-/// <remarks>Configured under <c>akka.remote.micro-tcp</c>; <see cref="Config.MicroConfig"/> fills it in.</remarks>
+/// <remarks>
+/// Configured under <c>akka.remote.micro-tcp</c> (<see cref="Config.MicroConfig"/> fills it in) and
+/// <c>micro.socket</c>; TLS comes from the node's <see cref="Config.TlsSetup"/>. Inbound connections that
+/// have not yet said which node they are (TLS handshake, then Akka's ASSOCIATE) are bounded in number
+/// and in time, so a client that connects in a loop or never finishes its handshake costs little.
+/// </remarks>
 internal sealed class SocketTransport : Akka.Remote.Transport.Transport
 {
     /// <summary>The section of this transport under <c>akka.remote</c>.</summary>
@@ -30,7 +36,13 @@ internal sealed class SocketTransport : Akka.Remote.Transport.Transport
     private readonly int _sendBufferSize;
     private readonly int _receiveBufferSize;
     private readonly ILoggingAdapter _log;
-    private readonly TimeSpan _flushWait;
+    private readonly ConnectionLimits _limits;
+    private readonly int _maxHandshakes;
+    private int _handshakes; // inbound connections not associated yet
+    private readonly TlsHandshake? _tls;
+    private readonly Backlog _backlog;
+    /// <summary>Peers that break the protocol or fail TLS: said loudly once each.</summary>
+    private readonly OnceLog _refused;
     // By reference: Akka's handles are equal when their addresses are, and two connections can share them.
     private readonly ConcurrentDictionary<SocketAssociation, byte> _open = new(ReferenceEqualityComparer.Instance);
     private volatile bool _shutDown;
@@ -41,7 +53,6 @@ internal sealed class SocketTransport : Akka.Remote.Transport.Transport
     {
         System = system;
         Config = config;
-        SchemeIdentifier = "tcp"; // Akka's protocol layer adds "akka.": addresses read akka.tcp://…
         _hostname = config.GetString("hostname", "");
         if (string.IsNullOrWhiteSpace(_hostname))
             throw new Akka.Configuration.ConfigurationException($"{ConfigPath}.hostname is empty: set the host other nodes reach this one at");
@@ -55,8 +66,20 @@ internal sealed class SocketTransport : Akka.Remote.Transport.Transport
         _receiveBufferSize = (int)(config.GetByteSize("receive-buffer-size", 256000) ?? 256000);
         // Clamped: a negative or infinite wait would throw in Disassociate or hold Shutdown forever.
         var flushWait = system.Settings.Config.GetTimeSpan("akka.remote.flush-wait-on-shutdown", TimeSpan.FromSeconds(2));
-        _flushWait = flushWait < TimeSpan.Zero || flushWait > TimeSpan.FromMinutes(1) ? TimeSpan.FromSeconds(2) : flushWait;
+        flushWait = flushWait < TimeSpan.Zero || flushWait > TimeSpan.FromMinutes(1) ? TimeSpan.FromSeconds(2) : flushWait;
+        var node = system.Settings.Config;
+        var handshakeTimeout = node.GetTimeSpan("micro.socket.handshake-timeout", TimeSpan.FromSeconds(10));
+        _limits = new ConnectionLimits((int)Math.Min(MaximumPayloadBytes, int.MaxValue - 4), flushWait,
+            node.GetByteSize("micro.socket.send-budget", 4 * 1024 * 1024) ?? 4 * 1024 * 1024, handshakeTimeout);
+        _maxHandshakes = node.GetInt("micro.socket.max-handshakes", 256);
         _log = Logging.GetLogger(system, typeof(SocketTransport));
+        _refused = new OnceLog(_log, LogLevel.WarningLevel);
+        _backlog = Backlog.For(system);
+        var tls = system.Settings.Setup.Get<Config.TlsSetup>();
+        if (tls.HasValue) _tls = new TlsHandshake(tls.Value.Options, handshakeTimeout, _refused);
+        // DotNetty's schemes, so that nodes on either transport reach each other: Akka's protocol layer adds
+        // "akka.", and addresses read akka.tcp://… (akka.ssl.tcp://… with TLS).
+        SchemeIdentifier = _tls is null ? "tcp" : "ssl.tcp";
     }
 
     public override async Task<(Address, TaskCompletionSource<IAssociationEventListener>)> Listen()
@@ -107,18 +130,40 @@ internal sealed class SocketTransport : Akka.Remote.Transport.Transport
                 await Task.Delay(100).ConfigureAwait(false);
                 continue;
             }
-            try
+            if (Interlocked.Increment(ref _handshakes) > _maxHandshakes)
             {
-                var remote = (IPEndPoint)socket.RemoteEndPoint!;
-                var association = Open(socket, new Address(SchemeIdentifier, System.Name, HostForAddress(remote.Address.ToString()), remote.Port));
-                events.Notify(new InboundAssociation(association));
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                // A connection reset before it was set up: drop it, keep accepting.
-                _log.Debug("An inbound connection to {Address} went before it was set up: {Error}", _localAddress, e.Message);
+                Interlocked.Decrement(ref _handshakes);
+                _refused.Say("handshakes", "Refused a connection from {0}: {1} connections are still in their handshake (micro.socket.max-handshakes); a client may be connecting in a loop",
+                    socket.RemoteEndPoint ?? (object)"?", _maxHandshakes);
                 socket.Dispose();
+                continue;
             }
+            _ = SetUpInboundAsync(socket, events); // the handshake runs beside the accept loop, never holding it up
+        }
+    }
+
+    /// <summary>TLS (when on), then the association; it counts as a handshake until the peer has said which node it is.</summary>
+    private async Task SetUpInboundAsync(Socket socket, IAssociationEventListener events)
+    {
+        try
+        {
+            Tune(socket);
+            var remote = (IPEndPoint)socket.RemoteEndPoint!;
+            var peer = $"{HostForAddress(remote.Address.ToString())}:{remote.Port}";
+            Stream stream = _tls is { } tls ? await tls.AsServerAsync(socket, peer, default).ConfigureAwait(false) : new NetworkStream(socket, ownsSocket: false);
+            var association = Open(socket, stream, new Address(SchemeIdentifier, System.Name, HostForAddress(remote.Address.ToString()), remote.Port), peer: null);
+            events.Notify(new InboundAssociation(association));
+            await association.Associated.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException or TlsRefusedException)
+        {
+            // A connection reset before it was set up, or refused by TLS (said by the handshake): drop it, keep accepting.
+            _log.Debug("An inbound connection to {0} went before it was set up: {1}", _localAddress, e.Message);
+            socket.Dispose();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _handshakes);
         }
     }
 
@@ -136,9 +181,12 @@ internal sealed class SocketTransport : Akka.Remote.Transport.Transport
             var ip = await ResolveAsync(host).WaitAsync(timeout.Token).ConfigureAwait(false);
             socket = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync(new IPEndPoint(ip, port), timeout.Token).ConfigureAwait(false);
-            return Open(socket, remoteAddress);
+            Tune(socket);
+            var peer = $"{host}:{port}";
+            Stream stream = _tls is { } tls ? await tls.AsClientAsync(socket, host, peer, default).ConfigureAwait(false) : new NetworkStream(socket, ownsSocket: false);
+            return Open(socket, stream, remoteAddress, peer);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException or TlsRefusedException)
         {
             socket?.Dispose();
             var why = e is OperationCanceledException ? $"no connection within {_connectTimeout.TotalSeconds:0.#} s" : e.Message;
@@ -146,14 +194,20 @@ internal sealed class SocketTransport : Akka.Remote.Transport.Transport
         }
     }
 
-    private SocketAssociation Open(Socket socket, Address remoteAddress)
+    /// <summary>Before anything is sent (the TLS handshake too): no Nagle delay, keep-alives, the configured buffers.</summary>
+    private void Tune(Socket socket)
     {
         socket.NoDelay = true;
         socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
         if (_sendBufferSize > 0) socket.SendBufferSize = _sendBufferSize; // 0: the platform's default, as in DotNetty
         if (_receiveBufferSize > 0) socket.ReceiveBufferSize = _receiveBufferSize;
+    }
+
+    private SocketAssociation Open(Socket socket, Stream stream, Address remoteAddress, string? peer)
+    {
         var local = new Address(SchemeIdentifier, System.Name, HostForAddress(_publicHostname), ((IPEndPoint)socket.LocalEndPoint!).Port);
-        var association = new SocketAssociation(local, remoteAddress, socket, MaximumPayloadBytes, _flushWait, _log, a => _open.TryRemove(a, out _));
+        var association = new SocketAssociation(local, remoteAddress, socket, stream, _limits, _log, peer, _backlog,
+            peer is null ? _refused : null, a => _open.TryRemove(a, out _));
         _open[association] = 0;
         association.Start();
         if (_shutDown) association.Close(); // Shutdown ran meanwhile and did not see it
@@ -182,7 +236,7 @@ internal sealed class SocketTransport : Akka.Remote.Transport.Transport
         _listener?.Dispose();
         var draining = _open.Keys.Where(a => a.Closing).Select(a => a.Closed).ToList();
         if (draining.Count > 0)
-            await Task.WhenAny(Task.WhenAll(draining), Task.Delay(_flushWait)).ConfigureAwait(false);
+            await Task.WhenAny(Task.WhenAll(draining), Task.Delay(_limits.FlushWait)).ConfigureAwait(false);
         foreach (var association in _open.Keys) association.Close();
         return true;
     }
