@@ -22,11 +22,14 @@ public static class MicroProblemDetails
         _ => StatusCodes.Status502BadGateway,
     };
 
-    /// <summary>The problem details of <paramref name="error"/>: its detail, and the service's own code and id as extensions.</summary>
+    /// <summary>
+    /// The problem details of <paramref name="error"/>: its detail, and the service's own code and id as extensions;
+    /// a handler's failure also its <c>errorId</c>, under which the service's node logged the exception.
+    /// </summary>
     public static ProblemDetails From(MicroError error, string? instance = null)
     {
         var status = StatusCode(error);
-        return new ProblemDetails
+        var details = new ProblemDetails
         {
             Status = status,
             Title = MicroError.StatusText(status),
@@ -34,6 +37,8 @@ public static class MicroProblemDetails
             Instance = instance,
             Extensions = { ["code"] = error.Code, ["id"] = error.Id },
         };
+        if (HandlerFailure.IdOf(error) is { } errorId) details.Extensions["errorId"] = errorId;
+        return details;
     }
 
     /// <summary>The problem as a minimal-API result: <c>catch (MicroException e) { return e.ToProblem(); }</c>.</summary>

@@ -104,6 +104,8 @@ public sealed class MicroHostBuilder
     {
         var options = services.GetRequiredService<IOptions<MicroServiceOptions>>().Value;
         options.Services = services;
+        // The host's environment decides micro.server.error-details = auto (it may come from configuration, not only a variable).
+        options.HostEnvironment ??= services.GetService<Microsoft.Extensions.Hosting.IHostEnvironment>()?.EnvironmentName;
         if (_registry is { } registry) options.Registry ??= cluster => registry(cluster, services);
         if (_broker is { } broker) options.Broker ??= cluster => broker(cluster, services);
         // A selector registered in DI is the node's default, unless the options name one.

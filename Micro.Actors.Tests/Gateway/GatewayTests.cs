@@ -366,11 +366,26 @@ public sealed class GatewayTests(GatewayTests.Gateway gateway) : IClassFixture<G
         Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
         Assert.Equal("micro.api", problem.GetProperty("id").GetString());
         Assert.Matches("the gateway failed \\(error id [0-9a-f]{12}\\)", problem.GetProperty("detail").GetString());
+        Assert.Contains($"(error id {problem.GetProperty("errorId").GetString()})", problem.GetProperty("detail").GetString());
         Assert.Equal(show, problem.GetProperty("detail").GetString()!.Contains("/srv/secret"));
         // The gateway goes on serving.
         using var fine = await http.PostAsync("/shop/Shop.Echo", Json("""{"text":"fine"}"""));
         Assert.Equal(HttpStatusCode.OK, fine.StatusCode);
         await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_handlers_exception_is_a_502_with_the_services_error_id_and_not_its_text()
+    {
+        var answer = await Post("/shop/Shop.Fail", """{"code":0,"why":"disk /srv/secret is full"}""");
+        IsProblem(answer, HttpStatusCode.BadGateway, 500, "Shop.Fail failed on the server (error id ");
+        var body = answer.Body;
+        Assert.Equal("shop", body.GetProperty("id").GetString());
+        // The id under which the service's node logged the exception, readable on its own.
+        Assert.Matches("^[0-9a-f]{12}$", body.GetProperty("errorId").GetString());
+        Assert.Contains($"(error id {body.GetProperty("errorId").GetString()})", body.GetProperty("detail").GetString());
+        Assert.DoesNotContain("/srv/secret", body.ToString());
+        Assert.DoesNotContain("InvalidOperationException", body.ToString());
     }
 
     [Fact]

@@ -33,5 +33,15 @@ public sealed class ProblemDetailsTests
         Assert.Equal("/wait/6000", problem.Instance);
         Assert.Equal(408, problem.Extensions["code"]);
         Assert.Equal("micro.client", problem.Extensions["id"]);
+        Assert.False(problem.Extensions.ContainsKey("errorId"));
+    }
+
+    [Fact]
+    public void A_handlers_failure_carries_its_error_id()
+    {
+        var problem = MicroProblemDetails.From(MicroError.InternalServerError("greeter",
+            "Greeter.Hello failed on the server (error id 7f3c2a1e9b4d): the details are in that node's log under this id"));
+        Assert.Equal(502, problem.Status);
+        Assert.Equal("7f3c2a1e9b4d", problem.Extensions["errorId"]);
     }
 }

@@ -256,8 +256,7 @@ public sealed class TracingTests : IDisposable
         await using var cluster = new TestCluster();
         var caller = await cluster.StartClientAsync();
         var logs = new CapturedLogs();
-        var builder = TestHost.Builder(settings: new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Information" });
-        builder.Logging.AddProvider(logs);
+        var builder = TestHost.Logged(logs, "Information");
         builder.Services.AddMicroService("notes", s => s
             .Handle<NoteTaker>("Notes", e => e.Map<Note, Ping>("Take"))
             .Subscribe<Note>("notes", (n, c) =>

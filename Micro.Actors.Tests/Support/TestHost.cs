@@ -26,6 +26,14 @@ public static class TestHost
         return builder;
     }
 
+    /// <summary>A host whose log events from <paramref name="level"/> up are kept in <paramref name="logs"/>.</summary>
+    public static HostApplicationBuilder Logged(CapturedLogs logs, string level)
+    {
+        var builder = Builder(settings: new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = level });
+        builder.Logging.AddProvider(logs);
+        return builder;
+    }
+
     /// <summary>A node's options for the test cluster (fast gossip, port 0, its seed), before the test's own.</summary>
     public static Action<MicroServiceOptions> In(TestCluster cluster, Action<MicroServiceOptions>? more = null) => o =>
     {

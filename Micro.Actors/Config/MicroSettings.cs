@@ -51,6 +51,8 @@ internal sealed record MicroSettings
     public required string Transport { get; init; }
     /// <summary>TLS between nodes; null when off.</summary>
     public TlsOptions? Tls { get; init; }
+    /// <summary>Whether a handler's exception reaches its caller with its type and message (micro.server.error-details; auto: in Development).</summary>
+    public bool ErrorDetails { get; init; }
     /// <summary>What carries events (micro.broker): <see cref="PubSubBroker"/> or <see cref="NatsBroker"/>.</summary>
     public string Broker { get; init; } = PubSubBroker;
 
@@ -117,6 +119,8 @@ internal sealed record MicroSettings
             PoolSize = options.PoolSize ?? Read(config, "micro.server.pool-size", c => c.GetInt("micro.server.pool-size")),
             QueueSize = Read(config, "micro.server.queue-size", c => c.GetInt("micro.server.queue-size")),
             DrainTimeout = Positive(null, config, "micro.server.drain-timeout", ""),
+            ErrorDetails = Errors.HandlerFailure.DetailsOn(Read(config, Errors.HandlerFailure.Setting, c => c.GetString(Errors.HandlerFailure.Setting)),
+                options.HostEnvironment, Env),
             DownAfter = Positive(null, config, "micro.down-after", ""),
             DescriptorTimeout = Positive(null, config, "micro.registry.descriptor-timeout", ""),
             StreamBuffer = Read(config, "micro.streaming.buffer", c => c.GetInt("micro.streaming.buffer")),

@@ -1,6 +1,5 @@
 using Akka;
 using Akka.Actor;
-using Akka.Event;
 using Micro.Actors.Errors;
 
 namespace Micro.Actors.Server;
@@ -26,15 +25,25 @@ public abstract class MicroHandler : Service.TrackedReceiveActor
         _current = reply;
         using var scope = reply.Context.BeginLogScope();
         using var metadata = Metadata.MetadataContext.Enter(reply.Context.Headers);
-        return ReceiveTracked(receive, message);
+        try { return ReceiveTracked(receive, message); }
+        catch (Exception e)
+        {
+            // Answered (and logged, under the error id its caller gets) before supervision sees the exception:
+            // so supervision knows not to log it a second time.
+            reply.HandlerFailed(reply.Context.ErrorOf(e));
+            throw;
+        }
     }
 
-    /// <summary>A one-way request has no reply to mark its end: it ends when its handler is done (an async one: when its task ends).</summary>
+    /// <summary>
+    /// An async receive that failed is answered here, as a sync one is above. A one-way request has no reply to
+    /// mark its end: it ends when its handler is done (an async one: when its task ends).
+    /// </summary>
     private protected override void WorkDone(Exception? failure)
     {
-        if (_current is not { } reply || !reply.Context.IsOneWay || !EndsOneWayWhenDone) return;
-        if (failure is null) reply.Finish();
-        else reply.HandlerFailed(reply.Context.ErrorOf(failure));
+        if (_current is not { } reply) return;
+        if (failure is not null) reply.HandlerFailed(reply.Context.ErrorOf(failure));
+        else if (reply.Context.IsOneWay && EndsOneWayWhenDone) reply.Finish();
     }
 
     /// <summary>Whether a one-way request ends when the receive is done (false: when the handler replies).</summary>
@@ -42,7 +51,8 @@ public abstract class MicroHandler : Service.TrackedReceiveActor
 
     protected override void PreRestart(Exception reason, object message)
     {
-        _current?.HandlerFailed(_current.Context.ErrorOf(reason));
+        // A failure the receive did not see (one it saw was answered there, and is not answered twice).
+        if (_current is { IsCompleted: false } reply) reply.HandlerFailed(reply.Context.ErrorOf(reason));
         base.PreRestart(reason, message);
     }
 
@@ -67,24 +77,22 @@ internal sealed class FunctionHandler : MicroHandler
     {
         // No ReceiveAsync: the server gives a handler one request at a time anyway, so there is nothing
         // to hold back, and a function that finishes at once is answered without any task machinery.
-        var log = Context.GetLogger();
         ReceiveAny(message =>
         {
-            var (sender, request) = (Sender, Request);
+            var sender = Sender;
             Task<object?> task;
-            try { task = handle(message, request); }
+            try { task = handle(message, Request); }
             catch (Exception e) { task = Task.FromException<object?>(e); }
             if (task.IsCompletedSuccessfully) sender.Tell(task.Result ?? Done.Instance);
-            else if (task.IsCompleted) Answer(task, sender, request, log);
-            else task.ContinueWith(t => Answer(t, sender, request, log), TaskScheduler.Default);
+            else if (task.IsCompleted) Answer(task, sender);
+            else task.ContinueWith(t => Answer(t, sender), TaskScheduler.Default);
         });
     }
 
-    private static void Answer(Task<object?> task, IActorRef sender, RequestContext request, ILoggingAdapter log)
+    private static void Answer(Task<object?> task, IActorRef sender)
     {
         if (task.IsCompletedSuccessfully) { sender.Tell(task.Result ?? Done.Instance); return; }
-        var cause = task.Exception?.InnerException ?? new TaskCanceledException(task);
-        if (cause is not MicroException && !request.IsDeadline(cause)) log.Error(cause, "{Endpoint} request {RequestId} failed: {Error}", request.Endpoint, request.Id, cause.Message);
-        sender.Tell(new Status.Failure(cause));
+        // The reply ref turns it into the caller's error (and logs it under an error id).
+        sender.Tell(new Status.Failure(task.Exception?.InnerException ?? new TaskCanceledException(task)));
     }
 }

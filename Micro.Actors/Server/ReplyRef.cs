@@ -100,8 +100,16 @@ internal sealed class ReplyRef : MinimalActorRef
         Context.Release();
     }
 
-    /// <summary>The handler failed: its error is its answer.</summary>
-    public void HandlerFailed(MicroError error) => Handled(null, error);
+    /// <summary>
+    /// The handler failed: its error is its answer. Once: the same failure reaches here from the receive and
+    /// again from the handler's restart.
+    /// </summary>
+    public void HandlerFailed(MicroError error)
+    {
+        if (Interlocked.Exchange(ref _failed, 1) == 0) Handled(null, error);
+    }
+
+    private int _failed;
 
     /// <summary>Answers with an error unless already answered (the server's own: a stuck handler, a stop); wrappers still running are told.</summary>
     public void Fail(MicroError error)
@@ -135,7 +143,9 @@ internal sealed class ReplyRef : MinimalActorRef
         if (Context.IsOneWay)
         {
             Interlocked.Increment(ref error is null ? ref _counters.Served : ref _counters.Failed);
-            if (error is not null) _shared.Log.Warning("{Endpoint} one-way request {RequestId} failed: {Error}", Context.Endpoint, Context.Id, error);
+            // Nobody hears a one-way request's error, so the log does; a handler's exception is logged already, under its error id.
+            if (error is not null && HandlerFailure.IdOf(error) is null)
+                _shared.Log.Warning("{Endpoint} one-way request {RequestId} failed: {Error}", Context.Endpoint, Context.Id, error);
             Hand(null);
             return;
         }

@@ -5,23 +5,27 @@ public sealed class RequestContext
 {
     private CancellationTokenSource? _cancellation;
 
-    internal RequestContext(Request request, DateTime deadlineUtc, Micro.Actors.Service.HandlerServices? services = null)
+    internal RequestContext(Request request, DateTime deadlineUtc, Errors.HandlerFailure failures, Micro.Actors.Service.HandlerServices? services = null)
     {
         Request = request;
         Deadline = deadlineUtc;
+        _failures = failures;
         _services = services ?? Micro.Actors.Service.HandlerServices.None;
     }
 
     /// <summary>A stream's context: no deadline; cancelled when the caller goes away or cancels.</summary>
-    internal RequestContext(Request request, CancellationToken stream, Micro.Actors.Service.HandlerServices? services = null)
+    internal RequestContext(Request request, CancellationToken stream, Errors.HandlerFailure failures, Micro.Actors.Service.HandlerServices? services = null)
     {
         Request = request;
         Deadline = DateTime.MaxValue;
         _stream = stream;
+        _failures = failures;
         _services = services ?? Micro.Actors.Service.HandlerServices.None;
     }
 
     private readonly Micro.Actors.Service.HandlerServices _services;
+    /// <summary>How the node answers and logs a handler's failure (<see cref="ErrorOf"/>).</summary>
+    private readonly Errors.HandlerFailure _failures;
     private Micro.Actors.Service.LazyScope _scope;
 
     /// <summary>
@@ -86,10 +90,10 @@ public sealed class RequestContext
         // The token's timer counts whole milliseconds, so it may fire a little before the deadline by this clock.
         && (Remaining == TimeSpan.Zero || Volatile.Read(ref _cancellation)?.IsCancellationRequested == true);
 
-    /// <summary>The error a handler's exception answers with.</summary>
+    /// <summary>The error a handler's exception answers with (any but a <see cref="Errors.MicroException"/> or the deadline's is logged under an error id).</summary>
     internal Errors.MicroError ErrorOf(Exception e) => IsDeadline(e)
         ? Errors.MicroError.Timeout(Service, $"{Service} {Endpoint} did not answer within {Request.Timeout.TotalSeconds:0.###} s: its handler was cancelled at the caller's deadline")
-        : Errors.MicroException.ToError(e, Service);
+        : _failures.Report(e, Service, Endpoint, Id, stream: _stream is not null);
 
     /// <summary>The call has been answered: cancel what still listens and free the timer.</summary>
     internal void Release()

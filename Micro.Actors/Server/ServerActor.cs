@@ -129,14 +129,16 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private readonly NodeIdentity _identity;
     private bool _stopping;
     private readonly HandlerServices _services;
+    private readonly HandlerFailure _failures;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     public ServerActor(NodeIdentity identity, IReadOnlyList<HandlerGroup> groups, int defaultPoolSize, int queueLimit,
         ServerState state, Codecs codecs, int maxPayload, TimeSpan holdAnswers, Observability.NodeFigures figures,
-        HandlerServices? services = null, Wrappers.WrapperOptions? wrappers = null, TimeProvider? time = null)
+        HandlerServices? services = null, Wrappers.WrapperOptions? wrappers = null, TimeProvider? time = null, bool errorDetails = false)
     {
         _time = time ?? TimeProvider.System;
+        _failures = new HandlerFailure(_log, errorDetails);
         _services = services ?? HandlerServices.None;
         _figures = figures;
         _holdFor = holdAnswers;
@@ -218,12 +220,25 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     /// constructor throws is stopped: restarting it would only fail again.
     /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(-1, Timeout.InfiniteTimeSpan, e =>
+        new HandlerSupervision(e =>
         {
             if (e is not ActorInitializationException init) return Directive.Restart;
             if (init.Actor is { } actor) _failedToStart.Add(actor);
             return Directive.Stop;
         });
+
+    /// <summary>
+    /// Akka's supervision, without its own log line for a failure the handler already logged under an error id
+    /// (one failure, one line: the one with the id its caller was given) or threw on purpose.
+    /// </summary>
+    private sealed class HandlerSupervision(Func<Exception, Directive> decider) : OneForOneStrategy(-1, Timeout.InfiniteTimeSpan, decider)
+    {
+        protected override void LogFailure(IActorContext context, IActorRef child, Exception cause, Directive directive)
+        {
+            if (directive == Directive.Restart && HandlerFailure.Reported(cause)) return;
+            base.LogFailure(context, child, cause, directive);
+        }
+    }
 
     private IActorRef Spawn(Group group)
     {
@@ -310,7 +325,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
     private ReplyRef Start(Group group, IActorRef handler, Work work)
     {
         var pipeline = group.Pipeline?.Current;
-        var reply = new ReplyRef(_replies, new RequestContext(work.Request, work.Deadline, _services), work.Caller, handler,
+        var reply = new ReplyRef(_replies, new RequestContext(work.Request, work.Deadline, _failures, _services), work.Caller, handler,
             work.Codec, work.Counters)
         {
             Gathering = work.Gathering,
@@ -346,11 +361,10 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
                 return reply.Inner!.Task;
             },
         };
-        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = RunWrapped(s.pipeline, s.context, s.reply, s.log, s.figures), (pipeline, context, reply, log: _log, figures: _figures), preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = RunWrapped(s.pipeline, s.context, s.reply, s.figures), (pipeline, context, reply, figures: _figures), preferLocal: false);
     }
 
-    private static async Task RunWrapped(Wrappers.HandlerDelegate pipeline, Wrappers.HandlerContext context, ReplyRef reply, ILoggingAdapter log,
-        Observability.NodeFigures figures)
+    private static async Task RunWrapped(Wrappers.HandlerDelegate pipeline, Wrappers.HandlerContext context, ReplyRef reply, Observability.NodeFigures figures)
     {
         using var metadata = Metadata.MetadataContext.Enter(context.Request.Headers);
         object? body = null;
@@ -358,8 +372,7 @@ internal sealed class ServerActor : ReceiveActor, IWithTimers
         try { body = await pipeline(context).ConfigureAwait(false); }
         catch (Exception e)
         {
-            if (e is not MicroException && !reply.Context.IsDeadline(e)) log.Error(e, "{Endpoint} request {RequestId} failed in a handler wrapper: {Error}", context.Endpoint, context.RequestId, e.Message);
-            error = reply.Context.ErrorOf(e);
+            error = reply.Context.ErrorOf(e); // a wrapper's own exception is logged here; the handler's came back as its error
             if (!context.Reached) figures.Rejected(error.Code); // a wrapper answered in the handler's place (a limit's 429, an auth 401)
         }
         reply.CompleteWrapped(body, error);

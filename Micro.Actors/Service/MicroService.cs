@@ -365,11 +365,11 @@ public sealed class MicroService : IAsyncDisposable
                 var streamCounters = _streams.ToDictionary(s => s.Name, s => figures.Endpoint(s.Name), StringComparer.Ordinal);
                 var services = _services;
                 var server = _server = micro.Start(Props.Create(() => new ServerActor(identity, groups, Settings.PoolSize, Settings.QueueSize, _state, codecs,
-                    Settings.MaxPayloadBytes, Settings.AnswerBatchWait, figures, services, _options.Wrappers)), ServerActor.Name);
+                    Settings.MaxPayloadBytes, Settings.AnswerBatchWait, figures, services, _options.Wrappers, null, Settings.ErrorDetails)), ServerActor.Name);
                 var descriptor = new NodeDescriptor(Name, Settings.Version, _options.Metadata.ToImmutableDictionary(),
                     [.. groups.SelectMany(g => g.Endpoints).Select(Describe), .. _streams.Select(Describe)], server);
                 _streamServer = micro.Start(Props.Create(() => new Streaming.StreamServerActor(_streams.ToList(), codecs, Settings.StreamBuffer, Settings.StreamIdleTimeout,
-                    Settings.MaxPayloadBytes, streamCounters, _state, services, _options.Wrappers, identity.Node)), Streaming.StreamServerActor.Name);
+                    Settings.MaxPayloadBytes, streamCounters, _state, services, _options.Wrappers, identity.Node, Settings.ErrorDetails)), Streaming.StreamServerActor.Name);
                 _descriptor = micro.Start(Props.Create(() => new DescriptorActor(descriptor, mediator)), DescriptorActor.Name);
             }
             // A registry of the user's own takes the cluster's place for routing; the cluster's still feeds the broker.

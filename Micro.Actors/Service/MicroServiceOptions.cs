@@ -101,6 +101,9 @@ public sealed class MicroServiceOptions
     /// <summary>Variables to read instead of the process environment (tests); null reads the process's.</summary>
     public IReadOnlyDictionary<string, string?>? Environment { get; set; }
 
+    /// <summary>The host's environment name (IHostEnvironment, set by Micro.Actors.Hosting); null: the variables say (DOTNET_ENVIRONMENT).</summary>
+    internal string? HostEnvironment { get; set; }
+
     public List<Func<Task>> BeforeStart { get; } = [];
     public List<Func<Task>> AfterStart { get; } = [];
     /// <summary>Run when a stop begins, while the node still serves.</summary>

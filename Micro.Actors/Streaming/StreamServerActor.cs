@@ -37,6 +37,7 @@ internal sealed class StreamServerActor : ReceiveActor
     /// <summary>Per endpoint, its handler wrappers (null: none).</summary>
     private readonly IReadOnlyDictionary<string, Wrappers.Pipeline<Wrappers.HandlerDelegate>?> _pipelines;
     private readonly string _node;
+    private readonly HandlerFailure _failures;
     /// <summary>Sent when a graceful stop's drain is over: the streams still open end with this error (callers open them again elsewhere).</summary>
     public sealed record EndStreams(MicroError Error);
 
@@ -48,9 +49,10 @@ internal sealed class StreamServerActor : ReceiveActor
 
     public StreamServerActor(IReadOnlyList<StreamEndpoint> endpoints, Codecs codecs, int buffer, TimeSpan idle, int maxPayload,
         IReadOnlyDictionary<string, EndpointCounters> counters, ServerState state, Service.HandlerServices? services = null,
-        Wrappers.WrapperOptions? wrappers = null, string node = "")
+        Wrappers.WrapperOptions? wrappers = null, string node = "", bool errorDetails = false)
     {
         _node = node;
+        _failures = new HandlerFailure(_log, errorDetails);
         _pipelines = endpoints.ToDictionary(e => e.Name, e => wrappers?.Handler(EndpointName.GroupOf(e.Name)), StringComparer.Ordinal);
         _state = state;
         _services = services ?? Service.HandlerServices.None;
@@ -153,7 +155,7 @@ internal sealed class StreamServerActor : ReceiveActor
             throw;
         }
         var context = new RequestContext(new Request(open.Id, open.Service, open.Endpoint, open.Body ?? [], open.ContentType,
-            open.Headers, Timeout.InfiniteTimeSpan, false), cancellation.Token, _services);
+            open.Headers, Timeout.InfiniteTimeSpan, false), cancellation.Token, _failures, _services);
         _state.StreamOpened();
         _ = Task.Run(async () =>
         {
@@ -236,8 +238,8 @@ internal sealed class StreamServerActor : ReceiveActor
         catch (Exception e)
         {
             Interlocked.Increment(ref counters.Failed);
-            if (e is not MicroException) _log.Error(e, "{Endpoint} stream {StreamId} failed: {Error}", endpoint.Name, context.Id, e.Message);
-            try { await replies.WriteAsync(new Response("", null, MicroException.ToError(e, ErrorId)), cancellation).ConfigureAwait(false); }
+            var error = context.ErrorOf(e); // logged under an error id unless thrown on purpose
+            try { await replies.WriteAsync(new Response("", null, error), cancellation).ConfigureAwait(false); }
             catch (Exception) { } // the caller is gone: nobody to tell
             replies.TryComplete();
         }
