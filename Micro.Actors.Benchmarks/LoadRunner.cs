@@ -3,9 +3,9 @@ using HdrHistogram;
 
 namespace Micro.Actors.Benchmarks;
 
-/// <summary>One measured point, as written to --json.</summary>
+/// <summary>One measured point, as written to --json; <c>Ran</c> is the transport its nodes ran, where a scenario compares them.</summary>
 public sealed record Point(string System, string Scenario, int Concurrency, double OpsPerSec, double P50Us, double P99Us, double MaxUs,
-    double AllocBytesPerOp, double? Value = null, string? Unit = null, int Round = 1);
+    double AllocBytesPerOp, double? Value = null, string? Unit = null, int Round = 1, string? Ran = null);
 
 /// <summary>
 /// Closed-loop load: <c>concurrency</c> callers, each starting its next call when the last one

@@ -11,10 +11,10 @@ var quick = new Option<bool>("--quick") { Description = "3 s points and 1.5 s wa
 var smoke = new Option<bool>("--smoke") { Description = "One short point of every scenario (the test suite runs this)" };
 var json = new Option<string?>("--json") { Description = "Write every point to this JSON file" };
 var chart = new Option<string?>("--chart") { Description = "Write a chart of RPC round trips/s by concurrency (.png or .svg)" };
-var scenarios = new Option<string[]>("--scenario") { Description = "rpc, pubsub, stream, join, memory, scale (repeatable; default all); typed (the typed client against the string call, paired) gateway (HTTP through the gateway against in-cluster calls and a plain endpoint) and durable (events on DistributedPubSub against NATS JetStream, acked and fire-and-forget) when asked", Arity = ArgumentArity.ZeroOrMore };
+var scenarios = new Option<string[]>("--scenario") { Description = "rpc, pubsub, stream, join, memory, scale (repeatable; default all); typed (the typed client against the string call, paired), gateway (HTTP through the gateway against in-cluster calls and a plain endpoint), durable (events on DistributedPubSub against NATS JetStream, acked and fire-and-forget) and transports (Micro.Actors RPC over socket, socket+tls, dot-netty and dot-netty+tls, interleaved) when asked", Arity = ArgumentArity.ZeroOrMore };
 var systems = new Option<string[]>("--system") { Description = "micro, micro-typed (the same calls through a contract's typed client), akka, grpc, protoactor (repeatable; default all but micro-typed)", Arity = ArgumentArity.ZeroOrMore };
 var concurrency = new Option<int[]>("--concurrency") { Description = "Calls in flight (repeatable; default 1, 16, 128)", Arity = ArgumentArity.ZeroOrMore };
-var rounds = new Option<int>("--rounds") { Description = "RPC: measure every system at every concurrency this many times, interleaved", DefaultValueFactory = _ => 1 };
+var rounds = new Option<int>("--rounds") { Description = "RPC and transports: measure every system at every concurrency this many times, interleaved", DefaultValueFactory = _ => 1 };
 var telemetry = new Option<string>("--telemetry") { Description = "What listens to the instrumentation, here and in the servers: none, metrics, traces (100% sampled)", DefaultValueFactory = _ => "none" };
 telemetry.AcceptOnlyFromAmong(BenchTelemetry.Modes);
 var scale = new Option<int[]>("--nodes") { Description = "Cluster sizes of the scale scenario (repeatable; default 5, 10, 20)", Arity = ArgumentArity.ZeroOrMore };
@@ -37,10 +37,10 @@ root.SetAction(async (r, _) =>
         JoinSamples: isSmoke ? 1 : 3,
         Rounds: Math.Max(1, r.GetValue(rounds)));
     var chosen = r.GetValue(scenarios) is { Length: > 0 } sc ? sc : ["rpc", "pubsub", "stream", "join", "memory", "scale"];
-    var unknown = chosen.Except(["rpc", "pubsub", "stream", "join", "memory", "scale", "typed", "gateway", "durable"]).ToList();
+    var unknown = chosen.Except(["rpc", "pubsub", "stream", "join", "memory", "scale", "typed", "gateway", "durable", "transports"]).ToList();
     if (unknown.Count > 0)
     {
-        Console.Error.WriteLine($"error: no scenario {string.Join(", ", unknown)}; use rpc, pubsub, stream, join, memory, scale, typed, gateway or durable");
+        Console.Error.WriteLine($"error: no scenario {string.Join(", ", unknown)}; use rpc, pubsub, stream, join, memory, scale, typed, gateway, durable or transports");
         return 2;
     }
     using var listening = BenchTelemetry.Start(r.GetValue(telemetry));
@@ -59,6 +59,7 @@ root.SetAction(async (r, _) =>
             "typed" => await Scenarios.TypedAsync(options, Progress),
             "gateway" => await Scenarios.GatewayAsync(options, Progress),
             "durable" => await Scenarios.DurableAsync(options, Progress),
+            "transports" => await Scenarios.TransportsAsync(options, Progress),
             _ => await Scenarios.ScaleAsync(options, Progress),
         });
     }
@@ -72,12 +73,14 @@ root.SetAction(async (r, _) =>
 var kind = new Argument<string>("kind") { Description = "micro, akka, micro-stream, akka-stream, micro-sub, akka-sub, micro-idle, akka-idle, grpc, proto, gateway" };
 var port = new Option<int>("--port") { Required = true };
 var seed = new Option<string?>("--seed");
-var serve = new Command("serve", "Run one server side (used by the runner)") { kind, port, seed };
+var transport = new Option<string?>("--transport") { Description = "micro: how its node talks (default micro.transport's)" };
+transport.AcceptOnlyFromAmong(Transports.All);
+var serve = new Command("serve", "Run one server side (used by the runner)") { kind, port, seed, transport };
 serve.Hidden = true;
 serve.SetAction(async (r, _) =>
 {
     using var listening = BenchTelemetry.Start();
-    await Servers.ServeAsync(r.GetValue(kind)!, r.GetValue(port), r.GetValue(seed));
+    await Servers.ServeAsync(r.GetValue(kind)!, r.GetValue(port), r.GetValue(seed), r.GetValue(transport));
 });
 root.Subcommands.Add(serve);
 

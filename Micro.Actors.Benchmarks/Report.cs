@@ -15,13 +15,14 @@ public static class Report
 
     public static void Table(IReadOnlyList<Point> points, TextWriter output)
     {
-        output.WriteLine($"{"scenario",-22} {"system",-11} {"conc",5} {"ops/s",12} {"p50 µs",9} {"p99 µs",9} {"max µs",9} {"alloc B/op",11}  other");
+        output.WriteLine($"{"scenario",-22} {"system",-13} {"conc",5} {"ops/s",12} {"p50 µs",9} {"p99 µs",9} {"max µs",9} {"alloc B/op",11}  other");
         var rounds = points.Any(p => p.Round > 1);
         foreach (var p in points)
         {
-            var other = p.Value is { } v ? $"{v:0.##} {p.Unit}" : rounds && p.Scenario == "rpc" ? $"round {p.Round}" : "";
+            var other = p.Value is { } v ? $"{v:0.##} {p.Unit}" : rounds && p.Scenario is "rpc" or "transports" ? $"round {p.Round}" : "";
+            if (p.Ran is not null) other = $"{other}  {p.Ran}".TrimStart();
             var throughput = p.OpsPerSec > 0 ? $"{p.OpsPerSec,12:N0} {p.P50Us,9:N0} {p.P99Us,9:N0} {p.MaxUs,9:N0} {p.AllocBytesPerOp,11:N0}" : $"{"",12} {"",9} {"",9} {"",9} {"",11}";
-            output.WriteLine($"{p.Scenario,-22} {p.System,-11} {p.Concurrency,5} {throughput}  {other}");
+            output.WriteLine($"{p.Scenario,-22} {p.System,-13} {p.Concurrency,5} {throughput}  {other}");
         }
         Ratios(points, output);
     }
@@ -49,6 +50,13 @@ public static class Report
                 if (Find("protoactor", "rpc", c, round) is { } pa)
                     output.WriteLine($"  {at} micro/protoactor ops {m.OpsPerSec / pa.OpsPerSec:0.00}");
             }
+        // Each transport against plain socket, at the same concurrency and round (points come in the rotated order they were taken).
+        var transports = points.Where(p => p.Scenario == "transports").ToList();
+        var transportRounds = transports.Select(p => p.Round).Distinct().Count();
+        foreach (var t in transports.Where(p => p.System != Transports.Socket).OrderBy(p => p.Round).ThenBy(p => p.Concurrency).ThenBy(p => Array.IndexOf(Transports.All, p.System)))
+            if (Find(Transports.Socket, "transports", t.Concurrency, t.Round) is { } socket)
+                output.WriteLine($"  transports c={t.Concurrency,-3}{(transportRounds > 1 ? $" round {t.Round}" : "")} {t.System}/socket ops {t.OpsPerSec / socket.OpsPerSec:0.00}   " +
+                    $"p50 {t.P50Us / socket.P50Us:0.00}   p99 {t.P99Us / socket.P99Us:0.00}");
         if (Ops("micro", "pubsub", 1) is { } ms && Ops("akka", "pubsub", 1) is { } am)
             output.WriteLine($"  pubsub micro/mediator {ms / am:0.00} (>= 0.9)");
         if (Ops("micro", "stream", 1) is { } mst && Ops("akka", "stream", 1) is { } ast)

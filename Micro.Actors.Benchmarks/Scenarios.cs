@@ -27,9 +27,9 @@ public static class Scenarios
     }
 
     /// <summary>A client node of the bench cluster, joined through <paramref name="port"/>.</summary>
-    private static async Task<MicroService> ClientAsync(int port)
+    private static async Task<MicroService> ClientAsync(int port, string? transport = null)
     {
-        var client = Servers.Node(null, 0, $"127.0.0.1:{port}");
+        var client = Servers.Node(null, 0, $"127.0.0.1:{port}", transport: transport);
         try
         {
             await client.StartAsync();
@@ -79,40 +79,69 @@ public static class Scenarios
     /// minutes. Every system has a server process and a client of its own: raw Akka runs on plain
     /// Akka nodes with Akka's own transport, as its users run it.
     /// </summary>
-    public static async Task<List<Point>> RpcAsync(RunOptions o, Action<string> progress)
+    public static Task<List<Point>> RpcAsync(RunOptions o, Action<string> progress) =>
+        SideBySideAsync("rpc", o.Systems.Distinct().Select(system => new Contender(system, ["serve", ServerKind(system)], (port, _) => DriverAsync(system, port))).ToList(),
+            o, progress);
+
+    /// <summary>
+    /// Micro.Actors RPC as in <see cref="RpcAsync"/>, once per transport (a server and a client node of each, interleaved); the
+    /// TLS ones share a self-signed certificate made for the run. Each point names the transport both nodes ran.
+    /// </summary>
+    public static async Task<List<Point>> TransportsAsync(RunOptions o, Action<string> progress)
+    {
+        using var certificate = Transports.Certificate(); // before the servers start: they read it from the environment
+        return await SideBySideAsync("transports", Transports.All.Select(transport => new Contender(transport, ["serve", "micro", "--transport", transport],
+            async (port, server) =>
+            {
+                var (driver, client) = await MicroDriverAsync(port, transport);
+                var (served, mine) = ((await server.Ready).Split(Servers.RanMark, 2) is [_, var ran] ? ran : "?", Transports.Ran(client));
+                return driver with { Ran = served == mine ? $"ran {mine} (both nodes)" : $"ran {served} (server), {mine} (client)" };
+            })).ToList(), o, progress);
+    }
+
+    /// <summary>One system of a side-by-side run: its server's command line (less the port) and how to connect to that server.</summary>
+    private sealed record Contender(string System, string[] Serve, Func<int, ChildProcess, Task<Driver>> ConnectAsync);
+
+    /// <summary>One round trip of a system against its server, how to let go of what it made, and what its points say it ran.</summary>
+    private sealed record Driver(Func<Task> Call, Func<Task> Stop, string? Ran = null);
+
+    /// <summary>Every contender's server and client started and warmed up, then measured interleaved (see <see cref="RpcAsync"/>).</summary>
+    private static async Task<List<Point>> SideBySideAsync(string scenario, IReadOnlyList<Contender> contenders, RunOptions o, Action<string> progress)
     {
         var points = new List<Point>();
         var servers = new List<ChildProcess>();
-        var drivers = new List<(string System, Func<Task> Call, Func<Task> Stop)>();
+        var drivers = new List<(string System, Driver Driver)>();
         try
         {
             // The server processes start side by side (most of their start is waiting); each is then warmed up on its own.
-            var systems = o.Systems.Distinct().ToList();
-            progress($"rpc: starting the servers of {string.Join(", ", systems)}");
+            progress($"{scenario}: starting the servers of {string.Join(", ", contenders.Select(c => c.System))}");
             var ports = new List<int>();
-            while (ports.Count < systems.Count) if (FreePort() is var free && !ports.Contains(free)) ports.Add(free);
-            var starting = systems.Select((system, i) => ChildProcess.StartAsync(Startup, "serve", ServerKind(system), "--port", $"{ports[i]}")).ToList();
+            while (ports.Count < contenders.Count) if (FreePort() is var free && !ports.Contains(free)) ports.Add(free);
+            var starting = contenders.Select((c, i) => ChildProcess.StartAsync(Startup, [.. c.Serve, "--port", $"{ports[i]}"])).ToList();
             try { await Task.WhenAll(starting); }
             finally { servers.AddRange(starting.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result)); }
-            foreach (var (system, port) in systems.Zip(ports))
+            for (var i = 0; i < contenders.Count; i++)
             {
-                progress($"rpc {system}: warming up");
-                var (call, stop) = await DriverAsync(system, port);
-                drivers.Add((system, call, stop));
-                await UntilAnswersAsync(call);
+                var system = contenders[i].System;
+                progress($"{scenario} {system}: warming up");
+                var driver = await contenders[i].ConnectAsync(ports[i], servers[i]);
+                drivers.Add((system, driver));
+                await UntilAnswersAsync(driver.Call);
                 // Both processes start cold: JIT tiering settles under load before the first point.
-                await LoadRunner.RunAsync(system, "warm-up", 16, call, TimeSpan.Zero, o.Warmup * 2);
+                await LoadRunner.RunAsync(system, "warm-up", 16, driver.Call, TimeSpan.Zero, o.Warmup * 2);
             }
-            points.AddRange(await InterleavedAsync("rpc", drivers.Select(d => (d.System, d.Call)).ToList(), o, progress));
+            var ran = drivers.ToDictionary(d => d.System, d => d.Driver.Ran);
+            points.AddRange((await InterleavedAsync(scenario, drivers.Select(d => (d.System, d.Driver.Call)).ToList(), o, progress))
+                .Select(p => p with { Ran = ran[p.System] }));
         }
         finally
         {
             // Every server process goes, whatever a client's stop throws (the first failure is reported).
             try
             {
-                foreach (var (system, _, stop) in drivers)
-                    try { await stop(); }
-                    catch (Exception e) { progress($"rpc {system}: its client did not stop cleanly: {e.Message}"); }
+                foreach (var (system, driver) in drivers)
+                    try { await driver.Stop(); }
+                    catch (Exception e) { progress($"{scenario} {system}: its client did not stop cleanly: {e.Message}"); }
             }
             finally
             {
@@ -243,23 +272,27 @@ public static class Scenarios
         _ => throw new ArgumentException($"no system '{system}': use micro, micro-typed, akka, grpc or protoactor"),
     };
 
+    /// <summary>The micro system's driver, on a client node of <paramref name="transport"/> (returned too, to ask what it ran).</summary>
+    private static async Task<(Driver Driver, MicroService Client)> MicroDriverAsync(int port, string? transport)
+    {
+        var client = await ClientAsync(port, transport);
+        var request = new BenchRequest(Payload.Text);
+        return (new Driver(() => client.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, request), () => client.StopAsync()), client);
+    }
+
     /// <summary>One round trip of <paramref name="system"/> against its server, and how to let go of what it made.</summary>
-    private static async Task<(Func<Task> Call, Func<Task> Stop)> DriverAsync(string system, int port)
+    private static async Task<Driver> DriverAsync(string system, int port)
     {
         switch (system)
         {
             case "micro":
-            {
-                var client = await ClientAsync(port);
-                var request = new BenchRequest(Payload.Text);
-                return (() => client.Client.CallAsync<BenchReply>(Servers.Service, Servers.Endpoint, request), () => client.StopAsync());
-            }
+                return (await MicroDriverAsync(port, transport: null)).Driver;
             case "micro-typed":
             {
                 var client = await ClientAsync(port);
                 var bench = Contracts.ContractExtensions.For<IBench>(client.Client);
                 var request = new BenchRequest(Payload.Text);
-                return (() => bench.Echo(request), () => client.StopAsync());
+                return new Driver(() => bench.Echo(request), () => client.StopAsync());
             }
             case "akka":
             {
@@ -273,7 +306,7 @@ public static class Scenarios
                 }
                 var request = new BenchRequest(Payload.Text);
                 var timeout = TimeSpan.FromSeconds(5);
-                return (() => echo.Ask<BenchReply>(request, timeout), () => raw.Terminate());
+                return new Driver(() => echo.Ask<BenchReply>(request, timeout), () => raw.Terminate());
             }
             case "grpc":
             {
@@ -281,7 +314,7 @@ public static class Scenarios
                     new GrpcChannelOptions { HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true } });
                 var grpc = new Echo.EchoClient(channel);
                 var request = new EchoRequest { Text = Payload.Text };
-                return (() => grpc.SayAsync(request).ResponseAsync, () => { channel.Dispose(); return Task.CompletedTask; });
+                return new Driver(() => grpc.SayAsync(request).ResponseAsync, () => { channel.Dispose(); return Task.CompletedTask; });
             }
             case "protoactor":
             {
@@ -289,7 +322,7 @@ public static class Scenarios
                 await proto.Remote().StartAsync();
                 var pid = Proto.PID.FromAddress($"127.0.0.1:{port}", "echo");
                 var request = new EchoRequest { Text = Payload.Text };
-                return (() => proto.Root.RequestAsync<EchoReply>(pid, request, Proto.CancellationTokens.FromSeconds(5)), () => proto.Remote().ShutdownAsync());
+                return new Driver(() => proto.Root.RequestAsync<EchoReply>(pid, request, Proto.CancellationTokens.FromSeconds(5)), () => proto.Remote().ShutdownAsync());
             }
             default:
                 throw new ArgumentException($"no system '{system}'");

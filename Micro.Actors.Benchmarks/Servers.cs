@@ -41,7 +41,8 @@ public static class Servers
     /// <summary>Set (to a URL): the nodes use the NATS broker there.</summary>
     public const string NatsVariable = "MICRO_BENCH_NATS";
 
-    public static MicroService Node(string? name, int port, string? seed, Action<MicroService>? register = null)
+    /// <summary>A node of the bench cluster; <paramref name="transport"/> (one of <see cref="Transports.All"/>) or micro.transport's default.</summary>
+    public static MicroService Node(string? name, int port, string? seed, Action<MicroService>? register = null, string? transport = null)
     {
         Action<MicroServiceOptions> configure = o =>
         {
@@ -50,6 +51,7 @@ public static class Servers
             o.Config = "akka.loglevel = WARNING";
             o.AllowedTypes.Add("Micro.Actors.Benchmarks");
             if (seed is not null) o.SeedNodes.Add(seed);
+            if (transport is not null) o.Config += "\n" + Transports.Hocon(transport);
             // The durable scenario's nodes publish and subscribe through NATS JetStream at this URL.
             if (Environment.GetEnvironmentVariable(NatsVariable) is { Length: > 0 } nats)
             {
@@ -69,15 +71,20 @@ public static class Servers
         await Task.CompletedTask;
     }
 
-    public static async Task ServeAsync(string kind, int port, string? seed)
+    /// <summary>What a "micro" server's READY line says after this: the transport its node runs (see <see cref="Transports.Ran"/>).</summary>
+    public const string RanMark = " ran ";
+
+    public static async Task ServeAsync(string kind, int port, string? seed, string? transport = null)
     {
+        var ready = $"READY {kind} {port}";
         switch (kind)
         {
             case "micro": // the Micro.Actors endpoint
             {
-                var node = Node(Service, port, seed, s => s.Handle<EchoActor>("Bench", e => e.Map<BenchRequest, BenchReply>("Echo")));
+                var node = Node(Service, port, seed, s => s.Handle<EchoActor>("Bench", e => e.Map<BenchRequest, BenchReply>("Echo")), transport);
                 await node.StartAsync();
                 await node.WhenUpAsync();
+                ready += RanMark + Transports.Ran(node);
                 break;
             }
             case "akka": // the same actor class on a plain Akka node, for raw Ask
@@ -199,7 +206,7 @@ public static class Servers
             default:
                 throw new ArgumentException($"no server kind '{kind}'");
         }
-        Console.WriteLine($"READY {kind} {port}");
+        Console.WriteLine(ready);
         await Task.Delay(Timeout.Infinite); // the driver kills this process when done
     }
 
