@@ -77,4 +77,23 @@ public sealed class SelectionTests
         var seen = Enumerable.Range(0, 200).Select(_ => RandomSelector.Instance.Select(nodes).Address.Port!.Value).ToHashSet();
         Assert.Equal(3, seen.Count);
     }
+
+    [Fact]
+    public void Nodes_that_are_not_reading_take_no_new_call_and_when_all_are_the_call_fails_at_once_with_503()
+    {
+        var (a, b) = (Node(1), Node(2));
+        var backlogged = new HashSet<string> { a.HostPort };
+        var some = Selection.Sendable(Narrow([a, b]), n => backlogged.Contains(n.HostPort), "greeter", "Greeter.Hello");
+        Assert.Equal([b], some.Nodes);
+
+        backlogged.Add(b.HostPort);
+        var none = Selection.Sendable(Narrow([a, b]), n => backlogged.Contains(n.HostPort), "greeter", "Greeter.Hello");
+        Assert.Equal(503, none.Error?.Code);
+        Assert.Contains("micro.socket.send-budget", none.Error!.Detail);
+        Assert.Contains(a.HostPort, none.Error.Detail);
+
+        // An earlier error (no such endpoint) stays the answer; with nothing backlogged, nothing changes.
+        Assert.Equal(404, Selection.Sendable(Narrow([a, b], "Greeter.Nope"), _ => true, "greeter", "Greeter.Nope").Error?.Code);
+        Assert.Equal(2, Selection.Sendable(Narrow([a, b]), _ => false, "greeter", "Greeter.Hello").Nodes.Count);
+    }
 }

@@ -78,6 +78,99 @@ public sealed class SocketTransportTests
         Assert.Equal("still here", pong.Text);
     }
 
+    private const string HostileConfig = TestCluster.FastConfig + """
+
+        micro.socket.handshake-timeout = 1s
+        micro.socket.max-handshakes = 8
+        """;
+
+    /// <summary>A service and a client on the socket transport, the service's handshakes bounded tight, its warnings captured.</summary>
+    private static async Task<(MicroService Server, MicroService Client, int Port, AkkaLogs Logs)> HostileSetupAsync(TestCluster cluster)
+    {
+        var server = await cluster.StartServiceAsync("echo", s => EchoHandler.Register(s), o => o.Config = HostileConfig);
+        var client = await cluster.StartClientAsync();
+        await TestCluster.WaitForNodesAsync(client, "echo", 1);
+        return (server, client, Akka.Cluster.Cluster.Get(server.System).SelfAddress.Port!.Value, AkkaLogs.Capture(server.System));
+    }
+
+    [Fact]
+    public async Task A_raw_client_that_sends_garbage_is_closed_with_a_log_line_and_never_reaches_Akka()
+    {
+        await using var cluster = new TestCluster();
+        var (server, client, port, logs) = await HostileSetupAsync(cluster);
+
+        using var hostile = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await hostile.ConnectAsync(IPAddress.Loopback, port);
+        // A frame of a plausible size holding no Akka message: HTTP, say.
+        await hostile.SendAsync(Frame("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray()), SocketFlags.None);
+        using var timeout = new CancellationTokenSource(Deadline);
+        await ReadUntilClosedAsync(hostile, timeout.Token);
+
+        await Eventually.TrueAsync(() => logs.Containing("is not an Akka association").Count == 1, Deadline, "the log line");
+        Assert.Empty(logs.Containing("AkkaProtocol")); // Akka's protocol layer never saw it
+        Assert.Equal("still here", (await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("still here"))).Text);
+        Assert.Equal(2, Akka.Cluster.Cluster.Get(server.System).State.Members.Count);
+    }
+
+    [Fact]
+    public async Task A_connection_that_never_finishes_its_handshake_is_closed_after_the_handshake_timeout()
+    {
+        await using var cluster = new TestCluster();
+        var (_, client, port, logs) = await HostileSetupAsync(cluster);
+
+        using var halfOpen = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await halfOpen.ConnectAsync(IPAddress.Loopback, port);
+        await halfOpen.SendAsync(new byte[] { 40, 0 }, SocketFlags.None); // half a frame header, then nothing
+        var watch = Stopwatch.StartNew();
+        using var timeout = new CancellationTokenSource(Deadline);
+        await ReadUntilClosedAsync(halfOpen, timeout.Token);
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(5)); // micro.socket.handshake-timeout = 1s
+
+        await Eventually.TrueAsync(() => logs.Containing("did not associate within 1 s").Count == 1, Deadline, "the log line");
+        Assert.Equal("still here", (await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("still here"))).Text);
+    }
+
+    [Fact]
+    public async Task A_client_that_opens_connections_in_a_loop_is_held_to_max_handshakes_and_real_peers_keep_calling()
+    {
+        await using var cluster = new TestCluster();
+        var (server, client, port, logs) = await HostileSetupAsync(cluster);
+
+        // 200 connections that never say anything, opened as fast as the node accepts them; calls go on meanwhile.
+        var opened = new List<Socket>();
+        try
+        {
+            var calls = Task.Run(async () =>
+            {
+                for (var i = 0; i < 50; i++)
+                    Assert.Equal($"{i}", (await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping($"{i}"))).Text);
+            });
+            for (var i = 0; i < 200; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                opened.Add(socket);
+                await socket.ConnectAsync(IPAddress.Loopback, port);
+            }
+            await calls.WaitAsync(Deadline);
+
+            // Past 8 at once the node closes them as they come: most of the 200 are closed at once, not after the timeout.
+            await Eventually.TrueAsync(() => logs.Containing("micro.socket.max-handshakes").Count == 1, Deadline, "the log line, once");
+            var closedAtOnce = 0;
+            foreach (var socket in opened)
+                if (socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0) closedAtOnce++;
+            Assert.True(closedAtOnce >= 150, $"{closedAtOnce} of 200 were closed at once");
+            // The ones it held time out (said once, not once per connection).
+            await Eventually.TrueAsync(() => logs.Containing("did not associate").Count == 1, Deadline, "the held ones timed out");
+            await Eventually.TrueAsync(() => opened.All(s => s.Poll(0, SelectMode.SelectRead) && s.Available == 0), Deadline, "every connection of the loop closed");
+        }
+        finally
+        {
+            foreach (var socket in opened) socket.Dispose();
+        }
+        Assert.Equal("after", (await client.Client.CallAsync<Pong>("echo", "Echo.Ping", new Ping("after"))).Text);
+        Assert.Equal(2, Akka.Cluster.Cluster.Get(server.System).State.Members.Count);
+    }
+
     [Fact]
     public async Task Frames_cut_anywhere_by_the_network_arrive_whole_and_in_order_and_a_close_is_reported()
     {
@@ -125,6 +218,42 @@ public sealed class SocketTransportTests
 
         var received = await ReadFramesAsync(pair.Server, written.Count);
         Assert.All(written.Zip(received), p => Assert.Equal(p.First, p.Second));
+    }
+
+    [Fact]
+    public async Task Past_its_send_budget_a_connection_refuses_payloads_but_not_control_messages_and_lists_its_peer_until_it_reads()
+    {
+        using var pair = await SocketPair.OpenAsync();
+        var backlog = new Backlog();
+        const long budget = 256 * 1024;
+        var association = pair.Associate(pair.Client, maxFrame: 128_000, sendBudget: budget, backlog: backlog);
+        var peer = $"127.0.0.1:{((IPEndPoint)pair.Client.RemoteEndPoint!).Port}";
+
+        // The peer reads nothing: payloads are taken until the queue reaches the budget, then refused.
+        var accepted = new List<byte[]>();
+        for (var i = 0; i < 100 && association.Write(ByteString.CopyFrom(Payload(i))); i++) accepted.Add(Payload(i));
+        Assert.InRange(accepted.Count, 2, 99);
+        Assert.InRange(association.QueuedBytes, budget, budget + 64 * 1024 + 4);
+        Assert.True(backlog.IsOver(peer), "the peer is listed while it is not reading");
+        Assert.False(association.Write(ByteString.CopyFrom(Payload(1))), "a payload past the budget is refused");
+        // A control message (an Akka instruction: field 2 of the protocol message) still goes: heartbeats never starve.
+        var heartbeat = new byte[] { 0x12, 0x02, 0x08, 0x03 };
+        Assert.True(association.Write(ByteString.CopyFrom(heartbeat)));
+
+        // Once the peer reads, everything taken arrives in order, the peer is unlisted and payloads are taken again.
+        var received = await ReadFramesAsync(pair.Server, accepted.Count + 1);
+        Assert.All(accepted.Zip(received), p => Assert.Equal(p.First, p.Second));
+        Assert.Equal(heartbeat, received[^1]);
+        await Eventually.TrueAsync(() => !backlog.IsOver(peer), Deadline, "the peer unlisted");
+        Assert.True(association.Write(ByteString.CopyFrom(Payload(7))));
+        Assert.Equal(Payload(7), (await ReadFramesAsync(pair.Server, 1))[0]);
+
+        static byte[] Payload(int i)
+        {
+            var payload = Bytes(64 * 1024, (byte)i);
+            payload[0] = 0x0A; // field 1 of Akka's protocol message: a payload, not an instruction
+            return payload;
+        }
     }
 
     [Fact]

@@ -100,6 +100,8 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, Pending> _calls = new(StringComparer.Ordinal);
     private readonly Sidelines _sidelined;
+    /// <summary>Nodes whose connections hold more than their send budget: no new call goes to them.</summary>
+    private readonly Transport.Backlog _backlog = Transport.Backlog.For(Context.System);
     /// <summary>When the latest call went to each node: logged when a node is lost, so operators see how soon routing stopped.</summary>
     private readonly Dictionary<string, (DateTime At, string HostPort)> _lastSent = new(StringComparer.Ordinal);
     /// <summary>Which nodes went quiet, and what a new view means for the calls on them.</summary>
@@ -222,6 +224,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
             var retrying = p.Attempts > 0;
             var candidates = Selection.Narrow(_nodes, _serviceNames, _service, p.Request.Endpoint,
                 p.Call.Options.Filters, p.Call.Options.Address, p.Tried, n => IsSidelined(n, now) || (retrying && IsSilent(n)));
+            candidates = Selection.Sendable(candidates, n => _backlog.IsOver(n.HostPort), _service, p.Request.Endpoint);
             if (candidates.Error is { } error)
             {
                 // Until this node has joined and read every descriptor, "not found" may just mean "not yet".

@@ -64,6 +64,21 @@ internal static class Selection
         return new(fresh.Count > 0 ? fresh : up, null);
     }
 
+    /// <summary>
+    /// Nodes this node cannot send to now (a connection to each holds more than its send budget: it is not
+    /// reading) take no new call: the others do, and when none is left the call fails at once with a 503
+    /// rather than queue behind them.
+    /// </summary>
+    public static Candidates Sendable(Candidates candidates, Func<ServiceNode, bool> isBacklogged, string service, string endpoint)
+    {
+        if (candidates.Error is not null) return candidates;
+        var sendable = candidates.Nodes.Where(n => !isBacklogged(n)).ToList();
+        if (sendable.Count == candidates.Nodes.Count) return candidates;
+        return sendable.Count > 0 ? new(sendable, null) : new([], MicroError.ServiceUnavailable("micro.client",
+            $"every node of {service} that could take {endpoint} is not reading what this node sends it ({List(candidates.Nodes.Select(n => n.HostPort))}: " +
+            "more than micro.socket.send-budget waits for each); try again shortly"));
+    }
+
     private static string List(IEnumerable<string> items)
     {
         var list = items.Distinct().Order(StringComparer.Ordinal).ToList();
