@@ -11,7 +11,8 @@ namespace Micro.Actors.Samples.Greeter;
 
 /// <summary>
 /// greeter-client in load mode: C calls in flight for D seconds (or N calls), then one summary line
-/// <c>calls=N ok=N failed=N p50_ms=… p99_ms=… max_ms=…</c>. Exits 0 only if every call succeeded.
+/// <c>calls=N ok=N failed=N p50_ms=… p99_ms=… max_ms=… peak_ws_mb=…</c> (the process's peak working set).
+/// Exits 0 only if every call succeeded.
 /// Ctrl+C or SIGTERM ends the run early: the calls in flight finish, and the summary still prints.
 /// </summary>
 public static class LoadClient
@@ -38,7 +39,7 @@ public static class LoadClient
         {
             using var tick = new PeriodicTimer(TimeSpan.FromSeconds(1));
             while (await tick.WaitForNextTickAsync(done.Token).ConfigureAwait(false))
-                Console.Error.WriteLine($"progress: calls={histogram.TotalCount} failed={Volatile.Read(ref failed)}");
+                Console.Error.WriteLine($"progress: calls={histogram.TotalCount} failed={Volatile.Read(ref failed)} ws_mb={Environment.WorkingSet / (1024 * 1024)}");
         });
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
         {
@@ -66,7 +67,7 @@ public static class LoadClient
         var calls = histogram.TotalCount;
         double Ms(long micros) => micros / 1000.0;
         var (p50, p99, max) = calls == 0 ? (0L, 0L, 0L) : (histogram.GetValueAtPercentile(50), histogram.GetValueAtPercentile(99), histogram.GetMaxValue());
-        Console.WriteLine($"calls={calls} ok={calls - failed} failed={failed} p50_ms={Ms(p50):0.###} p99_ms={Ms(p99):0.###} max_ms={Ms(max):0.###}");
+        Console.WriteLine($"calls={calls} ok={calls - failed} failed={failed} p50_ms={Ms(p50):0.###} p99_ms={Ms(p99):0.###} max_ms={Ms(max):0.###} peak_ws_mb={Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)}");
         await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return failed == 0 && calls > 0 ? Program.Ok : Program.CallFailed;
     }

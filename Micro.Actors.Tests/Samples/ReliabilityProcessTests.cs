@@ -66,6 +66,55 @@ public sealed class ReliabilityProcessTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_greeter_frozen_with_SIGSTOP_under_128_calls_in_flight_costs_no_call_holds_the_callers_memory_and_recovers_after_SIGCONT()
+    {
+        var ports = new[] { TestCluster.FreePort(), TestCluster.FreePort() };
+        using var a = ProcessRunner.StartSample(GreeterArgs(ports[0]));
+        await a.WaitForLogAsync("is Up in cluster", Startup);
+        using var b = ProcessRunner.StartSample(GreeterArgs(ports[1], ports[0]));
+        await b.WaitForLogAsync("is Up in cluster", Startup);
+
+        // 60 KiB requests: 128 in flight are 7.5 MiB, more than the kernel's buffers hold for the frozen node,
+        // so the rest fill its connection past the caller's 1 MiB send budget.
+        var budget = new Dictionary<string, string> { ["Micro__Socket__SendBudget"] = "1MiB" };
+        using var client = ProcessRunner.StartSample(budget, "greeter-client", "--concurrency", "128", "--duration", "120",
+            "--name", new string('x', 60 * 1024), "--seed", $"127.0.0.1:{ports[0]}");
+        foreach (var p in ports) await client.WaitForLogAsync($@"Registry: greeter \S+ at 127\.0\.0\.1:{p} is Up", Startup);
+        await client.WaitForLogAsync(@"progress: calls=[1-9]", Startup);
+        await client.WaitForLogAsync("progress: calls=", Progress(client) + 2, Startup); // warmed up
+        var before = WorkingSetMb(client);
+
+        b.Signal("STOP");
+        await Eventually.TrueAsync(() => b.State == "T", TimeSpan.FromSeconds(5), "the greeter stopped");
+        var frozen = System.Diagnostics.Stopwatch.StartNew();
+        await client.WaitForLogAsync($@"Registry: greeter at 127\.0\.0\.1:{ports[1]} is Unreachable", TimeSpan.FromSeconds(15));
+        await client.WaitForLogAsync("progress: calls=", Progress(client) + 3, TimeSpan.FromSeconds(15)); // calls go on, on a
+        output.WriteLine($"frozen for {frozen.Elapsed.TotalSeconds:0.0} s; working set {before} MB before, {WorkingSetMb(client)} MB now");
+
+        b.Signal("CONT");
+        // Within the split brain resolver's 20 s it is reachable again; later it would be downed. Either ends it.
+        await client.WaitForLogAsync($@"Registry: greeter at 127\.0\.0\.1:{ports[1]} is (Up|gone)", TimeSpan.FromSeconds(40));
+        await client.WaitForLogAsync("progress: calls=", Progress(client) + 2, TimeSpan.FromSeconds(15));
+        client.Terminate();
+        Assert.True(await client.WaitForExitAsync(TimeSpan.FromSeconds(30)) == 0, client.Describe());
+
+        var line = client.Stdout.Single(l => l.StartsWith("calls="));
+        var s = Summary(client);
+        var peak = int.Parse(Regex.Match(line, @"peak_ws_mb=(\d+)").Groups[1].Value);
+        output.WriteLine($"SIGSTOP of one of two greeters under 128 calls of 60 KiB in flight: {line}; working set {before} MB before the freeze");
+        output.WriteLine(string.Join("\n", client.Stderr.Where(l => l.Contains("send-budget") || l.Contains("Registry: greeter at"))));
+        Assert.True(b.IsGone() || b.State != "T", "the greeter is still stopped after SIGCONT");
+        Assert.Equal(0, s.Failed);
+        Assert.True(s.Max < 5_000, $"a call took {s.Max} ms: longer than its 5 s deadline");
+        // The caller's memory: its peak stays within 150 MB of what it used before the freeze.
+        Assert.True(peak - before < 150, $"the caller's working set went from {before} MB to a peak of {peak} MB");
+
+        static int Progress(ProcessRunner p) => p.Stderr.Count(l => l.Contains("progress: calls="));
+        static int WorkingSetMb(ProcessRunner p) =>
+            int.Parse(Regex.Match(p.Stderr.Last(l => l.Contains("progress: calls=")), @"ws_mb=(\d+)").Groups[1].Value);
+    }
+
+    [Fact]
     public async Task The_first_seed_killed_and_restarted_on_its_port_rejoins_the_running_cluster()
     {
         var (p1, p2) = (TestCluster.FreePort(), TestCluster.FreePort());

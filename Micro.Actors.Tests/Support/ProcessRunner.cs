@@ -118,6 +118,12 @@ public sealed class ProcessRunner : IDisposable
     /// <summary>SIGKILL: a crash.</summary>
     public void Kill() => _process.Kill(entireProcessTree: true);
 
+    /// <summary>Sends a signal (STOP, CONT, …) to the process itself.</summary>
+    public void Signal(string name) => Process.Start("kill", [$"-{name}", _process.Id.ToString()])!.WaitForExit();
+
+    /// <summary>The process's state letter from /proc (R, S, T when stopped, Z): what a signal did.</summary>
+    public string State => File.ReadAllText($"/proc/{_process.Id}/stat").Split(')')[^1].Trim()[..1];
+
     public string Describe() =>
         $"--- stdout ---\n{string.Join('\n', _stdout)}\n--- stderr (last 40) ---\n{string.Join('\n', _stderr.TakeLast(40))}";
 

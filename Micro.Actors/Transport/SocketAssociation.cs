@@ -19,9 +19,10 @@ internal sealed record ConnectionLimits(int MaxFrame, TimeSpan FlushWait, long S
 /// is queued under a short lock (no system call under it); the thread that finds the connection idle
 /// writes what is queued itself, so at one call in flight a message leaves with no thread hop, and while
 /// a write is on its way the frames behind it leave together in one write from the pool. The queue has
-/// a budget in bytes: beyond it payloads are refused (Akka's endpoint writer keeps them, system messages
-/// first, and tries again), control messages (heartbeats, associate, disassociate) never are, and the
-/// peer is listed in the <see cref="Backlog"/> so that routers send it no new calls. Reads: frames are
+/// a budget in bytes: beyond it, once nothing has been written for a moment (or at four budgets),
+/// payloads are refused (Akka's endpoint writer keeps them, system messages first, and tries again), control messages (heartbeats, associate, disassociate) never are, and the
+/// connection is listed in the <see cref="Backlog"/>: once it has written nothing for a moment, routers
+/// send its node no new calls. Reads: frames are
 /// cut from the receive buffer and handed to Akka's protocol layer from the receive completion; the
 /// first frame of an inbound connection must be an ASSOCIATE. A close is DotNetty's graceful one: what
 /// is queued is sent, then the sending side is shut, and the socket closes when the peer closes or
@@ -47,7 +48,10 @@ internal sealed class SocketAssociation : AssociationHandle
     private readonly TaskCompletionSource _closedSource = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string?> _associated = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _queuedBytes; // queued or being written
+    /// <summary>The most a connection holds, however fast its peer still reads: four budgets.</summary>
+    private long HardLimit => _limits.SendBudget > long.MaxValue / 4 ? long.MaxValue : _limits.SendBudget * 4;
     private bool _over; // over the send budget: listed in the backlog
+    private long _wroteAt = Environment.TickCount64; // when a write last finished (or the queue last grew from empty)
     private bool _writing; // a writer owns the stream's write side
     private bool _closing; // Disassociate was asked: no new writes, inbound frames dropped
     private int _closed;
@@ -90,6 +94,13 @@ internal sealed class SocketAssociation : AssociationHandle
         get { lock (_gate) return _queuedBytes; }
     }
 
+    /// <summary>How long the connection has been over its budget with no write finished (zero when it is under it).</summary>
+    internal TimeSpan StalledFor(long now)
+    {
+        // No lock: the backlog asks under its own lock, which SetOver takes under this one's gate.
+        return Volatile.Read(ref _over) ? TimeSpan.FromMilliseconds(now - Volatile.Read(ref _wroteAt)) : TimeSpan.Zero;
+    }
+
     internal void Start()
     {
         _ = ReadAsync();
@@ -104,13 +115,17 @@ internal sealed class SocketAssociation : AssociationHandle
         lock (_gate)
         {
             if (_closing || Volatile.Read(ref _closed) != 0) return false;
-            // Past the budget the peer is not reading: Akka keeps the payload and tries again; control messages still go.
-            if (_queuedBytes >= _limits.SendBudget && !AkkaPdu.IsControl(payload.Span)) return false;
+            // Past the budget with nothing written for a moment (or far past it) the peer is not reading: Akka keeps the
+            // payload and tries again. A busy peer that still reads takes bursts over the budget; control messages always go.
+            if (_queuedBytes >= _limits.SendBudget && !AkkaPdu.IsControl(payload.Span)
+                && (_queuedBytes >= HardLimit || Environment.TickCount64 - _wroteAt >= (long)Backlog.StalledAfter.TotalMilliseconds))
+                return false;
             _queued.Enqueue(frame);
             _queuedBytes += frame.Length;
             if (!_over && _queuedBytes >= _limits.SendBudget) SetOver(true);
             if (_writing) return true;
             _writing = true;
+            Volatile.Write(ref _wroteAt, Environment.TickCount64);
         }
         _ = WriteQueuedAsync(onCallersThread: true);
         return true;
@@ -175,6 +190,7 @@ internal sealed class SocketAssociation : AssociationHandle
             lock (_gate)
             {
                 _queuedBytes -= length;
+                Volatile.Write(ref _wroteAt, Environment.TickCount64);
                 if (_over && _queuedBytes <= _limits.SendBudget / 2) SetOver(false);
                 if (!onCallersThread || _queued.Count == 0) continue;
             }
@@ -184,12 +200,11 @@ internal sealed class SocketAssociation : AssociationHandle
         }
     }
 
-    /// <summary>Lists or unlists the peer in the backlog (called under the gate; once the peer is known).</summary>
+    /// <summary>Lists or unlists this connection in the backlog (called under the gate; once the peer is known).</summary>
     private void SetOver(bool over)
     {
-        _over = over;
-        if (_peer is { } peer) _backlog?.Change(peer, over);
-        if (over) _log.Info("The connection to {0} holds {1} bytes it cannot send (micro.socket.send-budget): the node is not reading; no new calls go to it until it does", _peer ?? RemoteAddress.ToString(), _queuedBytes);
+        Volatile.Write(ref _over, over);
+        if (_peer is { } peer) _backlog?.Change(peer, this, over);
     }
 
     private async Task ReadAsync()
@@ -264,7 +279,7 @@ internal sealed class SocketAssociation : AssociationHandle
         lock (_gate)
         {
             _peer = origin;
-            if (_over) _backlog?.Change(origin, true);
+            if (_over) _backlog?.Change(origin, this, true);
         }
         _associated.TrySetResult(origin);
         return true;
