@@ -81,20 +81,36 @@ public sealed class TestCluster : IAsyncDisposable
     }
 
     /// <summary>A port nobody listens on right now, for a process to take.</summary>
-    // Each port is handed out once per test run, so two tests running side by side never get the same one.
+    // Each port is handed out once per test run, so two tests running side by side never get the same one. The ports
+    // come from below the kernel's ephemeral range: a port the OS picked for another test's "port 0" node or for an
+    // outbound connection (a test may open hundreds) can never be one handed out here.
     private static readonly HashSet<int> HandedOut = [];
+    private static int _next = Math.Max(EphemeralStart() - 12_000, 10_000) + Random.Shared.Next(2_000);
 
     public static int FreePort()
     {
-        while (true)
+        lock (HandedOut)
         {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            lock (HandedOut)
-                if (HandedOut.Add(port))
+            while (true)
+            {
+                var port = _next++;
+                if (!HandedOut.Add(port)) continue;
+                try
+                {
+                    using var listener = new TcpListener(IPAddress.Loopback, port);
+                    listener.Start(); // taken by something else on this machine: try the next
                     return port;
+                }
+                catch (SocketException) { }
+            }
         }
+    }
+
+    /// <summary>The first port of the kernel's ephemeral range (Linux's default 32768 when it cannot be read).</summary>
+    private static int EphemeralStart()
+    {
+        try { return int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0]); }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException) { return 32768; }
     }
 }
 
