@@ -2,14 +2,13 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.Channels;
 
 namespace Micro.Actors.Benchmarks;
 
 /// <summary>
 /// The machine's floor for a round trip: a bare length-prefixed echo over one loopback TCP connection,
 /// the same request as the others (<see cref="Payload"/>), with nothing between the socket and the caller
-/// but a reader loop that matches replies by id and a writer loop that coalesces sends. No framework can
+/// but a reader loop that matches replies by id and a writer that coalesces sends. No framework can
 /// beat it; every rpc point is read as a fraction of it.
 /// </summary>
 /// <remarks>A frame: a 4-byte little-endian length, then an 8-byte id and the payload.</remarks>
@@ -30,7 +29,7 @@ public static class Floor
                 var socket = await listener.AcceptAsync().ConfigureAwait(false);
                 socket.NoDelay = true;
                 var writer = new Writer(socket);
-                _ = ReadFramesAsync(socket, writer.Send);
+                StartReader(socket, writer, writer.Send);
             }
         });
         await Task.CompletedTask;
@@ -55,7 +54,7 @@ public static class Floor
         {
             _socket = socket;
             _writer = new Writer(socket);
-            _ = ReadFramesAsync(socket, frame =>
+            StartReader(socket, _writer, frame =>
             {
                 if (_waiting.TryRemove(BinaryPrimitives.ReadInt64LittleEndian(frame.AsSpan(4)), out var reply)) reply.TrySetResult();
             });
@@ -64,7 +63,8 @@ public static class Floor
         public Task CallAsync()
         {
             var id = Interlocked.Increment(ref _nextId);
-            var reply = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Completed on the reader's thread, which then runs the caller's next call: no hop at 1 in flight.
+            var reply = new TaskCompletionSource();
             _waiting[id] = reply;
             var frame = new byte[4 + 8 + Body.Length];
             BinaryPrimitives.WriteInt32LittleEndian(frame, 8 + Body.Length);
@@ -77,38 +77,74 @@ public static class Floor
         public void Close() => _socket.Dispose();
     }
 
-    /// <summary>Frames queue on a channel; one loop writes all that is waiting in one send.</summary>
-    private sealed class Writer
+    /// <summary>
+    /// Frames queue under a short lock; the thread that finds the connection idle writes everything queued, in one
+    /// send per batch. The reader holds the writer while it hands over what one receive brought, so the replies (or
+    /// the next calls) those frames cause leave together when it lets go.
+    /// </summary>
+    private sealed class Writer(Socket socket)
     {
-        private readonly Channel<byte[]> _frames = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly Queue<byte[]> _frames = new();
+        private readonly byte[] _buffer = new byte[64 * 1024];
+        private bool _writing;
 
-        public Writer(Socket socket) => _ = WriteAsync(socket);
-
-        public void Send(byte[] frame) => _frames.Writer.TryWrite(frame);
-
-        private async Task WriteAsync(Socket socket)
+        public void Send(byte[] frame)
         {
-            var buffer = new byte[64 * 1024];
+            lock (_frames)
+            {
+                _frames.Enqueue(frame);
+                if (_writing) return;
+                _writing = true;
+            }
+            Drain();
+        }
+
+        /// <summary>Takes the writer if it is idle: what is sent meanwhile waits for <see cref="Drain"/>.</summary>
+        public bool Hold()
+        {
+            lock (_frames)
+            {
+                if (_writing) return false;
+                return _writing = true;
+            }
+        }
+
+        /// <summary>Writes what is queued until nothing is, then lets the writer go.</summary>
+        public void Drain()
+        {
             try
             {
-                while (await _frames.Reader.WaitToReadAsync().ConfigureAwait(false))
+                while (true)
                 {
                     var length = 0;
-                    while (length < buffer.Length - 1024 && _frames.Reader.TryRead(out var frame))
+                    lock (_frames)
                     {
-                        frame.CopyTo(buffer, length);
-                        length += frame.Length;
+                        while (_frames.TryPeek(out var next) && length + next.Length <= _buffer.Length)
+                        {
+                            _frames.Dequeue().CopyTo(_buffer, length);
+                            length += next.Length;
+                        }
+                        if (length == 0) { _writing = false; return; }
                     }
                     for (var sent = 0; sent < length;)
-                        sent += await socket.SendAsync(buffer.AsMemory(sent, length - sent), SocketFlags.None).ConfigureAwait(false);
+                        sent += socket.Send(_buffer, sent, length - sent, SocketFlags.None);
                 }
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                lock (_frames) _writing = false;
+            }
         }
     }
 
-    /// <summary>Cuts whole frames (header included) from the connection and hands each over.</summary>
-    private static async Task ReadFramesAsync(Socket socket, Action<byte[]> onFrame)
+    /// <summary>
+    /// Cuts whole frames (header included) from the connection and hands each over, on a thread of its own that
+    /// blocks in receive: the shortest way from the kernel to the caller. Replies caused by one receive leave in one send.
+    /// </summary>
+    private static void StartReader(Socket socket, Writer writer, Action<byte[]> onFrame) =>
+        new Thread(() => ReadFrames(socket, writer, onFrame)) { IsBackground = true, Name = "floor reader" }.Start();
+
+    private static void ReadFrames(Socket socket, Writer writer, Action<byte[]> onFrame)
     {
         var buffer = new byte[64 * 1024];
         var filled = 0;
@@ -116,16 +152,18 @@ public static class Floor
         {
             while (true)
             {
-                var read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None).ConfigureAwait(false);
+                var read = socket.Receive(buffer, filled, buffer.Length - filled, SocketFlags.None);
                 if (read == 0) return;
                 filled += read;
                 var offset = 0;
+                var held = writer.Hold();
                 while (filled - offset >= 4 && filled - offset >= 4 + BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(offset)))
                 {
                     var size = 4 + BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(offset));
                     onFrame(buffer.AsSpan(offset, size).ToArray());
                     offset += size;
                 }
+                if (held) writer.Drain();
                 Buffer.BlockCopy(buffer, offset, buffer, 0, filled - offset);
                 filled -= offset;
             }
