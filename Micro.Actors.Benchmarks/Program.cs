@@ -12,7 +12,7 @@ var smoke = new Option<bool>("--smoke") { Description = "One short point of ever
 var json = new Option<string?>("--json") { Description = "Write every point to this JSON file" };
 var chart = new Option<string?>("--chart") { Description = "Write a chart of RPC round trips/s by concurrency (.png or .svg)" };
 var scenarios = new Option<string[]>("--scenario") { Description = "rpc, pubsub, stream, join, memory, scale (repeatable; default all); typed (the typed client against the string call, paired), gateway (HTTP through the gateway against in-cluster calls and a plain endpoint), durable (events on DistributedPubSub against NATS JetStream, acked and fire-and-forget) and transports (Micro.Actors RPC over socket, socket+tls, dot-netty and dot-netty+tls, interleaved) when asked", Arity = ArgumentArity.ZeroOrMore };
-var systems = new Option<string[]>("--system") { Description = "micro, micro-typed (the same calls through a contract's typed client), akka, grpc, protoactor (repeatable; default all but micro-typed)", Arity = ArgumentArity.ZeroOrMore };
+var systems = new Option<string[]>("--system") { Description = "micro, micro-typed (the same calls through a contract's typed client), akka, grpc, protoactor, floor (a bare TCP echo: the machine's floor) (repeatable; default all but micro-typed)", Arity = ArgumentArity.ZeroOrMore };
 var concurrency = new Option<int[]>("--concurrency") { Description = "Calls in flight (repeatable; default 1, 16, 128)", Arity = ArgumentArity.ZeroOrMore };
 var rounds = new Option<int>("--rounds") { Description = "RPC and transports: measure every system at every concurrency this many times, interleaved", DefaultValueFactory = _ => 1 };
 var telemetry = new Option<string>("--telemetry") { Description = "What listens to the instrumentation, here and in the servers: none, metrics, traces (100% sampled)", DefaultValueFactory = _ => "none" };
@@ -32,7 +32,7 @@ root.SetAction(async (r, _) =>
         TimeSpan.FromSeconds(seconds),
         TimeSpan.FromSeconds(isSmoke ? 0.2 : r.GetValue(quick) ? 1.5 : 3),
         r.GetValue(concurrency) is { Length: > 0 } c ? c : isSmoke ? [16] : [1, 16, 128],
-        r.GetValue(systems) is { Length: > 0 } s ? s : ["micro", "akka", "grpc", "protoactor"],
+        r.GetValue(systems) is { Length: > 0 } s ? s : ["micro", "akka", "grpc", "protoactor", "floor"],
         r.GetValue(scale) is { Length: > 0 } n ? n : isSmoke ? [3] : [5, 10, 20],
         JoinSamples: isSmoke ? 1 : 3,
         Rounds: Math.Max(1, r.GetValue(rounds)));

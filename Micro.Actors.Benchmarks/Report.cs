@@ -48,7 +48,11 @@ public static class Report
                 if (Find("grpc", "rpc", c, round) is { } g)
                     output.WriteLine($"  {at} micro/grpc ops {m.OpsPerSec / g.OpsPerSec:0.00} (>= 1)   p50 {m.P50Us / g.P50Us:0.00}");
                 if (Find("protoactor", "rpc", c, round) is { } pa)
-                    output.WriteLine($"  {at} micro/protoactor ops {m.OpsPerSec / pa.OpsPerSec:0.00}");
+                    output.WriteLine($"  {at} micro/protoactor ops {m.OpsPerSec / pa.OpsPerSec:0.00} (>= {(c == 1 ? "1.3" : "1")})");
+                // Every system as a fraction of the machine's floor (a bare TCP echo) in the same round.
+                if (Find("floor", "rpc", c, round) is { } f)
+                    output.WriteLine($"  {at} of the floor: " + string.Join("   ", rpc.Where(p => p.Round == round && p.Concurrency == c && p.System != "floor")
+                        .Select(p => $"{p.System} {p.OpsPerSec / f.OpsPerSec:0.00}")) + $"   micro p50/floor p50 {m.P50Us / f.P50Us:0.0}{(c == 1 ? " (<= 2.5)" : "")}");
             }
         // Each transport against plain socket, at the same concurrency and round (points come in the rotated order they were taken).
         var transports = points.Where(p => p.Scenario == "transports").ToList();

@@ -269,7 +269,8 @@ public static class Scenarios
         "akka" => "akka",
         "grpc" => "grpc",
         "protoactor" => "proto",
-        _ => throw new ArgumentException($"no system '{system}': use micro, micro-typed, akka, grpc or protoactor"),
+        "floor" => "floor",
+        _ => throw new ArgumentException($"no system '{system}': use micro, micro-typed, akka, grpc, protoactor or floor"),
     };
 
     /// <summary>The micro system's driver, on a client node of <paramref name="transport"/> (returned too, to ask what it ran).</summary>
@@ -323,6 +324,11 @@ public static class Scenarios
                 var pid = Proto.PID.FromAddress($"127.0.0.1:{port}", "echo");
                 var request = new EchoRequest { Text = Payload.Text };
                 return new Driver(() => proto.Root.RequestAsync<EchoReply>(pid, request, Proto.CancellationTokens.FromSeconds(5)), () => proto.Remote().ShutdownAsync());
+            }
+            case "floor":
+            {
+                var floor = await Floor.ConnectAsync(port);
+                return new Driver(floor.CallAsync, () => { floor.Close(); return Task.CompletedTask; });
             }
             default:
                 throw new ArgumentException($"no system '{system}'");

@@ -167,6 +167,9 @@ public static class Servers
                 await app.StartAsync();
                 break;
             }
+            case "floor": // the machine's floor: a bare echo over TCP (Floor)
+                await Floor.ServeAsync(port);
+                break;
             case "proto":
             {
                 var system = new Proto.ActorSystem().WithRemote(RemoteConfig.BindTo("127.0.0.1", port).WithProtoMessages(BenchReflection.Descriptor));

@@ -34,7 +34,7 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output) : IDisposable
             all.AddRange(points.RootElement.EnumerateArray().Select(p => p.Clone()));
         }
         string Of(JsonElement p, string name) => p.GetProperty(name).ToString();
-        foreach (var system in new[] { "micro", "akka", "grpc", "protoactor" })
+        foreach (var system in new[] { "micro", "akka", "grpc", "protoactor", "floor" })
         {
             var rpc = all.Single(p => Of(p, "scenario") == "rpc" && Of(p, "system") == system);
             Assert.True(rpc.GetProperty("ops_per_sec").GetDouble() > 0, $"{system}: {rpc}");
