@@ -96,4 +96,22 @@ public sealed class SelectionTests
         Assert.Equal(404, Selection.Sendable(Narrow([a, b], "Greeter.Nope"), _ => true, "greeter", "Greeter.Nope").Error?.Code);
         Assert.Equal(2, Selection.Sendable(Narrow([a, b]), _ => false, "greeter", "Greeter.Hello").Nodes.Count);
     }
+
+    [Fact]
+    public void The_usual_call_gets_the_registry_list_itself_and_anything_unusual_a_narrowed_one()
+    {
+        var nodes = new[] { Node(1), Node(2) };
+        Assert.Same(nodes, Narrow(nodes).Nodes); // no list made per call
+        Assert.Same(nodes, Narrow(nodes, endpoint: "Debug.Health").Nodes); // built-in endpoints: every node has them
+
+        // Each of these takes the long way, and gets its own answer.
+        Assert.Equal([2], Narrow(nodes, sidelined: n => n.Address.Port == 1).Nodes.Select(n => n.Address.Port!.Value));
+        Assert.Equal([2], Narrow(nodes, tried: new HashSet<string> { nodes[0].Id }).Nodes.Select(n => n.Address.Port!.Value));
+        Assert.Equal([1], Narrow(nodes, address: "127.0.0.1:1").Nodes.Select(n => n.Address.Port!.Value));
+        Assert.Equal([2], Narrow([nodes[0] with { Status = NodeStatus.Unreachable }, nodes[1]]).Nodes.Select(n => n.Address.Port!.Value));
+        var oneWithout = nodes[1] with { Endpoints = [new EndpointInfo("Greeter.Other", "A", "B")] };
+        Assert.Equal([1], Narrow([nodes[0], oneWithout]).Nodes.Select(n => n.Address.Port!.Value));
+        var streaming = nodes.Select(n => n with { Endpoints = [new EndpointInfo("Greeter.Hello", "A", "B", Stream: Micro.Actors.Streaming.StreamKind.Server)] }).ToList();
+        Assert.Equal(400, Narrow(streaming).Error?.Code);
+    }
 }

@@ -199,16 +199,24 @@ public sealed class MicroClient : IClient
             throw MicroError.BadRequest("micro.client", $"timeout {timeout} must be longer than zero").ToException();
         var data = Encode(body, codec, options);
         var headers = Metadata.MetadataContext.Outgoing(options.Headers ?? NoHeaders, options.PropagateMetadata);
-        var request = new Request(Guid.NewGuid().ToString("N"), service, endpoint, data, codec.ContentType,
+        var request = new Request(RequestIds.Next(), service, endpoint, data, codec.ContentType,
             headers, timeout, oneWay);
         var deadline = DateTime.UtcNow + timeout;
         // The types can be checked only where they travel as themselves (Hyperion); raw bytes are the caller's own encoding.
         var shape = codec is HyperionCodec && body is not byte[] ? ShapeOf(body.GetType(), response) : null;
-        if (_pipeline?.Current is not { } pipeline) return Post(request, options, deadline, null, shape, cancellationToken);
-        var call = new Wrappers.CallContext(service, endpoint, request.Id, oneWay ? Wrappers.CallKind.OneWay : Wrappers.CallKind.Unary,
-            codec.ContentType, body, deadline, headers);
+        return _pipeline?.Current is { } pipeline
+            ? SendWrapped(pipeline, request, body, options, deadline, shape, cancellationToken)
+            : Post(request, options, deadline, null, shape, cancellationToken);
+    }
+
+    /// <summary>A call through the client wrappers (kept apart, so a call without them makes no closure).</summary>
+    private Task<byte[]?> SendWrapped(Wrappers.CallDelegate pipeline, Request request, object body, CallOptions options, DateTime deadline,
+        CallShape? shape, CancellationToken cancellationToken)
+    {
+        var call = new Wrappers.CallContext(request.Service, request.Endpoint, request.Id, request.OneWay ? Wrappers.CallKind.OneWay : Wrappers.CallKind.Unary,
+            request.ContentType, body, deadline, request.Headers);
         call.Send = c => Post(request with { Headers = c.OutgoingHeaders }, options, deadline, c, shape, cancellationToken);
-        return _pipeline.OnlyObservers ? pipeline(call) : WithinDeadline(pipeline(call), deadline, $"{service} {endpoint}");
+        return _pipeline!.OnlyObservers ? pipeline(call) : WithinDeadline(pipeline(call), deadline, $"{request.Service} {request.Endpoint}");
     }
 
     private static readonly ConcurrentDictionary<(Type, Type?), CallShape> Shapes = new();

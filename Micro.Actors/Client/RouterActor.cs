@@ -62,7 +62,20 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         public Request Request => Call.Request;
         public int RetriesLeft { get; set; } = retries;
         public int Attempts { get; set; }
-        public HashSet<string> Tried { get; } = [];
+        private string? _firstTried;
+        private HashSet<string>? _tried;
+
+        /// <summary>The nodes tried so far (a set is made only when a call is retried: most calls try one node).</summary>
+        public IReadOnlySet<string> Tried => _tried ?? (_firstTried is null ? NoneTried : _tried = [_firstTried]);
+
+        public int TriedCount => _tried?.Count ?? (_firstTried is null ? 0 : 1);
+
+        public void AddTried(string nodeId)
+        {
+            if (_tried is not null) _tried.Add(nodeId);
+            else if (_firstTried is null || _firstTried == nodeId) _firstTried = nodeId;
+            else _tried = [_firstTried, nodeId];
+        }
         /// <summary>Where it is now; null while waiting for the registry or for a retry.</summary>
         public ServiceNode? Node { get; set; }
         public bool AwaitingRetry { get; set; }
@@ -92,6 +105,8 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         public bool Heard { get; set; }
     }
 
+    private static readonly IReadOnlySet<string> NoneTried = new HashSet<string>();
+
     private const string DeadlineTimer = "deadlines";
     private const string PumpTimer = "pump";
 
@@ -103,7 +118,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     /// <summary>Nodes whose connections hold more than their send budget: no new call goes to them.</summary>
     private readonly Transport.Backlog _backlog = Transport.Backlog.For(Context.System);
     /// <summary>When the latest call went to each node: logged when a node is lost, so operators see how soon routing stopped.</summary>
-    private readonly Dictionary<string, (DateTime At, string HostPort)> _lastSent = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (DateTime At, ServiceNode Node)> _lastSent = new(StringComparer.Ordinal);
     /// <summary>Which nodes went quiet, and what a new view means for the calls on them.</summary>
     private readonly NodeWatch _watch;
     private readonly HashSet<string> _lost = new(StringComparer.Ordinal);
@@ -121,6 +136,11 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     /// <summary>The call wrappers; null: each attempt goes straight to its node.</summary>
     private readonly Wrappers.Pipeline<Wrappers.CallDelegate>? _attempts;
 
+    // The selection's questions, made once rather than as closures per call.
+    private readonly Func<ServiceNode, bool> _isSidelined;
+    private readonly Func<ServiceNode, bool> _isSidelinedOrSilent;
+    private readonly Func<ServiceNode, bool> _isBacklogged;
+
     public RouterActor(string service, IActorRef registry, ClientDefaults defaults, BurstQueue<Call>? queue = null, Wrappers.WrapperOptions? wrappers = null)
     {
         _attempts = wrappers?.Call(static c => c.Send(c));
@@ -130,6 +150,9 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         _defaults = defaults;
         _sidelined = new Sidelines(defaults.Sideline, defaults.Time);
         _watch = new NodeWatch(defaults.Time);
+        _isSidelined = IsSidelined;
+        _isSidelinedOrSilent = n => IsSidelined(n) || IsSilent(n);
+        _isBacklogged = n => _backlog.IsOver(n.HostPort);
 
         Receive<Call>(OnCall);
         Receive<Drain>(_ => DrainQueue());
@@ -221,10 +244,9 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         {
             // A retry avoids silent nodes too: when several nodes are lost at once (a partition), the failure
             // detector names them one by one, and a call moved to the next one to be named would fail twice.
-            var retrying = p.Attempts > 0;
             var candidates = Selection.Narrow(_nodes, _serviceNames, _service, p.Request.Endpoint,
-                p.Call.Options.Filters, p.Call.Options.Address, p.Tried, n => IsSidelined(n, now) || (retrying && IsSilent(n)));
-            candidates = Selection.Sendable(candidates, n => _backlog.IsOver(n.HostPort), _service, p.Request.Endpoint);
+                p.Call.Options.Filters, p.Call.Options.Address, p.Tried, p.Attempts > 0 ? _isSidelinedOrSilent : _isSidelined);
+            if (_backlog.Any) candidates = Selection.Sendable(candidates, _isBacklogged, _service, p.Request.Endpoint);
             if (candidates.Error is { } error)
             {
                 // Until this node has joined and read every descriptor, "not found" may just mean "not yet".
@@ -247,8 +269,8 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         p.Node = node;
         p.Flight = null; // until it leaves
         p.Attempts++;
-        p.Tried.Add(node.Id);
-        _lastSent[node.Id] = (now, node.HostPort);
+        p.AddTried(node.Id);
+        _lastSent[node.Id] = (now, node);
         p.TriedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         if (_attempts?.Current is { } attempts) { StartAttempt(attempts, p, node); return; }
         Send(node.Server, p.Attempts > 1 ? Retried(p.Request, p.Attempts) : p.Request, p);
@@ -451,7 +473,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         {
             if (!view.Nodes.TryGetValue(id, out var known)) Lost(id, "left the cluster");
             else if (known.Status == NodeStatus.Unreachable) Lost(id, "is unreachable");
-            else if (known.Status == NodeStatus.Up && !IsSidelined(known, Now)) _lost.Remove(id);
+            else if (known.Status == NodeStatus.Up && !IsSidelined(known)) _lost.Remove(id);
             if (!view.Nodes.ContainsKey(id)) _lastSent.Remove(id);
         }
         foreach (var p in _calls.Values.ToList())
@@ -493,7 +515,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
         if (!_lastSent.TryGetValue(nodeId, out var last) || !_lost.Add(nodeId)) return;
         var inFlight = _calls.Values.Count(p => p.Node?.Id == nodeId);
         _log.Info("{Service}: node {Node} {What}; no more calls go to it ({InFlight} in flight move to other nodes; the last call went to it at {LastCall:HH:mm:ss.fff} UTC)",
-            _service, last.HostPort, how, inFlight, last.At);
+            _service, last.Node.HostPort, how, inFlight, last.At);
     }
 
     /// <summary>The try on <paramref name="node"/> failed: retry elsewhere if allowed and there is time.</summary>
@@ -553,7 +575,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
     /// <summary>However a call ends, its wrappers learn how many attempts it took, on how many nodes (before the caller resumes).</summary>
     private static void Counted(Pending p)
     {
-        if (p.Call.Context is { } call) (call.Attempts, call.NodesTried) = (p.Attempts, p.Tried.Count);
+        if (p.Call.Context is { } call) (call.Attempts, call.NodesTried) = (p.Attempts, p.TriedCount);
     }
 
     /// <summary>A call has been on its way to <paramref name="node"/> for a while, and nothing was heard from it since it left.</summary>
@@ -566,7 +588,7 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
 
     private void Sideline(ServiceNode node) => _sidelined.Add(node.Id);
 
-    private bool IsSidelined(ServiceNode node, DateTime now) => _sidelined.Contains(node.Id);
+    private bool IsSidelined(ServiceNode node) => _sidelined.Contains(node.Id);
 
     /// <summary>The router's clock (the node's <see cref="TimeProvider"/>).</summary>
     private DateTime Now => _defaults.Time.GetUtcNow().UtcDateTime;

@@ -148,7 +148,7 @@ internal sealed class EnvelopeSerializer(ExtendedActorSystem system) : Serialize
 
     private static Request ReadRequest(ref Reader r)
     {
-        var (id, service, endpoint, contentType) = (r.String(), r.String(), r.String(), r.String());
+        var (id, service, endpoint, contentType) = (r.String(), r.Name(), r.Name(), r.Name());
         var headers = ReadHeaders(ref r);
         var timeout = TimeSpan.FromTicks(r.Long());
         var oneWay = r.Bool();
@@ -169,7 +169,7 @@ internal sealed class EnvelopeSerializer(ExtendedActorSystem system) : Serialize
 
     private static Broker.Event ReadEvent(ref Reader r)
     {
-        var (topic, id, contentType) = (r.String(), r.String(), r.String());
+        var (topic, id, contentType) = (r.Name(), r.String(), r.Name());
         var headers = ReadHeaders(ref r);
         var published = DateTime.FromBinary(r.Long());
         return new Broker.Event(topic!, id!, contentType!, headers!, published, r.Bytes()!);
@@ -277,6 +277,16 @@ internal sealed class EnvelopeSerializer(ExtendedActorSystem system) : Serialize
             var length = Int();
             if (length < 0) return null;
             var s = Encoding.UTF8.GetString(_span.Slice(_at, length));
+            _at += length;
+            return s;
+        }
+
+        /// <summary>A string that repeats from message to message (<see cref="NameCache"/>).</summary>
+        public string? Name()
+        {
+            var length = Int();
+            if (length < 0) return null;
+            var s = NameCache.Get(_span.Slice(_at, length));
             _at += length;
             return s;
         }

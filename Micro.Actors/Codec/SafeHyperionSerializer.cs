@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Configuration;
+using System.Reflection;
 using Akka.Serialization;
 
 namespace Micro.Actors.Codec;
@@ -33,8 +34,33 @@ internal sealed class SafeHyperionSerializer : HyperionSerializer
 
     private SafeHyperionSerializer(ExtendedActorSystem system, Akka.Configuration.Config config, TypeAllowList allowList)
         : base(system, (config.IsNullOrEmpty() ? HyperionSerializerSettings.Default : HyperionSerializerSettings.Create(config))
-            .WithDisallowUnsafeType(true).WithTypeFilter(allowList)) =>
+            .WithDisallowUnsafeType(true).WithTypeFilter(allowList))
+    {
         AllowList = allowList;
+        _hyperion = typeof(HyperionSerializer).GetField("_serializer", BindingFlags.Instance | BindingFlags.NonPublic)?.GetValue(this) as Hyperion.Serializer;
+    }
+
+    /// <summary>
+    /// The Hyperion serializer the base class built (a private field of Akka.Serialization.Hyperion 1.5.73): writing
+    /// through it into a stream this thread keeps saves the new stream and its regrowth the base makes per message.
+    /// Null if a later version renames it: then the base writes.
+    /// </summary>
+    private readonly Hyperion.Serializer? _hyperion;
+
+    [ThreadStatic] private static MemoryStream? _stream;
+
+    public override byte[] ToBinary(object obj)
+    {
+        if (_hyperion is null) return base.ToBinary(obj);
+        // Taken while in use: a surrogate that serializes a nested message on this thread gets a stream of its own.
+        var stream = _stream ?? new MemoryStream(1024);
+        _stream = null;
+        stream.SetLength(0);
+        _hyperion.Serialize(obj, stream);
+        var bytes = stream.ToArray();
+        if (stream.Capacity <= 64 * 1024) _stream = stream; // a big message's buffer is not kept
+        return bytes;
+    }
 
     /// <summary>What this serializer builds from bytes; code that trusts a type may add it.</summary>
     public TypeAllowList AllowList { get; }

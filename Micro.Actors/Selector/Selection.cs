@@ -28,6 +28,10 @@ internal static class Selection
             return new([], MicroError.NotFound("micro.client",
                 $"service '{service}' is not in the registry; known services: {List(knownServices)}. Is it running and joined to this cluster?"));
 
+        // The usual call (no filters, no address, a first try, every node up, fresh and serving the endpoint) may use
+        // every node: that list itself, found without making a list per call.
+        if (filters.Count == 0 && address is null && tried.Count == 0 && AllUsable(nodes, endpoint, streaming, isSidelined)) return new(nodes, null);
+
         var withEndpoint = Server.BuiltIn.IsBuiltIn(endpoint) ? nodes.ToList() : nodes.Where(n => n.HasEndpoint(endpoint)).ToList();
         if (withEndpoint.Count == 0)
             return new([], MicroError.NotFound("micro.client",
@@ -62,6 +66,20 @@ internal static class Selection
         // Sidelined nodes failed a moment ago: use them only when nothing else is left.
         var fresh = up.Where(n => !isSidelined(n)).ToList();
         return new(fresh.Count > 0 ? fresh : up, null);
+    }
+
+    private static bool AllUsable(IReadOnlyList<ServiceNode> nodes, string endpoint, bool streaming, Func<ServiceNode, bool> isSidelined)
+    {
+        var builtIn = Server.BuiltIn.IsBuiltIn(endpoint);
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            var n = nodes[i];
+            if (n.Status != NodeStatus.Up || isSidelined(n)) return false;
+            if (builtIn) continue;
+            // A streaming endpoint called as a unary one takes the long way, to its error.
+            if (n.Endpoint(endpoint) is not { } e || (!streaming && e.Stream is not null)) return false;
+        }
+        return true;
     }
 
     /// <summary>

@@ -20,6 +20,9 @@ internal sealed class Backlog(ILoggingAdapter? log = null) : IExtension
 
     public static Backlog For(ActorSystem system) => system.WithExtension<Backlog, BacklogId>();
 
+    /// <summary>Whether any node is listed (the usual answer, no: then no call needs to ask about its node).</summary>
+    public bool Any => _count > 0;
+
     /// <summary>Whether the node at <paramref name="hostPort"/> is not reading what this node sends it.</summary>
     public bool IsOver(string hostPort)
     {
