@@ -107,6 +107,9 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
 
     private static readonly IReadOnlySet<string> NoneTried = new HashSet<string>();
 
+    /// <summary>A time left this close to the one a request was made with is sent as it is.</summary>
+    private static readonly TimeSpan SameTimeout = TimeSpan.FromMilliseconds(1);
+
     private const string DeadlineTimer = "deadlines";
     private const string PumpTimer = "pump";
 
@@ -429,7 +432,9 @@ internal sealed class RouterActor : ReceiveActor, IWithTimers
             if (!request.OneWay && (p.Attempts != attempt || p.AwaitingRetry || !_calls.ContainsKey(request.Id))) continue;
             p.Flight = flight;
             answered |= !request.OneWay;
-            batch.Add(request with { Timeout = p.Call.DeadlineUtc - now });
+            // The time left goes with it; a call leaving within a millisecond of being made goes as it is (no copy).
+            var left = p.Call.DeadlineUtc - now;
+            batch.Add(request.Timeout - left < SameTimeout ? request : request with { Timeout = left });
         }
         lane.Waiting.Clear();
         if (batch.Count == 0) return;

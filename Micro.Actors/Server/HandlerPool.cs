@@ -22,6 +22,7 @@ internal sealed class HandlerPool<THandler, TWork, TTask>
     private readonly Stack<THandler> _idle = new();
     private readonly Queue<(TWork Work, DateTime Deadline)> _waiting = new();
     private readonly Dictionary<THandler, List<(TTask Task, DateTime Deadline)>> _busy = new();
+    private readonly Stack<List<(TTask Task, DateTime Deadline)>> _spare = new();
     private readonly int _queueLimit;
     private readonly bool _prefetches;
     private readonly TimeProvider _time;
@@ -65,11 +66,14 @@ internal sealed class HandlerPool<THandler, TWork, TTask>
     public bool Done(THandler handler, TTask task)
     {
         if (!_busy.TryGetValue(handler, out var given)) return false;
-        var at = given.FindIndex(g => ReferenceEquals(g.Task, task));
+        var at = -1;
+        for (var i = 0; i < given.Count && at < 0; i++)
+            if (ReferenceEquals(given[i].Task, task)) at = i;
         if (at < 0) return false;
         given.RemoveAt(at);
         if (given.Count > 0) return true;
         _busy.Remove(handler);
+        _spare.Push(given); // the next activation's list: none is made per request
         Release(handler, null);
         return true;
     }
@@ -127,7 +131,7 @@ internal sealed class HandlerPool<THandler, TWork, TTask>
                 _expired(work.Work);
                 continue;
             }
-            if (given is null) _busy[handler] = given = new List<(TTask, DateTime)>(1);
+            if (given is null) _busy[handler] = given = _spare.TryPop(out var spare) ? spare : new List<(TTask, DateTime)>(Prefetch);
             given.Add((_start(handler, work.Work), work.Deadline));
             // One at a time, unless work piles up beyond the idle handlers and this handler may take more.
             if (!_prefetches || given.Count >= Prefetch || _waiting.Count <= _idle.Count) return;

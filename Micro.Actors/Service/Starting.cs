@@ -15,11 +15,18 @@ internal sealed class StartingClient(MicroService node) : IClient
 {
     public Task<TResponse> CallAsync<TResponse>(string service, string endpoint, object request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         node.StartedClient is { } client ? client.CallAsync<TResponse>(service, endpoint, request, options, cancellationToken)
-            : Later(options, cancellationToken, (c, o) => c.CallAsync<TResponse>(service, endpoint, request, o, cancellationToken));
+            : CallLater<TResponse>(service, endpoint, request, options, cancellationToken);
 
     public Task TellAsync(string service, string endpoint, object message, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         node.StartedClient is { } client ? client.TellAsync(service, endpoint, message, options, cancellationToken)
-            : Later(options, cancellationToken, async (c, o) => { await c.TellAsync(service, endpoint, message, o, cancellationToken).ConfigureAwait(false); return true; });
+            : TellLater(service, endpoint, message, options, cancellationToken);
+
+    // Apart from the calls above, so that a call on a started node makes no closure.
+    private Task<TResponse> CallLater<TResponse>(string service, string endpoint, object request, CallOptions? options, CancellationToken cancellationToken) =>
+        Later(options, cancellationToken, (c, o) => c.CallAsync<TResponse>(service, endpoint, request, o, cancellationToken));
+
+    private Task TellLater(string service, string endpoint, object message, CallOptions? options, CancellationToken cancellationToken) =>
+        Later(options, cancellationToken, async (c, o) => { await c.TellAsync(service, endpoint, message, o, cancellationToken).ConfigureAwait(false); return true; });
 
     public IAsyncEnumerable<TResponse> StreamAsync<TResponse>(string service, string endpoint, object request, CallOptions? options = null, CancellationToken cancellationToken = default) =>
         node.StartedClient is { } client ? client.StreamAsync<TResponse>(service, endpoint, request, options, cancellationToken)

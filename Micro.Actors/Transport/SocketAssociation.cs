@@ -44,7 +44,8 @@ internal sealed class SocketAssociation : AssociationHandle
     private readonly OnceLog? _hostile;
     private readonly Action<SocketAssociation> _onClosed;
     private readonly object _gate = new();
-    private readonly Queue<byte[]> _queued = new();
+    /// <summary>Payloads waiting to be written (Akka's immutable bytes, not copied until they go into a send buffer).</summary>
+    private readonly Queue<ByteString> _queued = new();
     private readonly TaskCompletionSource _closedSource = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string?> _associated = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _queuedBytes; // queued or being written
@@ -109,9 +110,7 @@ internal sealed class SocketAssociation : AssociationHandle
 
     public override bool Write(ByteString payload)
     {
-        var frame = new byte[4 + payload.Length];
-        BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length);
-        payload.Span.CopyTo(frame.AsSpan(4));
+        var frameLength = 4 + payload.Length;
         lock (_gate)
         {
             if (_closing || Volatile.Read(ref _closed) != 0) return false;
@@ -120,8 +119,8 @@ internal sealed class SocketAssociation : AssociationHandle
             if (_queuedBytes >= _limits.SendBudget && !AkkaPdu.IsControl(payload.Span)
                 && (_queuedBytes >= HardLimit || Environment.TickCount64 - _wroteAt >= (long)Backlog.StalledAfter.TotalMilliseconds))
                 return false;
-            _queued.Enqueue(frame);
-            _queuedBytes += frame.Length;
+            _queued.Enqueue(payload);
+            _queuedBytes += frameLength;
             if (!_over && _queuedBytes >= _limits.SendBudget) SetOver(true);
             if (_writing) return true;
             _writing = true;
@@ -140,8 +139,7 @@ internal sealed class SocketAssociation : AssociationHandle
         while (true)
         {
             byte[] buffer;
-            int length;
-            bool pooled;
+            int length = 0;
             lock (_gate)
             {
                 if (_queued.Count == 0)
@@ -150,42 +148,41 @@ internal sealed class SocketAssociation : AssociationHandle
                     if (_closing) _ = HalfCloseAsync();
                     return;
                 }
-                pooled = _queued.Count > 1;
-                if (!pooled)
+                // Everything queued (up to MaxSendBytes) goes in one send, each payload behind its length, in a pooled buffer.
+                foreach (var queued in _queued)
                 {
-                    buffer = _queued.Dequeue();
-                    length = buffer.Length;
+                    if (length > 0 && length + 4 + queued.Length > MaxSendBytes) break;
+                    length += 4 + queued.Length;
                 }
-                else
+                buffer = ArrayPool<byte>.Shared.Rent(length);
+                for (var at = 0; at < length;)
                 {
-                    length = 0;
-                    foreach (var queued in _queued)
-                    {
-                        if (length > 0 && length + queued.Length > MaxSendBytes) break;
-                        length += queued.Length;
-                    }
-                    buffer = ArrayPool<byte>.Shared.Rent(length);
-                    for (var at = 0; at < length;)
-                    {
-                        var frame = _queued.Dequeue();
-                        frame.CopyTo(buffer, at);
-                        at += frame.Length;
-                    }
+                    var payload = _queued.Dequeue();
+                    BinaryPrimitives.WriteInt32LittleEndian(buffer.AsSpan(at), payload.Length);
+                    payload.Span.CopyTo(buffer.AsSpan(at + 4));
+                    at += 4 + payload.Length;
                 }
             }
             try
             {
-                await _stream.WriteAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
+                var write = _stream.WriteAsync(buffer.AsMemory(0, length));
+                // Not written at once: the rest of this loop runs on the pool already, with no need to hand it over again.
+                if (!write.IsCompleted) onCallersThread = false;
+                await write.ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception e)
             {
-                _log.Debug("Sending to {0} failed: {1}", RemoteAddress, e.Message);
+                // The writer must never end unheard: an unexpected failure is a warning, and the connection closes either way.
+                if (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+                    _log.Debug("Sending to {0} failed: {1}", RemoteAddress, e.Message);
+                else
+                    _log.Warning("Sending to {0} failed unexpectedly, closing the connection: {1}", RemoteAddress, e);
                 Close(); // the read side then reports the disassociation
                 return;
             }
             finally
             {
-                if (pooled) ArrayPool<byte>.Shared.Return(buffer);
+                ArrayPool<byte>.Shared.Return(buffer);
             }
             lock (_gate)
             {
