@@ -52,6 +52,13 @@ public sealed class ChildProcess : IDisposable
         return _process.WorkingSet64;
     }
 
+    /// <summary>CPU time the process has used so far.</summary>
+    public TimeSpan Cpu()
+    {
+        _process.Refresh();
+        return _process.TotalProcessorTime;
+    }
+
     public string Describe()
     {
         lock (_output) return string.Join('\n', _output.TakeLast(30));

@@ -84,12 +84,6 @@ serve.SetAction(async (r, _) =>
 });
 root.Subcommands.Add(serve);
 
-var nodes = new Argument<int>("nodes");
-var warmup = new Option<double>("--warmup") { DefaultValueFactory = _ => 1 };
-var scaleNode = new Command("serve-scale", "Run N service nodes and a client in this process (used by the runner)") { nodes, duration, warmup };
-scaleNode.Hidden = true;
-scaleNode.SetAction((r, _) => Scenarios.ScaleNodeAsync(r.GetValue(nodes), TimeSpan.FromSeconds(r.GetValue(duration)), TimeSpan.FromSeconds(r.GetValue(warmup))));
-root.Subcommands.Add(scaleNode);
 
 var hotpath = new Command("hotpath", "BenchmarkDotNet micro-benchmarks of the hot-path pieces; the rest of the line goes to BenchmarkDotNet");
 hotpath.TreatUnmatchedTokensAsErrors = false;

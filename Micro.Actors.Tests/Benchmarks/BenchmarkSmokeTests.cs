@@ -51,6 +51,9 @@ public sealed class BenchmarkSmokeTests(ITestOutputHelper output) : IDisposable
         Assert.InRange(all.Single(p => Of(p, "scenario") == "join").GetProperty("value").GetDouble(), 0.05, 60);
         Assert.True(all.Single(p => Of(p, "scenario") == "scale-3").GetProperty("ops_per_sec").GetDouble() > 0);
         Assert.True(all.Single(p => Of(p, "scenario") == "scale-3-registry").GetProperty("value").GetDouble() > 0);
+        // Each of the 3 nodes is a process of its own: its RSS is a whole runtime's, not a share of one.
+        Assert.True(all.Single(p => Of(p, "scenario") == "scale-3-memory").GetProperty("value").GetDouble() > 10);
+        Assert.True(all.Single(p => Of(p, "scenario") == "scale-3-idle-cpu").GetProperty("value").GetDouble() > 0);
         Assert.Contains(rpcRun.Stdout, l => l.Contains("micro/akka ops"));
     }
 
