@@ -122,6 +122,34 @@ public sealed class TracingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_call_its_caller_cancels_ends_its_span_as_cancelled_by_the_caller_not_as_a_server_error()
+    {
+        await using var cluster = new TestCluster();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await cluster.StartServiceAsync("slow", s => s.Handle<Ping, Ping>("Slow.Wait", async (p, c) =>
+        {
+            started.TrySetResult();
+            await Task.Delay(TimeSpan.FromSeconds(30), c.Cancellation);
+            return p;
+        }));
+        var caller = await cluster.StartClientAsync();
+        await TestCluster.WaitForNodesAsync(caller, "slow", 1);
+
+        using var cancel = new CancellationTokenSource();
+        using var root = new Activity("cancelled").Start();
+        var call = caller.Client.CallAsync<Ping>("slow", "Slow.Wait", new Ping("x"), Patient, cancel.Token);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(TimeSpan.FromSeconds(5)));
+        root.Stop();
+
+        var client = (await TraceAsync(root.TraceId, 1, "the call's client span")).Single(s => s.Kind == ActivityKind.Client);
+        Assert.Equal("499", client.GetTagItem("rpc.response.status_code"));
+        Assert.Equal("499", client.GetTagItem("error.type"));
+        Assert.Equal("the caller cancelled the call", client.StatusDescription);
+    }
+
+    [Fact]
     public async Task A_publish_is_a_producer_span_and_each_delivery_a_consumer_span_in_its_trace_whose_calls_continue_it()
     {
         await using var cluster = new TestCluster();

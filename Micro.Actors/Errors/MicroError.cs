@@ -17,6 +17,9 @@ public sealed record MicroError(string Id, int Code, string Detail, string Statu
     public static MicroError InternalServerError(string id, string detail) => New(id, 500, detail);
     public static MicroError ServiceUnavailable(string id, string detail) => New(id, 503, detail);
 
+    /// <summary>499, as proxies say it: the caller cancelled before the answer came (what telemetry records; the caller sees its cancellation).</summary>
+    internal const int ClientClosedRequest = 499;
+
     public static MicroError New(string id, int code, string detail) => new(id, code, detail, StatusText(code));
 
     /// <summary>4xx: the caller's request was wrong; trying it elsewhere would not help.</summary>
@@ -34,6 +37,7 @@ public sealed record MicroError(string Id, int Code, string Detail, string Statu
         404 => "Not Found",
         408 => "Request Timeout",
         409 => "Conflict",
+        ClientClosedRequest => "Client Closed Request",
         413 => "Payload Too Large",
         429 => "Too Many Requests",
         500 => "Internal Server Error",

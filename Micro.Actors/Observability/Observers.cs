@@ -64,6 +64,12 @@ internal static class Observers
                 }
                 return body;
             }
+            catch (OperationCanceledException)
+            {
+                // The caller gave up (its own token; the call's deadline is a 408): not the service's failure.
+                error = MicroError.New("micro.client", MicroError.ClientClosedRequest, "the caller cancelled the call");
+                throw;
+            }
             catch (Exception e)
             {
                 error = MicroException.ToError(e, call.Service);
