@@ -84,7 +84,6 @@ serve.SetAction(async (r, _) =>
 });
 root.Subcommands.Add(serve);
 
-
 var hotpath = new Command("hotpath", "BenchmarkDotNet micro-benchmarks of the hot-path pieces; the rest of the line goes to BenchmarkDotNet");
 hotpath.TreatUnmatchedTokensAsErrors = false;
 hotpath.SetAction(r => { BenchmarkDotNet.Running.BenchmarkRunner.Run<HotPath>(args: r.UnmatchedTokens.ToArray()); return 0; });

@@ -600,7 +600,7 @@ public static class Scenarios
     /// <summary>
     /// N service nodes, each its own process, joined through this process's client node: the time until the
     /// client's registry lists all N Up with their descriptors, each process's memory, the CPU an idle node
-    /// spends on gossip and heartbeats, and the client's round trips spread over the N.
+    /// spends (mostly Akka's own: its scheduler, heartbeats, gossip), and the client's round trips spread over the N.
     /// </summary>
     public static async Task<List<Point>> ScaleAsync(RunOptions o, Action<string> progress)
     {
@@ -618,7 +618,12 @@ public static class Scenarios
                 for (var i = 0; i < n; i++)
                     nodes.Add(ChildProcess.Start("serve", "micro", "--port", $"{FreePort()}", "--seed", client.Address));
                 var deadline = TimeSpan.FromSeconds(30 + 10 * n); // 2 cores start the processes one after another
-                await Task.WhenAll(nodes.Select(x => x.Ready)).WaitAsync(deadline);
+                try { await Task.WhenAll(nodes.Select(x => x.Ready)).WaitAsync(deadline); }
+                catch (Exception e)
+                {
+                    var late = nodes.First(x => !x.Ready.IsCompletedSuccessfully);
+                    throw new InvalidOperationException($"{nodes.Count(x => x.Ready.IsCompletedSuccessfully)} of {n} node processes served within {deadline.TotalSeconds} s ({e.Message}); one that did not:\n{late.Describe()}");
+                }
                 var started = watch.Elapsed.TotalSeconds;
                 while ((await client.Registry.GetServiceAsync(Servers.Service))?.Nodes.Count(x => x.Status == Registry.NodeStatus.Up) != n)
                 {
